@@ -1,0 +1,151 @@
+import type { Context } from '../context.js';
+import { UnavailableError } from '../errors.js';
+import { dataKey, type ShardKeys } from '../keys.js';
+import type { EntityDefinition } from '../schema.js';
+import { pairsToMap } from '../scripts.js';
+import { type Deferred, deferred } from '../util.js';
+import { planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
+
+/** What a flush did for one key. `dirty`: written again meanwhile, needs another flush after the window. */
+export type FlushOutcome = 'clean' | 'flushed' | 'dirty';
+
+/** The row the database refused; the job of that key fails with it. */
+export class RowRejectedError extends Error {
+  constructor(entity: string, id: string, cause: unknown) {
+    super(`the database refused ${entity} ${JSON.stringify(id)}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'RowRejectedError';
+  }
+}
+
+export interface FlushCounters {
+  batches: number;
+  statements: number;
+  rowsWritten: number;
+  keysFlushed: number;
+  rowsRejected: number;
+  outages: number;
+}
+
+interface Pending {
+  entity: string;
+  id: string;
+  key: string;
+  done: Deferred<FlushOutcome>;
+}
+
+/**
+ * Gathers the keys of concurrently running flush jobs into batches: one snapshot script, one statement per
+ * entity and kind (upsert, delete), one acknowledgement script per batch, instead of a round trip per key.
+ */
+export class FlushBatcher {
+  readonly #context: Context;
+  readonly #shard: ShardKeys;
+  readonly #definitions: Map<string, EntityDefinition>;
+  readonly counters: FlushCounters;
+  #pending: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #running = new Set<Promise<void>>();
+
+  constructor(context: Context, shard: ShardKeys, counters: FlushCounters) {
+    this.#context = context;
+    this.#shard = shard;
+    this.counters = counters;
+    this.#definitions = new Map([...context.entities].map(([name, e]) => [name, e.definition]));
+  }
+
+  submit(entity: string, id: string): Promise<FlushOutcome> {
+    const done = deferred<FlushOutcome>();
+    this.#pending.push({ entity, id, key: dataKey(this.#shard, entity, id), done });
+    const { batchSize, batchLingerMs } = this.#context.options.flush;
+    if (this.#pending.length >= batchSize) this.#dispatch();
+    else this.#timer ??= setTimeout(() => this.#dispatch(), batchLingerMs);
+    return done.promise;
+  }
+
+  /** Writes what is pending now and waits for every batch in progress. */
+  async flushPending(): Promise<void> {
+    this.#dispatch();
+    await Promise.allSettled([...this.#running]);
+  }
+
+  #dispatch(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    const run = this.#run(batch).catch((error: unknown) => {
+      for (const p of batch) p.done.reject(error);
+    });
+    this.#running.add(run);
+    void run.finally(() => this.#running.delete(run));
+  }
+
+  async #run(batch: Pending[]): Promise<void> {
+    const { redis, options } = this.#context;
+    const store = options.store;
+    // Two jobs for one key in a batch (a stalled job's rerun, a sweep) share one snapshot and one outcome.
+    const byKey = new Map<string, Pending[]>();
+    for (const p of batch) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p]);
+    const keys = [...byKey.keys()];
+    const snapshots = await redis.wbSnapshot(keys.length + 1, this.#shard.dirty, ...keys);
+    const items = keys.map((key, i) => {
+      const first = (byKey.get(key) as Pending[])[0] as Pending;
+      return { key, entity: first.entity, id: first.id, hash: pairsToMap(snapshots[i] ?? []) };
+    });
+    this.counters.batches++;
+
+    const failed = new Map<string, unknown>();
+    const written: { key: string; version: number }[] = [];
+    for (const [entityName, plan] of planFlush(items, this.#definitions)) {
+      const entity = this.#context.entities.get(entityName);
+      if (!entity) continue;
+      const isUnavailable = (e: unknown) => store.isUnavailable(e);
+      const count = <R>(write: (rows: readonly R[]) => Promise<void>) => async (rows: readonly R[]) => {
+        this.counters.statements++;
+        await write(rows);
+      };
+      let failures: RowFailure<{ id: string; version: number }>[];
+      try {
+        failures = [
+          ...(await writeIsolatingFailures(plan.upserts, count((rows) => store.upsert(entity, rows)), isUnavailable)),
+          ...(await writeIsolatingFailures(plan.deletes, count((rows) => store.delete(entity, rows)), isUnavailable)),
+        ];
+      } catch (error) {
+        this.counters.outages++;
+        throw new UnavailableError('the database is unreachable', { cause: error });
+      }
+      for (const f of failures) failed.set(plan.keys.get(f.row.id) as string, new RowRejectedError(entityName, f.row.id, f.error));
+      for (const row of [...plan.upserts, ...plan.deletes]) {
+        const key = plan.keys.get(row.id) as string;
+        if (!failed.has(key)) written.push({ key, version: row.version });
+      }
+    }
+    this.counters.rowsRejected += failed.size;
+    this.counters.rowsWritten += written.length;
+
+    const stillDirty = new Set<string>();
+    if (written.length > 0) {
+      const flags = await redis.wbAck(
+        written.length + 2,
+        this.#shard.dirty,
+        this.#shard.failed,
+        ...written.map((w) => w.key),
+        Date.now(),
+        ...written.map((w) => w.version),
+      );
+      written.forEach((w, i) => {
+        if (flags[i] === 1) stillDirty.add(w.key);
+      });
+      this.counters.keysFlushed += written.length;
+    }
+    const writtenKeys = new Set(written.map((w) => w.key));
+    for (const [key, waiting] of byKey) {
+      const error = failed.get(key);
+      for (const p of waiting) {
+        if (error) p.done.reject(error);
+        else p.done.resolve(stillDirty.has(key) ? 'dirty' : writtenKeys.has(key) ? 'flushed' : 'clean');
+      }
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import type { EntityDefinition, FieldSpec, Scalar } from '../schema.js';
+import { decodeValue } from '../schema.js';
+import type { DeleteRow, UpsertRow } from '../store/store.js';
+
+/*
+ * Pure parts of a flush: turning Redis snapshots into rows, and isolating the row that makes a batched
+ * statement fail. No I/O here; unit-tested without servers.
+ */
+
+export interface SnapshotItem {
+  key: string;
+  entity: string;
+  id: string;
+  /** The key's hash, or an empty map when the key is clean or gone (nothing to write). */
+  hash: Map<string, string>;
+}
+
+export interface EntityPlan {
+  upserts: UpsertRow[];
+  deletes: DeleteRow[];
+  /** Data key of each row, in the order above (upserts then deletes), for the acknowledgement. */
+  keys: Map<string, string>;
+}
+
+/** Groups the dirty snapshots by entity into upsert and delete rows; clean keys are left out. */
+export function planFlush(items: readonly SnapshotItem[], definitions: ReadonlyMap<string, EntityDefinition>): Map<string, EntityPlan> {
+  const plans = new Map<string, EntityPlan>();
+  for (const item of items) {
+    if (item.hash.size === 0) continue;
+    const definition = definitions.get(item.entity);
+    if (!definition) continue;
+    let plan = plans.get(item.entity);
+    if (!plan) {
+      plan = { upserts: [], deletes: [], keys: new Map() };
+      plans.set(item.entity, plan);
+    }
+    if (plan.keys.has(item.id)) continue;
+    plan.keys.set(item.id, item.key);
+    const version = Number(item.hash.get('_v'));
+    if (item.hash.has('_d')) {
+      plan.deletes.push({ id: item.id, version });
+      continue;
+    }
+    const values: Record<string, Scalar> = {};
+    for (const [field, spec] of Object.entries(definition.fields) as [string, FieldSpec][]) {
+      values[field] = decodeValue(spec, item.hash.get(field));
+    }
+    plan.upserts.push({ id: item.id, version, values });
+  }
+  return plans;
+}
+
+export interface RowFailure<R> {
+  row: R;
+  error: unknown;
+}
+
+/**
+ * Writes `rows` with one statement; when it fails for a reason other than the database being unreachable,
+ * splits the rows in halves and tries each, down to single rows, so only the bad rows fail. A batch with one
+ * bad row costs about 2·log2(n) extra statements. An unreachable database is thrown at once: splitting
+ * would only hammer it.
+ */
+export async function writeIsolatingFailures<R>(
+  rows: readonly R[],
+  write: (rows: readonly R[]) => Promise<void>,
+  isUnavailable: (error: unknown) => boolean,
+): Promise<RowFailure<R>[]> {
+  if (rows.length === 0) return [];
+  try {
+    await write(rows);
+    return [];
+  } catch (error) {
+    if (isUnavailable(error)) throw error;
+    if (rows.length === 1) return [{ row: rows[0] as R, error }];
+    const middle = Math.ceil(rows.length / 2);
+    const left = await writeIsolatingFailures(rows.slice(0, middle), write, isUnavailable);
+    const right = await writeIsolatingFailures(rows.slice(middle), write, isUnavailable);
+    return [...left, ...right];
+  }
+}
+
+/** Delay before the next probe of an unreachable database: doubling from `base`, capped at `max`, with jitter. */
+export function outageBackoff(consecutiveFailures: number, base: number, max: number, random = Math.random): number {
+  const exp = Math.min(max, base * 2 ** Math.max(0, consecutiveFailures - 1));
+  return Math.round(exp * (0.75 + random() * 0.5));
+}

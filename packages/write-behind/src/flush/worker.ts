@@ -1,0 +1,159 @@
+import { DelayedError, type Job, Worker } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
+import { type Context, duplicateForWorker } from '../context.js';
+import { UnavailableError } from '../errors.js';
+import { dataKey, QUEUE_NAME, type ShardKeys } from '../keys.js';
+import { FlushBatcher, type FlushCounters } from './batcher.js';
+import { outageBackoff } from './plan.js';
+import { sweepShard } from './sweep.js';
+
+export interface FlushWorkerOptions {
+  /** Which shards this worker serves. @defaultValue all */
+  shards?: number[];
+  /** Jobs run at once per shard. @defaultValue `flush.concurrency` */
+  concurrency?: number;
+  /** BullMQ lock duration: a job whose worker stops renewing its lock this long is run again elsewhere. @defaultValue `30000` */
+  lockDurationMs?: number;
+  /** How often BullMQ looks for stalled jobs (those whose worker died). @defaultValue `30000` */
+  stalledIntervalMs?: number;
+  /** How long `close()` waits for jobs in flight before abandoning them to stalled-job recovery. @defaultValue `10000` */
+  closeTimeoutMs?: number;
+  /** Whether this worker registers the periodic sweep and tombstone purge. @defaultValue `true` */
+  sweep?: boolean;
+}
+
+interface FlushJobData {
+  entity: string;
+  id: string;
+}
+
+const SWEEP_JOB = 'sweep';
+
+/**
+ * Runs flush jobs: a BullMQ worker per shard feeding a batcher. Safe to run in many processes at once:
+ * every write to the database is guarded by the key's version, so a job run twice (a stalled job, a retry
+ * by an operator) writes nothing stale.
+ */
+export class FlushWorker {
+  readonly #context: Context;
+  readonly #options: Required<FlushWorkerOptions>;
+  readonly #workers: Worker[] = [];
+  readonly #batchers: FlushBatcher[] = [];
+  readonly #connection: Redis | Cluster;
+  #consecutiveOutages = 0;
+  #closing: Promise<void> | undefined;
+  /** Running totals, for metrics. */
+  readonly counters: FlushCounters = { batches: 0, statements: 0, rowsWritten: 0, keysFlushed: 0, rowsRejected: 0, outages: 0 };
+  /** Resolves when every shard's worker is connected and the sweep is scheduled. */
+  readonly ready: Promise<void>;
+
+  constructor(context: Context, options: FlushWorkerOptions) {
+    this.#context = context;
+    this.#options = {
+      shards: options.shards ?? context.shards.map((s) => s.shard),
+      concurrency: options.concurrency ?? context.options.flush.concurrency,
+      lockDurationMs: options.lockDurationMs ?? 30_000,
+      stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
+      closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
+      sweep: options.sweep ?? true,
+    };
+    this.#connection = duplicateForWorker(context.redis);
+    for (const shardNumber of this.#options.shards) {
+      const shard = context.shards[shardNumber];
+      if (!shard) throw new RangeError(`shard ${shardNumber} does not exist (shards: ${context.shards.length})`);
+      const batcher = new FlushBatcher(context, shard, this.counters);
+      this.#batchers.push(batcher);
+      const worker = new Worker<FlushJobData>(QUEUE_NAME, (job, token) => this.#process(shard, batcher, job, token), {
+        connection: this.#connection,
+        prefix: shard.tag,
+        concurrency: this.#options.concurrency,
+        lockDuration: this.#options.lockDurationMs,
+        stalledInterval: this.#options.stalledIntervalMs,
+        // A huge limit never throttles; it only lets an outage pause the whole queue (`queue.rateLimit`).
+        limiter: { max: Number.MAX_SAFE_INTEGER - 1, duration: 1000 },
+      });
+      worker.on('error', (error) => context.logger.error({ err: error, shard: shard.shard }, 'flush worker error'));
+      worker.on('failed', (job, error) => {
+        if (!job || job.name === SWEEP_JOB) return;
+        const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+        const log = { err: error, jobId: job.id, attemptsMade: job.attemptsMade, ...job.data };
+        if (final) context.logger.error(log, 'flush job failed for good; retry it from the dashboard');
+        else context.logger.warn(log, 'flush job failed; it will be retried');
+      });
+      this.#workers.push(worker);
+    }
+    this.ready = this.#start();
+  }
+
+  async #start(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+    if (!this.#options.sweep) return;
+    await Promise.all(
+      this.#options.shards.map((shard) =>
+        this.#context
+          .queue(shard)
+          .upsertJobScheduler(SWEEP_JOB, { every: this.#context.options.sweep.intervalMs }, { name: SWEEP_JOB, opts: { attempts: 1 } }),
+      ),
+    );
+  }
+
+  async #process(shard: ShardKeys, batcher: FlushBatcher, job: Job<FlushJobData>, token?: string): Promise<string> {
+    if (job.name === SWEEP_JOB) {
+      const found = await sweepShard(this.#context, shard);
+      if (shard.shard === 0) await this.#context.options.store.purgeTombstones(this.#context.options.sweep.tombstoneRetentionMs);
+      return `re-enqueued ${found}`;
+    }
+    const { entity, id } = job.data;
+    let outcome: Awaited<ReturnType<FlushBatcher['submit']>>;
+    try {
+      outcome = await batcher.submit(entity, id);
+      this.#consecutiveOutages = 0;
+    } catch (error) {
+      if (error instanceof UnavailableError) {
+        // Not this key's fault: pause the whole queue (every worker) and put the job back without spending
+        // an attempt. The pause doubles while the outage lasts.
+        this.#consecutiveOutages++;
+        const { outageBackoffMs, maxOutageBackoffMs } = this.#context.options.flush;
+        const delay = outageBackoff(this.#consecutiveOutages, outageBackoffMs, maxOutageBackoffMs);
+        await this.#context.queue(shard.shard).rateLimit(delay);
+        if (this.#consecutiveOutages === 1 || this.#consecutiveOutages % 20 === 0) {
+          this.#context.logger.warn({ err: error.cause, pauseMs: delay }, 'database unreachable; flushing paused');
+        }
+        throw Worker.RateLimitError();
+      }
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        // Last attempt: remember which job holds this key, so the sweep leaves it to the operator.
+        await this.#context.redis.hset(shard.failed, dataKey(shard, entity, id), job.id as string);
+      }
+      throw error;
+    }
+    if (outcome === 'dirty') {
+      // Written again during the flush: run this same job again after another window.
+      await job.moveToDelayed(Date.now() + this.#context.options.flush.windowMs, token);
+      throw new DelayedError();
+    }
+    return outcome;
+  }
+
+  /** Stops taking jobs, writes what is batched, waits for jobs in flight (up to `closeTimeoutMs`), disconnects. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const closing = Promise.all(this.#workers.map((w) => w.close()));
+      await Promise.all(this.#batchers.map((b) => b.flushPending()));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), this.#options.closeTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.#context.logger.warn({}, 'flush jobs still running at close timeout; they will be recovered as stalled jobs');
+        await Promise.all(this.#workers.map((w) => w.close(true)));
+      }
+      await this.#connection.quit().catch(() => {});
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,190 @@
+import type { KeepJobs } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigurationError } from './errors.js';
+import type { EntityDefinitions } from './schema.js';
+import { validateEntities } from './schema.js';
+import { type PrismaClientLike, PrismaStore } from './store/prisma-store.js';
+import type { Store } from './store/store.js';
+
+/** Where log lines go. `console` fits, and so does a pino logger. */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface FlushOptions {
+  /**
+   * How long a key stays dirty before its flush job runs. Every write to the key inside the window is
+   * folded into one database write. @defaultValue `1000`
+   */
+  windowMs?: number;
+  /** Most rows in one SQL statement. @defaultValue `500` */
+  batchSize?: number;
+  /**
+   * How long the worker waits for more jobs before it writes a batch that is not full. Small: jobs arrive
+   * from BullMQ one by one, so a few milliseconds gather them into one statement. @defaultValue `5`
+   */
+  batchLingerMs?: number;
+  /** Jobs one worker process runs at once; also bounds a batch in practice. @defaultValue `500` */
+  concurrency?: number;
+  /** Attempts per flush job before it is kept in the failed set for an operator. @defaultValue `8` */
+  attempts?: number;
+  /** First retry delay; each further retry doubles it (with jitter). @defaultValue `1000` */
+  backoffMs?: number;
+  /**
+   * While the database is unreachable, workers pause the whole queue instead of spending attempts; the pause
+   * starts here and doubles up to {@link FlushOptions.maxOutageBackoffMs}. @defaultValue `500`
+   */
+  outageBackoffMs?: number;
+  /** Longest pause between probes of an unreachable database. @defaultValue `30000` */
+  maxOutageBackoffMs?: number;
+  /** Failed jobs kept for operators (BullMQ `removeOnFail`). @defaultValue `{ count: 10000 }` */
+  keepFailed?: KeepJobs;
+}
+
+export interface BacklogOptions {
+  /**
+   * Most dirty keys (per shard) before writes to clean keys are rejected. Writes to keys that are already
+   * dirty cost no memory and are always accepted. `0` disables the limit. @defaultValue `1_000_000`
+   */
+  limit?: number;
+  /** `'reject'` throws {@link BacklogFullError} at once; `'wait'` waits up to `waitTimeoutMs` for room. @defaultValue `'reject'` */
+  policy?: 'reject' | 'wait';
+  /** With `policy: 'wait'`, how long a write may wait for room. @defaultValue `5000` */
+  waitTimeoutMs?: number;
+}
+
+export interface SweepOptions {
+  /** How often a worker looks for dirty keys that lost their flush job (a crash between write and enqueue). @defaultValue `30000` */
+  intervalMs?: number;
+  /** A dirty key counts as orphaned only when it has been dirty this long past its window. @defaultValue `10000` */
+  graceMs?: number;
+  /** Deletion markers (tombstones) older than this are removed from the database. @defaultValue `86_400_000` (1 day) */
+  tombstoneRetentionMs?: number;
+}
+
+export interface LimitsOptions {
+  /** Longest id, in UTF-8 bytes. @defaultValue `512` */
+  maxIdBytes?: number;
+  /** Largest encoded record write, in bytes. @defaultValue `65536` */
+  maxValueBytes?: number;
+}
+
+export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefinitions> {
+  /**
+   * Redis: a URL (`redis://`, `rediss://` with TLS, credentials in the URL), an ioredis `Redis`, or an ioredis
+   * `Cluster`. Passed instances are not closed by `close()`. Redis must run with `maxmemory-policy noeviction`.
+   */
+  redis: string | Redis | Cluster;
+  /** A Prisma Client (built with `@prisma/adapter-pg`): flushed state goes to its database. Give this or `store`. */
+  prisma?: PrismaClientLike;
+  /** Where flushed state goes and cold keys come from, when it is not a Prisma Client (see `Store`). */
+  store?: Store;
+  /** The entities, by logical name. */
+  entities: E;
+  /**
+   * Namespace for every Redis key and queue. Two apps with different prefixes never see each other's data.
+   * @defaultValue `'wb'`
+   */
+  prefix?: string;
+  /**
+   * Number of shards. Each shard has its own queue and dirty index in one Redis Cluster hash slot; more shards
+   * spread a Cluster's load. Every process of one deployment must use the same number. @defaultValue `1`
+   */
+  shards?: number;
+  flush?: FlushOptions;
+  backlog?: BacklogOptions;
+  sweep?: SweepOptions;
+  limits?: LimitsOptions;
+  /** @defaultValue a logger that writes warnings and errors to the console */
+  logger?: Logger;
+}
+
+export type ResolvedOptions<E extends EntityDefinitions = EntityDefinitions> = Required<
+  Pick<WriteBehindOptions<E>, 'redis' | 'store' | 'entities' | 'prefix' | 'shards' | 'logger'>
+> & {
+  flush: Required<FlushOptions>;
+  backlog: Required<BacklogOptions>;
+  sweep: Required<SweepOptions>;
+  limits: Required<LimitsOptions>;
+};
+
+const consoleLogger: Logger = {
+  info: () => {},
+  warn: (obj, msg) => console.warn(`[write-behind] ${msg ?? ''}`, obj),
+  error: (obj, msg) => console.error(`[write-behind] ${msg ?? ''}`, obj),
+};
+
+/** Every default in one place; the TSDoc above repeats them for editors. */
+export const DEFAULT_OPTIONS = {
+  prefix: 'wb',
+  shards: 1,
+  flush: {
+    windowMs: 1000,
+    batchSize: 500,
+    batchLingerMs: 5,
+    concurrency: 500,
+    attempts: 8,
+    backoffMs: 1000,
+    outageBackoffMs: 500,
+    maxOutageBackoffMs: 30_000,
+    keepFailed: { count: 10_000 },
+  },
+  backlog: { limit: 1_000_000, policy: 'reject', waitTimeoutMs: 5000 },
+  sweep: { intervalMs: 30_000, graceMs: 10_000, tombstoneRetentionMs: 86_400_000 },
+  limits: { maxIdBytes: 512, maxValueBytes: 65_536 },
+} as const satisfies Omit<ResolvedOptions, 'redis' | 'store' | 'entities' | 'logger'>;
+
+const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function positiveInt(path: string, value: number, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigurationError(`${path} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** Merges the defaults under `options` and rejects bad values with a message naming the option. */
+export function resolveOptions<E extends EntityDefinitions>(options: WriteBehindOptions<E>): ResolvedOptions<E> {
+  if (!options || typeof options !== 'object') throw new ConfigurationError('options must be an object');
+  if (!options.redis) throw new ConfigurationError('`redis` is required: a URL, an ioredis Redis or an ioredis Cluster');
+  if (!options.store && !options.prisma) throw new ConfigurationError('`prisma` (a Prisma Client) or `store` is required');
+  if (options.store && options.prisma) throw new ConfigurationError('give `prisma` or `store`, not both');
+  validateEntities(options.entities ?? {});
+  const resolved: ResolvedOptions<E> = {
+    redis: options.redis,
+    store: options.store ?? new PrismaStore(options.prisma as PrismaClientLike),
+    entities: options.entities,
+    prefix: options.prefix ?? DEFAULT_OPTIONS.prefix,
+    shards: options.shards ?? DEFAULT_OPTIONS.shards,
+    logger: options.logger ?? consoleLogger,
+    flush: { ...DEFAULT_OPTIONS.flush, ...options.flush },
+    backlog: { ...DEFAULT_OPTIONS.backlog, ...options.backlog },
+    sweep: { ...DEFAULT_OPTIONS.sweep, ...options.sweep },
+    limits: { ...DEFAULT_OPTIONS.limits, ...options.limits },
+  };
+  if (!PREFIX.test(resolved.prefix)) {
+    throw new ConfigurationError(`prefix must match ${PREFIX} (no braces or colons), got ${JSON.stringify(resolved.prefix)}`);
+  }
+  positiveInt('shards', resolved.shards, { max: 1024 });
+  const { flush, backlog, sweep, limits } = resolved;
+  positiveInt('flush.windowMs', flush.windowMs, { min: 0 });
+  positiveInt('flush.batchSize', flush.batchSize, { max: 10_000 });
+  positiveInt('flush.batchLingerMs', flush.batchLingerMs, { min: 0, max: 10_000 });
+  positiveInt('flush.concurrency', flush.concurrency, { max: 10_000 });
+  positiveInt('flush.attempts', flush.attempts, { max: 1000 });
+  positiveInt('flush.backoffMs', flush.backoffMs, { min: 0 });
+  positiveInt('flush.outageBackoffMs', flush.outageBackoffMs);
+  positiveInt('flush.maxOutageBackoffMs', flush.maxOutageBackoffMs);
+  positiveInt('backlog.limit', backlog.limit, { min: 0 });
+  if (backlog.policy !== 'reject' && backlog.policy !== 'wait') {
+    throw new ConfigurationError(`backlog.policy must be 'reject' or 'wait', got ${JSON.stringify(backlog.policy)}`);
+  }
+  positiveInt('backlog.waitTimeoutMs', backlog.waitTimeoutMs, { min: 0 });
+  positiveInt('sweep.intervalMs', sweep.intervalMs);
+  positiveInt('sweep.graceMs', sweep.graceMs, { min: 0 });
+  positiveInt('sweep.tombstoneRetentionMs', sweep.tombstoneRetentionMs);
+  positiveInt('limits.maxIdBytes', limits.maxIdBytes, { max: 65_536 });
+  positiveInt('limits.maxValueBytes', limits.maxValueBytes, { max: 64 * 1024 * 1024 });
+  return resolved;
+}

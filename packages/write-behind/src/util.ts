@@ -1,0 +1,34 @@
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+}
+
+/** `Promise.withResolvers`, which Node 20 lacks. */
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls `check` until it returns a value other than `undefined`, backing off from 5 ms to `maxIntervalMs`,
+ * and gives up (returns `undefined`) at the deadline.
+ */
+export async function pollUntil<T>(check: () => Promise<T | undefined>, deadline: number, maxIntervalMs = 100): Promise<T | undefined> {
+  let interval = 5;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    const left = deadline - Date.now();
+    if (left <= 0) return undefined;
+    await sleep(Math.min(interval, left));
+    interval = Math.min(interval * 2, maxIntervalMs);
+  }
+}

@@ -1,0 +1,91 @@
+import {
+  boolean,
+  counter,
+  createWriteBehind,
+  type FlushWorker,
+  type FlushWorkerOptions,
+  type Logger,
+  PrismaStore,
+  type Store,
+  string,
+  type WriteBehind,
+  type WriteBehindOptions,
+} from '@write-behind/core';
+import { cleanupRedis, createTestDatabase, REDIS_URL, type TestDatabase, testPrefix } from './env.ts';
+
+/** The demo's entities, as the tests use them. */
+export const entities = {
+  video: { model: 'Video', fields: { likes: counter(), views: counter() } },
+  settings: {
+    model: 'UserSettings',
+    key: 'userId',
+    fields: { theme: string({ default: 'light' }), language: string(), notifications: boolean({ default: true }) },
+  },
+};
+export type TestEntities = typeof entities;
+
+export interface Harness {
+  cache: WriteBehind<TestEntities>;
+  db: TestDatabase;
+  prefix: string;
+  store: Store;
+  logs: { level: string; msg: string; obj: object }[];
+  startWorker(options?: FlushWorkerOptions): Promise<FlushWorker>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions extends Partial<Omit<WriteBehindOptions<TestEntities>, 'entities' | 'redis'>> {
+  /** Wraps the Prisma store, to hold or fail writes. */
+  wrapStore?: (store: Store) => Store;
+}
+
+/** One isolated world per test: its own schema, its own key prefix, its cache, and workers on demand. */
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const db = await createTestDatabase();
+  const prefix = testPrefix();
+  const base = new PrismaStore(db.prisma);
+  const store = options.wrapStore ? options.wrapStore(base) : base;
+  const logs: Harness['logs'] = [];
+  const logger: Logger = {
+    info: (obj, msg = '') => logs.push({ level: 'info', msg, obj }),
+    warn: (obj, msg = '') => logs.push({ level: 'warn', msg, obj }),
+    error: (obj, msg = '') => logs.push({ level: 'error', msg, obj }),
+  };
+  const { wrapStore: _, ...rest } = options;
+  const cache = createWriteBehind<TestEntities>({
+    redis: REDIS_URL,
+    entities,
+    prefix,
+    logger,
+    ...rest,
+    store,
+    flush: { windowMs: 100, backoffMs: 50, ...rest.flush },
+  });
+  const workers: FlushWorker[] = [];
+  return {
+    cache,
+    db,
+    prefix,
+    store,
+    logs,
+    async startWorker(workerOptions = {}) {
+      const worker = cache.createWorker({ closeTimeoutMs: 2000, ...workerOptions });
+      workers.push(worker);
+      await worker.ready;
+      return worker;
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await cache.close();
+      await cleanupRedis(prefix);
+      await db.drop();
+    },
+  };
+}
+
+/** Reads a video row straight from PostgreSQL. */
+export async function videoRow(db: TestDatabase, id: string): Promise<{ likes: number; views: number; version: number } | undefined> {
+  const { rows } = await db.pool.query('SELECT likes::int8::text, views::text, version::text FROM "Video" WHERE id = $1', [id]);
+  const row = rows[0];
+  return row ? { likes: Number(row.likes), views: Number(row.views), version: Number(row.version) } : undefined;
+}
