@@ -1,8 +1,8 @@
 // Guarantee 1: many increments of one key become one database write per flush window.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
 import { eventually } from './support/env.ts';
+import { createHarness, type Harness, videoRow } from './support/harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -22,7 +22,9 @@ test('10,000 increments of one key land as the exact total with at most one row 
   const started = Date.now();
   const results: number[] = [];
   for (let i = 0; i < 100; i++) {
-    results.push(...(await Promise.all(Array.from({ length: 100 }, () => h.cache.increment('video', 'hot', 'likes')))));
+    results.push(
+      ...(await Promise.all(Array.from({ length: 100 }, () => h.cache.increment('video', 'hot', 'likes')))),
+    );
   }
   const elapsed = Date.now() - started;
   // Each increment returned a distinct new value: 1..10000.
@@ -35,7 +37,10 @@ test('10,000 increments of one key land as the exact total with at most one row 
 
   const { rows } = await h.db.pool.query('SELECT count(*)::int AS n FROM row_writes WHERE id = $1', ['hot']);
   const windows = Math.ceil(elapsed / 1500) + 1;
-  assert.ok(rows[0].n >= 1 && rows[0].n <= windows, `expected at most ${windows} row writes, saw ${rows[0].n}`);
+  assert.ok(
+    rows[0].n >= 1 && rows[0].n <= windows,
+    `expected at most ${windows} row writes, saw ${rows[0].n}`,
+  );
   assert.equal(await h.cache.get('video', 'hot').then((v) => v?.likes), 10_000);
   assert.ok(await eventually(async () => (await h.cache.stats()).dirtyKeys === 0));
 });

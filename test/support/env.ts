@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import { applyMigrations } from '../../scripts/lib/migrations.mjs';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -33,7 +33,12 @@ export interface TestDatabase {
 /** A schema of its own with the project's migrations applied, dropped by `drop()`. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const schema = `wbt_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  await applyMigrations({ connectionString: DATABASE_URL, schema, migrationsDir: MIGRATIONS_DIR, log: () => {} });
+  await applyMigrations({
+    connectionString: DATABASE_URL,
+    schema,
+    migrationsDir: MIGRATIONS_DIR,
+    log: () => {},
+  });
   const url = schemaUrl(schema);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   const prisma = createPrismaClient(url);
@@ -66,7 +71,11 @@ export async function cleanupRedis(prefix: string): Promise<void> {
 }
 
 /** Polls `check` until it is true or the deadline passes; returns whether it became true. */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 15_000, intervalMs = 25): Promise<boolean> {
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+  intervalMs = 25,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;

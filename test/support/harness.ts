@@ -11,6 +11,7 @@ import {
   type WriteBehind,
   type WriteBehindOptions,
 } from '@write-behind/core';
+import type { Queue } from 'bullmq';
 import { cleanupRedis, createTestDatabase, REDIS_URL, type TestDatabase, testPrefix } from './env.ts';
 
 /** The demo's entities, as the tests use them. */
@@ -19,7 +20,11 @@ export const entities = {
   settings: {
     model: 'UserSettings',
     key: 'userId',
-    fields: { theme: string({ default: 'light' }), language: string(), notifications: boolean({ default: true }) },
+    fields: {
+      theme: string({ default: 'light' }),
+      language: string(),
+      notifications: boolean({ default: true }),
+    },
   },
 };
 export type TestEntities = typeof entities;
@@ -29,12 +34,15 @@ export interface Harness {
   db: TestDatabase;
   prefix: string;
   store: Store;
+  /** The flush queue (shard 0). */
+  queue: Queue;
   logs: { level: string; msg: string; obj: object }[];
   startWorker(options?: FlushWorkerOptions): Promise<FlushWorker>;
   close(): Promise<void>;
 }
 
-export interface HarnessOptions extends Partial<Omit<WriteBehindOptions<TestEntities>, 'entities' | 'redis'>> {
+export interface HarnessOptions
+  extends Partial<Omit<WriteBehindOptions<TestEntities>, 'entities' | 'redis'>> {
   /** Wraps the Prisma store, to hold or fail writes. */
   wrapStore?: (store: Store) => Store;
 }
@@ -67,6 +75,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     db,
     prefix,
     store,
+    queue: cache.queues[0] as Queue,
     logs,
     async startWorker(workerOptions = {}) {
       const worker = cache.createWorker({ closeTimeoutMs: 2000, ...workerOptions });
@@ -84,8 +93,16 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 }
 
 /** Reads a video row straight from PostgreSQL. */
-export async function videoRow(db: TestDatabase, id: string): Promise<{ likes: number; views: number; version: number } | undefined> {
-  const { rows } = await db.pool.query('SELECT likes::int8::text, views::text, version::text FROM "Video" WHERE id = $1', [id]);
+export async function videoRow(
+  db: TestDatabase,
+  id: string,
+): Promise<{ likes: number; views: number; version: number } | undefined> {
+  const { rows } = await db.pool.query(
+    'SELECT likes::int8::text, views::text, version::text FROM "Video" WHERE id = $1',
+    [id],
+  );
   const row = rows[0];
-  return row ? { likes: Number(row.likes), views: Number(row.views), version: Number(row.version) } : undefined;
+  return row
+    ? { likes: Number(row.likes), views: Number(row.views), version: Number(row.version) }
+    : undefined;
 }

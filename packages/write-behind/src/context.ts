@@ -25,21 +25,23 @@ export interface Context {
 /** A connection for commands that may wait (BullMQ workers): same server, `maxRetriesPerRequest: null`. */
 export function duplicateForWorker(redis: Redis | Cluster): Redis | Cluster {
   if (redis instanceof Cluster) {
-    return redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, maxRetriesPerRequest: null } });
+    return redis.duplicate(undefined, {
+      redisOptions: { ...redis.options.redisOptions, maxRetriesPerRequest: null },
+    });
   }
   return redis.duplicate({ maxRetriesPerRequest: null });
 }
 
 export function createContext(options: ResolvedOptions): Context {
   const ownsRedis = typeof options.redis === 'string';
-  const redis = typeof options.redis === 'string' ? new Redis(options.redis, { maxRetriesPerRequest: 2 }) : options.redis;
+  const redis =
+    typeof options.redis === 'string' ? new Redis(options.redis, { maxRetriesPerRequest: 2 }) : options.redis;
   defineScripts(redis);
   const shards = Array.from({ length: options.shards }, (_, i) => shardKeys(options.prefix, i));
   const entities = new Map<string, StoreEntity>(
-    Object.entries(options.entities as EntityDefinitions).map(([name, definition]: [string, EntityDefinition]) => [
-      name,
-      { name, definition },
-    ]),
+    Object.entries(options.entities as EntityDefinitions).map(
+      ([name, definition]: [string, EntityDefinition]) => [name, { name, definition }],
+    ),
   );
   const jobOptions: JobsOptions = {
     attempts: options.flush.attempts,
@@ -87,12 +89,17 @@ export function entityOf(context: Context, name: unknown): StoreEntity {
 /** Rejects ids that are not strings, are empty, too long, or not valid Unicode. */
 export function checkId(context: Context, entity: string, id: unknown): string {
   if (typeof id !== 'string' || id.length === 0) {
-    throw new ValidationError(`${entity} id must be a non-empty string, got ${typeof id === 'string' ? 'an empty string' : typeof id}`);
+    throw new ValidationError(
+      `${entity} id must be a non-empty string, got ${typeof id === 'string' ? 'an empty string' : typeof id}`,
+    );
   }
   const bytes = Buffer.byteLength(id, 'utf8');
   if (bytes > context.options.limits.maxIdBytes) {
-    throw new ValidationError(`${entity} id is ${bytes} bytes long; the limit is ${context.options.limits.maxIdBytes} (limits.maxIdBytes)`);
+    throw new ValidationError(
+      `${entity} id is ${bytes} bytes long; the limit is ${context.options.limits.maxIdBytes} (limits.maxIdBytes)`,
+    );
   }
-  if (!id.isWellFormed()) throw new ValidationError(`${entity} id contains a lone surrogate (not valid Unicode)`);
+  if (!id.isWellFormed())
+    throw new ValidationError(`${entity} id contains a lone surrogate (not valid Unicode)`);
   return id;
 }

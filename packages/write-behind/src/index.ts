@@ -36,6 +36,17 @@ export {
   number,
   string,
 } from './schema.js';
-export { type PrismaClientLike, PrismaStore, type PrismaStoreOptions, prismaStore } from './store/prisma-store.js';
+export {
+  type PrismaClientLike,
+  PrismaStore,
+  type PrismaStoreOptions,
+  prismaStore,
+} from './store/prisma-store.js';
 export type { DeleteRow, LoadedKey, Store, StoreEntity, UpsertRow } from './store/store.js';
-export { createWriteBehind, type ShardStats, type Stats, type WaitOptions, WriteBehind } from './write-behind.js';
+export {
+  createWriteBehind,
+  type ShardStats,
+  type Stats,
+  type WaitOptions,
+  WriteBehind,
+} from './write-behind.js';

@@ -140,15 +140,21 @@ const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function positiveInt(path: string, value: number, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): void {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigurationError(`${path} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    throw new ConfigurationError(
+      `${path} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
   }
 }
 
 /** Merges the defaults under `options` and rejects bad values with a message naming the option. */
-export function resolveOptions<E extends EntityDefinitions>(options: WriteBehindOptions<E>): ResolvedOptions<E> {
+export function resolveOptions<E extends EntityDefinitions>(
+  options: WriteBehindOptions<E>,
+): ResolvedOptions<E> {
   if (!options || typeof options !== 'object') throw new ConfigurationError('options must be an object');
-  if (!options.redis) throw new ConfigurationError('`redis` is required: a URL, an ioredis Redis or an ioredis Cluster');
-  if (!options.store && !options.prisma) throw new ConfigurationError('`prisma` (a Prisma Client) or `store` is required');
+  if (!options.redis)
+    throw new ConfigurationError('`redis` is required: a URL, an ioredis Redis or an ioredis Cluster');
+  if (!options.store && !options.prisma)
+    throw new ConfigurationError('`prisma` (a Prisma Client) or `store` is required');
   if (options.store && options.prisma) throw new ConfigurationError('give `prisma` or `store`, not both');
   validateEntities(options.entities ?? {});
   const resolved: ResolvedOptions<E> = {
@@ -164,7 +170,9 @@ export function resolveOptions<E extends EntityDefinitions>(options: WriteBehind
     limits: { ...DEFAULT_OPTIONS.limits, ...options.limits },
   };
   if (!PREFIX.test(resolved.prefix)) {
-    throw new ConfigurationError(`prefix must match ${PREFIX} (no braces or colons), got ${JSON.stringify(resolved.prefix)}`);
+    throw new ConfigurationError(
+      `prefix must match ${PREFIX} (no braces or colons), got ${JSON.stringify(resolved.prefix)}`,
+    );
   }
   positiveInt('shards', resolved.shards, { max: 1024 });
   const { flush, backlog, sweep, limits } = resolved;
@@ -178,7 +186,9 @@ export function resolveOptions<E extends EntityDefinitions>(options: WriteBehind
   positiveInt('flush.maxOutageBackoffMs', flush.maxOutageBackoffMs);
   positiveInt('backlog.limit', backlog.limit, { min: 0 });
   if (backlog.policy !== 'reject' && backlog.policy !== 'wait') {
-    throw new ConfigurationError(`backlog.policy must be 'reject' or 'wait', got ${JSON.stringify(backlog.policy)}`);
+    throw new ConfigurationError(
+      `backlog.policy must be 'reject' or 'wait', got ${JSON.stringify(backlog.policy)}`,
+    );
   }
   positiveInt('backlog.waitTimeoutMs', backlog.waitTimeoutMs, { min: 0 });
   positiveInt('sweep.intervalMs', sweep.intervalMs);

@@ -34,16 +34,24 @@ interface FieldOptions<K extends FieldKind, N extends boolean> {
   maxLength?: number;
 }
 
-function field<K extends FieldKind, N extends boolean = false>(kind: K, options: FieldOptions<K, N> = {}): FieldSpec<K, N> {
+function field<K extends FieldKind, N extends boolean = false>(
+  kind: K,
+  options: FieldOptions<K, N> = {},
+): FieldSpec<K, N> {
   return { ...options, kind, nullable: (options.nullable ?? false) as N };
 }
 
 /** An integer counter (a `BigInt` or `Int` column). Missing counters read as 0. */
-export const counter = (options: Omit<FieldOptions<'counter', false>, 'nullable'> = {}) => field('counter', options);
-export const string = <N extends boolean = false>(options?: FieldOptions<'string', N>) => field('string', options);
-export const integer = <N extends boolean = false>(options?: FieldOptions<'integer', N>) => field('integer', options);
-export const number = <N extends boolean = false>(options?: FieldOptions<'number', N>) => field('number', options);
-export const boolean = <N extends boolean = false>(options?: FieldOptions<'boolean', N>) => field('boolean', options);
+export const counter = (options: Omit<FieldOptions<'counter', false>, 'nullable'> = {}) =>
+  field('counter', options);
+export const string = <N extends boolean = false>(options?: FieldOptions<'string', N>) =>
+  field('string', options);
+export const integer = <N extends boolean = false>(options?: FieldOptions<'integer', N>) =>
+  field('integer', options);
+export const number = <N extends boolean = false>(options?: FieldOptions<'number', N>) =>
+  field('number', options);
+export const boolean = <N extends boolean = false>(options?: FieldOptions<'boolean', N>) =>
+  field('boolean', options);
 
 export type FieldsSpec = Record<string, FieldSpec>;
 
@@ -60,10 +68,13 @@ export interface EntityDefinition<F extends FieldsSpec = FieldsSpec> {
 
 export type EntityDefinitions = Record<string, EntityDefinition>;
 
-type FieldValue<S> = S extends FieldSpec<infer K, infer N> ? FieldTypes[K] | (N extends true ? null : never) : never;
+type FieldValue<S> =
+  S extends FieldSpec<infer K, infer N> ? FieldTypes[K] | (N extends true ? null : never) : never;
 
 /** The state of one key, as read: every field present (counters default to 0, absent values to `null`). */
-export type EntityValues<D extends EntityDefinition> = { [P in keyof D['fields']]: FieldValue<D['fields'][P]> };
+export type EntityValues<D extends EntityDefinition> = {
+  [P in keyof D['fields']]: FieldValue<D['fields'][P]>;
+};
 
 /** The entity names whose definition has at least one counter field. */
 export type CounterFields<D extends EntityDefinition> = {
@@ -86,30 +97,41 @@ export function validateEntities(entities: EntityDefinitions): void {
   for (const name of names) {
     const def = entities[name] as EntityDefinition;
     if (!NAME.test(name)) {
-      throw new ConfigurationError(`entity name ${JSON.stringify(name)} must match ${NAME} (it becomes part of Redis keys)`);
+      throw new ConfigurationError(
+        `entity name ${JSON.stringify(name)} must match ${NAME} (it becomes part of Redis keys)`,
+      );
     }
     if (typeof def.model !== 'string' || def.model.length === 0) {
-      throw new ConfigurationError(`entities.${name}.model must name a Prisma model, got ${JSON.stringify(def.model)}`);
+      throw new ConfigurationError(
+        `entities.${name}.model must name a Prisma model, got ${JSON.stringify(def.model)}`,
+      );
     }
     const fieldNames = Object.keys(def.fields ?? {});
-    if (fieldNames.length === 0) throw new ConfigurationError(`entities.${name}.fields must define at least one field`);
+    if (fieldNames.length === 0)
+      throw new ConfigurationError(`entities.${name}.fields must define at least one field`);
     for (const fieldName of fieldNames) {
       if (!NAME.test(fieldName)) {
-        throw new ConfigurationError(`entities.${name}.fields: field name ${JSON.stringify(fieldName)} must match ${NAME}`);
+        throw new ConfigurationError(
+          `entities.${name}.fields: field name ${JSON.stringify(fieldName)} must match ${NAME}`,
+        );
       }
       const spec = def.fields[fieldName] as FieldSpec;
       if (spec.default !== undefined) {
         try {
           checkValue(name, fieldName, spec, spec.default);
         } catch (err) {
-          throw new ConfigurationError(`entities.${name}.fields.${fieldName}.default: ${(err as Error).message}`);
+          throw new ConfigurationError(
+            `entities.${name}.fields.${fieldName}.default: ${(err as Error).message}`,
+          );
         }
       }
     }
     const reserved = [def.key ?? 'id', def.versionField ?? 'version'];
     for (const r of reserved) {
       if (fieldNames.includes(r)) {
-        throw new ConfigurationError(`entities.${name}.fields must not include ${JSON.stringify(r)}: it is the key or version field`);
+        throw new ConfigurationError(
+          `entities.${name}.fields must not include ${JSON.stringify(r)}: it is the key or version field`,
+        );
       }
     }
   }
@@ -126,7 +148,9 @@ export function checkValue(entity: string, fieldName: string, spec: FieldSpec, v
     case 'counter':
     case 'integer':
       if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-        throw new ValidationError(`${where} must be an integer between -(2^53-1) and 2^53-1, got ${describe(value)}`);
+        throw new ValidationError(
+          `${where} must be an integer between -(2^53-1) and 2^53-1, got ${describe(value)}`,
+        );
       }
       return value;
     case 'number':
@@ -135,21 +159,27 @@ export function checkValue(entity: string, fieldName: string, spec: FieldSpec, v
       }
       return value;
     case 'boolean':
-      if (typeof value !== 'boolean') throw new ValidationError(`${where} must be a boolean, got ${describe(value)}`);
+      if (typeof value !== 'boolean')
+        throw new ValidationError(`${where} must be a boolean, got ${describe(value)}`);
       return value;
     case 'string': {
-      if (typeof value !== 'string') throw new ValidationError(`${where} must be a string, got ${describe(value)}`);
+      if (typeof value !== 'string')
+        throw new ValidationError(`${where} must be a string, got ${describe(value)}`);
       if (spec.maxLength !== undefined && value.length > spec.maxLength) {
-        throw new ValidationError(`${where} is ${value.length} characters long; the limit is ${spec.maxLength}`);
+        throw new ValidationError(
+          `${where} is ${value.length} characters long; the limit is ${spec.maxLength}`,
+        );
       }
-      if (!value.isWellFormed()) throw new ValidationError(`${where} contains a lone surrogate (not valid Unicode)`);
+      if (!value.isWellFormed())
+        throw new ValidationError(`${where} contains a lone surrogate (not valid Unicode)`);
       return value;
     }
   }
 }
 
 export function describe(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
+    return String(value);
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'bigint') return `${value}n`;
   return Array.isArray(value) ? 'an array' : `a ${typeof value}`;

@@ -14,14 +14,24 @@ const SCRIPTS = {
   wbSweep: 'sweep-2.lua',
 } as const;
 
-export type WriteReply = [status: number, value?: number | string | string[], version?: number, newlyDirty?: number];
+export type WriteReply = [
+  status: number,
+  value?: number | string | string[],
+  version?: number,
+  newlyDirty?: number,
+];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     wbWrite(dataKey: string, dirtyKey: string, ...args: (string | number)[]): Result<WriteReply, Context>;
     wbFill(dataKey: string, ...args: (string | number)[]): Result<string[], Context>;
     wbSnapshot(numKeys: number, dirtyKey: string, ...dataKeys: string[]): Result<string[][], Context>;
-    wbAck(numKeys: number, dirtyKey: string, failedKey: string, ...rest: (string | number)[]): Result<number[], Context>;
+    wbAck(
+      numKeys: number,
+      dirtyKey: string,
+      failedKey: string,
+      ...rest: (string | number)[]
+    ): Result<number[], Context>;
     wbSweep(dirtyKey: string, failedKey: string, ...args: (string | number)[]): Result<string[], Context>;
   }
 }
@@ -30,7 +40,10 @@ let sources: Record<keyof typeof SCRIPTS, string> | undefined;
 
 function load(): Record<keyof typeof SCRIPTS, string> {
   sources ??= Object.fromEntries(
-    Object.entries(SCRIPTS).map(([name, file]) => [name, readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8')]),
+    Object.entries(SCRIPTS).map(([name, file]) => [
+      name,
+      readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8'),
+    ]),
   ) as Record<keyof typeof SCRIPTS, string>;
   return sources;
 }

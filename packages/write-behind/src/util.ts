@@ -21,7 +21,11 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * Polls `check` until it returns a value other than `undefined`, backing off from 5 ms to `maxIntervalMs`,
  * and gives up (returns `undefined`) at the deadline.
  */
-export async function pollUntil<T>(check: () => Promise<T | undefined>, deadline: number, maxIntervalMs = 100): Promise<T | undefined> {
+export async function pollUntil<T>(
+  check: () => Promise<T | undefined>,
+  deadline: number,
+  maxIntervalMs = 100,
+): Promise<T | undefined> {
   let interval = 5;
   for (;;) {
     const value = await check();

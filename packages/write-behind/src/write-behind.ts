@@ -9,6 +9,7 @@ import {
   ValidationError,
   WriteBehindError,
 } from './errors.js';
+import { FlushWorker, type FlushWorkerOptions } from './flush/worker.js';
 import { dataKey, dedupId, flushJobId, type ShardKeys, shardOf } from './keys.js';
 import { BatchLoader } from './loader.js';
 import { resolveOptions, type WriteBehindOptions } from './options.js';
@@ -26,7 +27,6 @@ import {
 } from './schema.js';
 import { pairsToMap, type WriteReply } from './scripts.js';
 import type { StoreEntity } from './store/store.js';
-import { FlushWorker, type FlushWorkerOptions } from './flush/worker.js';
 import { pollUntil, sleep } from './util.js';
 
 const Status = {
@@ -132,7 +132,11 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
    * the record does not exist they take their `default` (or `null` when nullable), and a field with neither
    * makes the write fail with {@link NotFoundError}.
    */
-  async set<N extends keyof E & string>(entity: N, id: string, values: Partial<Values<E, N>>): Promise<Values<E, N>> {
+  async set<N extends keyof E & string>(
+    entity: N,
+    id: string,
+    values: Partial<Values<E, N>>,
+  ): Promise<Values<E, N>> {
     const { spec, key, shard } = this.#address(entity, id);
     if (values === null || typeof values !== 'object' || Array.isArray(values)) {
       throw new ValidationError(`${entity} values must be an object of fields, got ${describe(values)}`);
@@ -144,9 +148,17 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     for (const field of named) {
       const fieldSpec = fields[field];
       if (!fieldSpec) {
-        throw new ValidationError(`${entity} has no field ${JSON.stringify(field)}; fields: ${Object.keys(fields).join(', ')}`);
+        throw new ValidationError(
+          `${entity} has no field ${JSON.stringify(field)}; fields: ${Object.keys(fields).join(', ')}`,
+        );
       }
-      pairs.push(field, encodeValue(fieldSpec, checkValue(entity, field, fieldSpec, (values as Record<string, unknown>)[field])));
+      pairs.push(
+        field,
+        encodeValue(
+          fieldSpec,
+          checkValue(entity, field, fieldSpec, (values as Record<string, unknown>)[field]),
+        ),
+      );
     }
     const size = pairs.reduce((n, s) => n + Buffer.byteLength(s, 'utf8'), 0);
     if (size > this.#context.options.limits.maxValueBytes) {
@@ -154,21 +166,35 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
         `${entity} write is ${size} bytes encoded; the limit is ${this.#context.options.limits.maxValueBytes} (limits.maxValueBytes)`,
       );
     }
-    const reply = await this.#write(spec, id, key, shard, 'set', new Set(named), [String(named.length), ...pairs]);
+    const reply = await this.#write(spec, id, key, shard, 'set', new Set(named), [
+      String(named.length),
+      ...pairs,
+    ]);
     return this.#decode(spec, pairsToMap(reply[1] as string[])) as Values<E, N>;
   }
 
   /** Adds `by` (default 1, may be negative) to a counter field and returns the new value. */
-  async increment<N extends keyof E & string>(entity: N, id: string, field: CounterFields<E[N]>, by = 1): Promise<number> {
+  async increment<N extends keyof E & string>(
+    entity: N,
+    id: string,
+    field: CounterFields<E[N]>,
+    by = 1,
+  ): Promise<number> {
     const { spec, key, shard } = this.#address(entity, id);
     const fieldSpec = spec.definition.fields[field as string];
     if (!fieldSpec || fieldSpec.kind !== 'counter') {
       throw new ValidationError(`${entity}.${String(field)} is not a counter field`);
     }
     if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
-      throw new ValidationError(`increment of ${entity}.${String(field)} must be a safe integer, got ${describe(by)}`);
+      throw new ValidationError(
+        `increment of ${entity}.${String(field)} must be a safe integer, got ${describe(by)}`,
+      );
     }
-    const reply = await this.#write(spec, id, key, shard, 'incr', new Set(), [field as string, String(by), String(MAX_COUNTER)]);
+    const reply = await this.#write(spec, id, key, shard, 'incr', new Set(), [
+      field as string,
+      String(by),
+      String(MAX_COUNTER),
+    ]);
     return Number(reply[1]);
   }
 
@@ -189,19 +215,24 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     const target = Number(await this.#redis(() => redis.hget(key, '_v')));
     const timeoutMs = options.timeoutMs ?? 10_000;
     const done = await pollUntil(async () => {
-      const [[, dirty], [, flushedVersion]] = (await redis.multi().zscore(shard.dirty, key).hget(key, '_fv').exec()) as [
-        [unknown, string | null],
-        [unknown, string | null],
-      ];
+      const [[, dirty], [, flushedVersion]] = (await redis
+        .multi()
+        .zscore(shard.dirty, key)
+        .hget(key, '_fv')
+        .exec()) as [[unknown, string | null], [unknown, string | null]];
       return dirty === null || Number(flushedVersion) >= target ? true : undefined;
     }, Date.now() + timeoutMs);
-    if (!done) throw new TimeoutError(`${entity} ${JSON.stringify(id)} was not flushed within ${timeoutMs} ms`);
+    if (!done)
+      throw new TimeoutError(`${entity} ${JSON.stringify(id)} was not flushed within ${timeoutMs} ms`);
   }
 
   /** Resolves when no key is dirty: everything acknowledged is in the database. Needs running flush workers. */
   async drain(options: WaitOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 30_000;
-    const done = await pollUntil(async () => ((await this.stats()).dirtyKeys === 0 ? true : undefined), Date.now() + timeoutMs);
+    const done = await pollUntil(
+      async () => ((await this.stats()).dirtyKeys === 0 ? true : undefined),
+      Date.now() + timeoutMs,
+    );
     if (!done) {
       const stats = await this.stats();
       throw new TimeoutError(
@@ -274,7 +305,16 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     const deadline = Date.now() + options.backlog.waitTimeoutMs;
     for (let backoff = 5; ; ) {
       const reply = await this.#redis(() =>
-        redis.wbWrite(key, shard.dirty, op, Date.now(), options.backlog.limit, ...fill, ...createArgs, ...opArgs),
+        redis.wbWrite(
+          key,
+          shard.dirty,
+          op,
+          Date.now(),
+          options.backlog.limit,
+          ...fill,
+          ...createArgs,
+          ...opArgs,
+        ),
       );
       switch (reply[0]) {
         case Status.Ok:
@@ -302,7 +342,10 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
           );
         }
         default:
-          throw new WriteBehindError('UNAVAILABLE', `unexpected reply from the write script: ${JSON.stringify(reply)}`);
+          throw new WriteBehindError(
+            'UNAVAILABLE',
+            `unexpected reply from the write script: ${JSON.stringify(reply)}`,
+          );
       }
     }
   }
@@ -332,7 +375,9 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     try {
       loaded = await this.#loader.load(spec, id);
     } catch (error) {
-      throw new UnavailableError(`could not load ${spec.name} ${JSON.stringify(id)} from the database`, { cause: error });
+      throw new UnavailableError(`could not load ${spec.name} ${JSON.stringify(id)} from the database`, {
+        cause: error,
+      });
     }
     if (!loaded.values) return ['absent', String(loaded.version), '0'];
     const pairs: string[] = [];
@@ -356,7 +401,10 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
       );
     } catch (error) {
       // The write is already acknowledged by Redis and the key is dirty; the sweep enqueues it later.
-      this.#context.logger.warn({ err: error, entity, id }, 'could not enqueue a flush job; the sweep will retry');
+      this.#context.logger.warn(
+        { err: error, entity, id },
+        'could not enqueue a flush job; the sweep will retry',
+      );
     }
   }
 
@@ -384,6 +432,8 @@ function objectToFlat(record: Record<string, string>): string[] {
 }
 
 /** Creates a write-behind cache. See {@link WriteBehindOptions} for every option and its default. */
-export function createWriteBehind<E extends EntityDefinitions>(options: WriteBehindOptions<E>): WriteBehind<E> {
+export function createWriteBehind<E extends EntityDefinitions>(
+  options: WriteBehindOptions<E>,
+): WriteBehind<E> {
   return new WriteBehind(options);
 }

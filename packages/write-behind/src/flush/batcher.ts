@@ -12,7 +12,10 @@ export type FlushOutcome = 'clean' | 'flushed' | 'dirty';
 /** The row the database refused; the job of that key fails with it. */
 export class RowRejectedError extends Error {
   constructor(entity: string, id: string, cause: unknown) {
-    super(`the database refused ${entity} ${JSON.stringify(id)}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(
+      `the database refused ${entity} ${JSON.stringify(id)}: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
     this.name = 'RowRejectedError';
   }
 }
@@ -101,21 +104,32 @@ export class FlushBatcher {
       const entity = this.#context.entities.get(entityName);
       if (!entity) continue;
       const isUnavailable = (e: unknown) => store.isUnavailable(e);
-      const count = <R>(write: (rows: readonly R[]) => Promise<void>) => async (rows: readonly R[]) => {
-        this.counters.statements++;
-        await write(rows);
-      };
+      const count =
+        <R>(write: (rows: readonly R[]) => Promise<void>) =>
+        async (rows: readonly R[]) => {
+          this.counters.statements++;
+          await write(rows);
+        };
       let failures: RowFailure<{ id: string; version: number }>[];
       try {
         failures = [
-          ...(await writeIsolatingFailures(plan.upserts, count((rows) => store.upsert(entity, rows)), isUnavailable)),
-          ...(await writeIsolatingFailures(plan.deletes, count((rows) => store.delete(entity, rows)), isUnavailable)),
+          ...(await writeIsolatingFailures(
+            plan.upserts,
+            count((rows) => store.upsert(entity, rows)),
+            isUnavailable,
+          )),
+          ...(await writeIsolatingFailures(
+            plan.deletes,
+            count((rows) => store.delete(entity, rows)),
+            isUnavailable,
+          )),
         ];
       } catch (error) {
         this.counters.outages++;
         throw new UnavailableError('the database is unreachable', { cause: error });
       }
-      for (const f of failures) failed.set(plan.keys.get(f.row.id) as string, new RowRejectedError(entityName, f.row.id, f.error));
+      for (const f of failures)
+        failed.set(plan.keys.get(f.row.id) as string, new RowRejectedError(entityName, f.row.id, f.error));
       for (const row of [...plan.upserts, ...plan.deletes]) {
         const key = plan.keys.get(row.id) as string;
         if (!failed.has(key)) written.push({ key, version: row.version });

@@ -23,7 +23,10 @@ export interface EntityPlan {
 }
 
 /** Groups the dirty snapshots by entity into upsert and delete rows; clean keys are left out. */
-export function planFlush(items: readonly SnapshotItem[], definitions: ReadonlyMap<string, EntityDefinition>): Map<string, EntityPlan> {
+export function planFlush(
+  items: readonly SnapshotItem[],
+  definitions: ReadonlyMap<string, EntityDefinition>,
+): Map<string, EntityPlan> {
   const plans = new Map<string, EntityPlan>();
   for (const item of items) {
     if (item.hash.size === 0) continue;
@@ -81,7 +84,12 @@ export async function writeIsolatingFailures<R>(
 }
 
 /** Delay before the next probe of an unreachable database: doubling from `base`, capped at `max`, with jitter. */
-export function outageBackoff(consecutiveFailures: number, base: number, max: number, random = Math.random): number {
+export function outageBackoff(
+  consecutiveFailures: number,
+  base: number,
+  max: number,
+  random = Math.random,
+): number {
   const exp = Math.min(max, base * 2 ** Math.max(0, consecutiveFailures - 1));
   return Math.round(exp * (0.75 + random() * 0.5));
 }

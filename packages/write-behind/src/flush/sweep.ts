@@ -42,6 +42,10 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
       found += jobs.length;
     }
   }
-  if (found > 0) context.logger.warn({ shard: shard.shard, keys: found }, 'sweep re-enqueued dirty keys that had no flush job');
+  if (found > 0)
+    context.logger.warn(
+      { shard: shard.shard, keys: found },
+      'sweep re-enqueued dirty keys that had no flush job',
+    );
   return found;
 }

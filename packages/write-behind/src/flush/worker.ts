@@ -43,7 +43,14 @@ export class FlushWorker {
   #consecutiveOutages = 0;
   #closing: Promise<void> | undefined;
   /** Running totals, for metrics. */
-  readonly counters: FlushCounters = { batches: 0, statements: 0, rowsWritten: 0, keysFlushed: 0, rowsRejected: 0, outages: 0 };
+  readonly counters: FlushCounters = {
+    batches: 0,
+    statements: 0,
+    rowsWritten: 0,
+    keysFlushed: 0,
+    rowsRejected: 0,
+    outages: 0,
+  };
   /** Resolves when every shard's worker is connected and the sweep is scheduled. */
   readonly ready: Promise<void>;
 
@@ -60,19 +67,26 @@ export class FlushWorker {
     this.#connection = duplicateForWorker(context.redis);
     for (const shardNumber of this.#options.shards) {
       const shard = context.shards[shardNumber];
-      if (!shard) throw new RangeError(`shard ${shardNumber} does not exist (shards: ${context.shards.length})`);
+      if (!shard)
+        throw new RangeError(`shard ${shardNumber} does not exist (shards: ${context.shards.length})`);
       const batcher = new FlushBatcher(context, shard, this.counters);
       this.#batchers.push(batcher);
-      const worker = new Worker<FlushJobData>(QUEUE_NAME, (job, token) => this.#process(shard, batcher, job, token), {
-        connection: this.#connection,
-        prefix: shard.tag,
-        concurrency: this.#options.concurrency,
-        lockDuration: this.#options.lockDurationMs,
-        stalledInterval: this.#options.stalledIntervalMs,
-        // A huge limit never throttles; it only lets an outage pause the whole queue (`queue.rateLimit`).
-        limiter: { max: Number.MAX_SAFE_INTEGER - 1, duration: 1000 },
-      });
-      worker.on('error', (error) => context.logger.error({ err: error, shard: shard.shard }, 'flush worker error'));
+      const worker = new Worker<FlushJobData>(
+        QUEUE_NAME,
+        (job, token) => this.#process(shard, batcher, job, token),
+        {
+          connection: this.#connection,
+          prefix: shard.tag,
+          concurrency: this.#options.concurrency,
+          lockDuration: this.#options.lockDurationMs,
+          stalledInterval: this.#options.stalledIntervalMs,
+          // A huge limit never throttles; it only lets an outage pause the whole queue (`queue.rateLimit`).
+          limiter: { max: Number.MAX_SAFE_INTEGER - 1, duration: 1000 },
+        },
+      );
+      worker.on('error', (error) =>
+        context.logger.error({ err: error, shard: shard.shard }, 'flush worker error'),
+      );
       worker.on('failed', (job, error) => {
         if (!job || job.name === SWEEP_JOB) return;
         const final = job.attemptsMade >= (job.opts.attempts ?? 1);
@@ -92,15 +106,25 @@ export class FlushWorker {
       this.#options.shards.map((shard) =>
         this.#context
           .queue(shard)
-          .upsertJobScheduler(SWEEP_JOB, { every: this.#context.options.sweep.intervalMs }, { name: SWEEP_JOB, opts: { attempts: 1 } }),
+          .upsertJobScheduler(
+            SWEEP_JOB,
+            { every: this.#context.options.sweep.intervalMs },
+            { name: SWEEP_JOB, opts: { attempts: 1 } },
+          ),
       ),
     );
   }
 
-  async #process(shard: ShardKeys, batcher: FlushBatcher, job: Job<FlushJobData>, token?: string): Promise<string> {
+  async #process(
+    shard: ShardKeys,
+    batcher: FlushBatcher,
+    job: Job<FlushJobData>,
+    token?: string,
+  ): Promise<string> {
     if (job.name === SWEEP_JOB) {
       const found = await sweepShard(this.#context, shard);
-      if (shard.shard === 0) await this.#context.options.store.purgeTombstones(this.#context.options.sweep.tombstoneRetentionMs);
+      if (shard.shard === 0)
+        await this.#context.options.store.purgeTombstones(this.#context.options.sweep.tombstoneRetentionMs);
       return `re-enqueued ${found}`;
     }
     const { entity, id } = job.data;
@@ -117,7 +141,10 @@ export class FlushWorker {
         const delay = outageBackoff(this.#consecutiveOutages, outageBackoffMs, maxOutageBackoffMs);
         await this.#context.queue(shard.shard).rateLimit(delay);
         if (this.#consecutiveOutages === 1 || this.#consecutiveOutages % 20 === 0) {
-          this.#context.logger.warn({ err: error.cause, pauseMs: delay }, 'database unreachable; flushing paused');
+          this.#context.logger.warn(
+            { err: error.cause, pauseMs: delay },
+            'database unreachable; flushing paused',
+          );
         }
         throw Worker.RateLimitError();
       }
@@ -149,7 +176,10 @@ export class FlushWorker {
       ]);
       clearTimeout(timer);
       if (timedOut) {
-        this.#context.logger.warn({}, 'flush jobs still running at close timeout; they will be recovered as stalled jobs');
+        this.#context.logger.warn(
+          {},
+          'flush jobs still running at close timeout; they will be recovered as stalled jobs',
+        );
         await Promise.all(this.#workers.map((w) => w.close(true)));
       }
       await this.#connection.quit().catch(() => {});

@@ -39,9 +39,24 @@ interface Prepared {
  * "cannot connect now" states (57P01-57P03), which arrive while a server restarts.
  */
 const UNAVAILABLE_CODES = new Set([
-  'P1001', 'P1002', 'P1008', 'P1017', 'P2024',
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
-  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006',
+  'P1001',
+  'P1002',
+  'P1008',
+  'P1017',
+  'P2024',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
 ]);
 const UNAVAILABLE_TEXT =
   /ECONNREFUSED|ECONNRESET|Connection terminated|Can't reach database|DatabaseNotReachable|ConnectionClosed|SocketTimeout|connection (is )?closed|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i;
@@ -137,7 +152,10 @@ export class PrismaStore implements Store {
       if (explicit) return explicit;
       if (!model) return field;
       const f = model.fields.find((x) => x.name === field);
-      if (!f) throw new ConfigurationError(`entities.${name}: model ${definition.model} has no field ${JSON.stringify(field)}`);
+      if (!f)
+        throw new ConfigurationError(
+          `entities.${name}: model ${definition.model} has no field ${JSON.stringify(field)}`,
+        );
       return f.dbName ?? f.name;
     };
     const columns: ColumnMapping[] = Object.entries(definition.fields).map(([field, spec]) => ({

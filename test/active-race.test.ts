@@ -1,0 +1,46 @@
+// Guarantee 2: a write that lands while its key's flush is in flight is flushed afterwards.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type GatedStore, gatedStore } from './support/gated-store.ts';
+import { createHarness, type Harness, videoRow } from './support/harness.ts';
+
+let h: Harness;
+let store: GatedStore;
+before(async () => {
+  h = await createHarness({ flush: { windowMs: 50 }, wrapStore: (s) => (store = gatedStore(s)) });
+});
+after(() => h.close());
+
+test('a write racing an in-flight flush of the same key is flushed after it', async () => {
+  await h.cache.increment('video', 'race', 'likes', 5);
+  store.hold();
+  await h.startWorker();
+  await store.held(); // the flush of likes=5 is now between its snapshot and its commit
+  const queue = h.queue;
+  assert.equal((await queue.getJobCounts()).active, 1);
+
+  assert.equal(await h.cache.increment('video', 'race', 'likes', 2), 7);
+  assert.equal(await h.cache.increment('video', 'race', 'views', 1), 1);
+  store.release();
+
+  await h.cache.flushed('video', 'race', { timeoutMs: 10_000 });
+  assert.deepEqual(await videoRow(h.db, 'race'), { likes: 7, views: 1, version: 3 });
+  assert.ok(store.upserts >= 2, 'the racing write needed a second flush');
+  await h.cache.drain({ timeoutMs: 5000 });
+});
+
+test('writes at every point of a flush cycle, including right after the commit, all land', async () => {
+  await h.cache.increment('video', 'race2', 'likes');
+  // Hold the flush, write while it is held, release, and write again while the worker acknowledges and
+  // completes: each write either finds the key dirty (the running job is delayed again) or makes it
+  // dirty anew (a new job, created by BullMQ when the running one completes, thanks to keepLastIfActive).
+  for (let round = 0; round < 5; round++) {
+    store.hold();
+    await store.held();
+    await h.cache.increment('video', 'race2', 'likes');
+    store.release();
+    for (let i = 0; i < 10; i++) await h.cache.increment('video', 'race2', 'likes');
+  }
+  await h.cache.flushed('video', 'race2', { timeoutMs: 10_000 });
+  assert.equal((await videoRow(h.db, 'race2'))?.likes, 56);
+});

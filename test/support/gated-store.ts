@@ -1,0 +1,56 @@
+import type { Store } from '@write-behind/core';
+
+/** A store whose writes can be held open mid-flush, to stage races deterministically. */
+export interface GatedStore extends Store {
+  /** Resolves when a write has started and is being held. */
+  held(): Promise<void>;
+  /** Lets the held write (and all later ones) through. */
+  release(): void;
+  /** Hold the next write. */
+  hold(): void;
+  upserts: number;
+}
+
+export function gatedStore(inner: Store): GatedStore {
+  let gate: Promise<void> | undefined;
+  let open: () => void = () => {};
+  let signalHeld: () => void = () => {};
+  let heldPromise = new Promise<void>((r) => {
+    signalHeld = r;
+  });
+  const store: GatedStore = {
+    upserts: 0,
+    load: (e, ids) => inner.load(e, ids),
+    purgeTombstones: (ms) => inner.purgeTombstones(ms),
+    isUnavailable: (err) => inner.isUnavailable(err),
+    async upsert(e, rows) {
+      if (gate) {
+        signalHeld();
+        await gate;
+      }
+      store.upserts++;
+      return inner.upsert(e, rows);
+    },
+    async delete(e, rows) {
+      if (gate) {
+        signalHeld();
+        await gate;
+      }
+      return inner.delete(e, rows);
+    },
+    held: () => heldPromise,
+    hold() {
+      gate = new Promise<void>((r) => {
+        open = r;
+      });
+      heldPromise = new Promise<void>((r) => {
+        signalHeld = r;
+      });
+    },
+    release() {
+      gate = undefined;
+      open();
+    },
+  };
+  return store;
+}
