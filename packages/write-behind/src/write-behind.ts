@@ -122,6 +122,8 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     let hash = pairsToMap(await this.#redis(() => this.#context.redis.hgetall(key)).then(objectToFlat));
     if (hash.size === 0) {
       const loaded = await this.#loadCold(spec, id);
+      // Absent keys are not cached: ids that exist nowhere (typos, probes) must not fill Redis.
+      if (loaded[0] === 'absent') return null;
       hash = pairsToMap(await this.#redis(() => this.#context.redis.wbFill(key, ...loaded)));
     }
     return hash.has('_d') ? null : (this.#decode(spec, hash) as Values<E, N>);

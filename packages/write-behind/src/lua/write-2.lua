@@ -21,8 +21,16 @@ local key, dirtyKey = KEYS[1], KEYS[2]
 local rcall = redis.call
 local op = ARGV[1]
 
+-- A refused write leaves Redis as it found it, including a fill made by this call.
+local filled = false
+local function refuse(status, detail)
+  if filled then rcall('DEL', key) end
+  return { status, detail }
+end
+
 if rcall('EXISTS', key) == 0 then
   if ARGV[4] == '' then return { 1 } end
+  filled = true
   local n = tonumber(ARGV[6])
   rcall('HSET', key, '_v', ARGV[5], '_fv', ARGV[5])
   for i = 0, n - 1 do rcall('HSET', key, ARGV[7 + 2 * i], ARGV[8 + 2 * i]) end
@@ -36,23 +44,26 @@ local createAt = p + 2
 p = createAt + 2 * createCount
 
 local exists = rcall('HEXISTS', key, '_d') == 0
-if op == 'del' and not exists then return { 0, 0, tonumber(rcall('HGET', key, '_v')), 0 } end
+if op == 'del' and not exists then
+  refuse(0)
+  return { 0, 0, 0, 0 }
+end
 
 local alreadyDirty = rcall('ZSCORE', dirtyKey, key)
 local limit = tonumber(ARGV[3])
 if not alreadyDirty and limit > 0 then
   local count = rcall('ZCARD', dirtyKey)
-  if count >= limit then return { 2, count } end
+  if count >= limit then return refuse(2, count) end
 end
 
 local value
 if op == 'incr' then
-  if not exists and missingRequired > 0 then return { 4 } end
+  if not exists and missingRequired > 0 then return refuse(4) end
   local field, delta, max = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
   local current = tonumber(rcall('HGET', key, field) or '0')
   if not exists then current = 0 end
   local nextValue = current + delta
-  if nextValue > max or nextValue < -max then return { 3, tostring(current) } end
+  if nextValue > max or nextValue < -max then return refuse(3, tostring(current)) end
   if not exists then
     rcall('HDEL', key, '_d')
     for i = 0, createCount - 1 do rcall('HSET', key, ARGV[createAt + 2 * i], ARGV[createAt + 1 + 2 * i]) end
@@ -61,7 +72,7 @@ if op == 'incr' then
 elseif op == 'set' then
   local count = tonumber(ARGV[p])
   if not exists then
-    if missingRequired > 0 then return { 4 } end
+    if missingRequired > 0 then return refuse(4) end
     rcall('HDEL', key, '_d')
     for i = 0, createCount - 1 do rcall('HSET', key, ARGV[createAt + 2 * i], ARGV[createAt + 1 + 2 * i]) end
   end

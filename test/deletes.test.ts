@@ -1,0 +1,88 @@
+// Guarantee 5 and per-key order: deletes reach the database; put/delete/put keep their order; a delete is
+// never overtaken by an older put.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { StoreEntity } from '@write-behind/core';
+import { createHarness, entities, type Harness } from './support/harness.ts';
+
+let h: Harness;
+before(async () => {
+  h = await createHarness({ flush: { windowMs: 300 } });
+  await h.startWorker();
+});
+after(() => h.close());
+
+async function settingsRow(id: string) {
+  const { rows } = await h.db.pool.query('SELECT theme, language, notifications, version::int FROM user_settings WHERE user_id = $1', [id]);
+  return rows[0];
+}
+async function tombstone(entity: string, id: string): Promise<number | undefined> {
+  const { rows } = await h.db.pool.query('SELECT version::int FROM write_behind_tombstone WHERE entity = $1 AND key = $2', [entity, id]);
+  return rows[0]?.version;
+}
+
+test('a delete reaches the database and is remembered', async () => {
+  await h.cache.set('settings', 'u1', { theme: 'dark', language: 'en', notifications: false });
+  await h.cache.flushed('settings', 'u1');
+  assert.deepEqual(await settingsRow('u1'), { theme: 'dark', language: 'en', notifications: false, version: 1 });
+  assert.equal(await h.cache.delete('settings', 'u1'), true);
+  assert.equal(await h.cache.get('settings', 'u1'), null);
+  await h.cache.flushed('settings', 'u1');
+  assert.equal(await settingsRow('u1'), undefined);
+  assert.equal(await tombstone('settings', 'u1'), 2);
+  assert.equal(await h.cache.get('settings', 'u1'), null, 'a read after the flushed delete loads nothing');
+  assert.equal(await h.cache.delete('settings', 'u1'), false, 'deleting twice deletes nothing');
+});
+
+test('set then delete inside one window ends deleted', async () => {
+  await h.cache.set('settings', 'u2', { language: 'fr' });
+  await h.cache.delete('settings', 'u2');
+  await h.cache.flushed('settings', 'u2');
+  assert.equal(await settingsRow('u2'), undefined);
+});
+
+test('delete then set inside one window ends with the new record, defaults for fields not named', async () => {
+  await h.db.pool.query(
+    `INSERT INTO user_settings (user_id, theme, language, notifications, version) VALUES ('u3', 'dark', 'de', false, 3)`,
+  );
+  await h.cache.delete('settings', 'u3');
+  const created = await h.cache.set('settings', 'u3', { language: 'it' });
+  assert.deepEqual(created, { theme: 'light', language: 'it', notifications: true });
+  await h.cache.flushed('settings', 'u3');
+  assert.deepEqual(await settingsRow('u3'), { theme: 'light', language: 'it', notifications: true, version: 5 });
+});
+
+test('put, delete, put across windows keep their order', async () => {
+  await h.cache.set('settings', 'u4', { language: 'en' });
+  await h.cache.flushed('settings', 'u4');
+  await h.cache.delete('settings', 'u4');
+  await h.cache.flushed('settings', 'u4');
+  assert.equal(await settingsRow('u4'), undefined);
+  await h.cache.set('settings', 'u4', { language: 'pt', theme: 'dark' });
+  await h.cache.flushed('settings', 'u4');
+  assert.deepEqual(await settingsRow('u4'), { theme: 'dark', language: 'pt', notifications: true, version: 3 });
+});
+
+test('a put older than a delete cannot bring the row back', async () => {
+  const settings: StoreEntity = { name: 'settings', definition: entities.settings };
+  await h.store.upsert(settings, [{ id: 'u5', version: 1, values: { theme: 'a', language: 'b', notifications: true } }]);
+  await h.store.delete(settings, [{ id: 'u5', version: 2 }]);
+  // A stale flush of version 1 arriving late, e.g. from a worker that stalled.
+  await h.store.upsert(settings, [{ id: 'u5', version: 1, values: { theme: 'a', language: 'b', notifications: true } }]);
+  assert.equal(await settingsRow('u5'), undefined);
+  // A put newer than the delete does create it again, and a cold load starts above the delete's version.
+  const loaded = await h.store.load(settings, ['u5']);
+  assert.deepEqual(loaded.get('u5'), { version: 2 });
+  const created = await h.cache.set('settings', 'u5', { language: 'x' });
+  assert.equal(created.language, 'x');
+  await h.cache.flushed('settings', 'u5');
+  assert.equal((await settingsRow('u5'))?.version, 3);
+});
+
+test('a stale delete cannot remove a newer row', async () => {
+  const video: StoreEntity = { name: 'video', definition: entities.video };
+  await h.store.upsert(video, [{ id: 'd6', version: 4, values: { likes: 4, views: 0 } }]);
+  await h.store.delete(video, [{ id: 'd6', version: 3 }]);
+  const { rows } = await h.db.pool.query(`SELECT likes::int FROM "Video" WHERE id = 'd6'`);
+  assert.equal(rows[0]?.likes, 4);
+});

@@ -1,0 +1,49 @@
+// Guarantee 9: a row the database refuses fails only its own job, after the last attempt, with its error
+// kept; the rest of its batch is written (the batch is split); after the cause is fixed a retry succeeds.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { eventually } from './support/env.ts';
+import { createHarness, type Harness, videoRow } from './support/harness.ts';
+
+let h: Harness;
+before(async () => {
+  h = await createHarness({ flush: { windowMs: 200, attempts: 2, backoffMs: 20 } });
+  await h.db.pool.query(`ALTER TABLE "Video" ADD CONSTRAINT likes_below_million CHECK (likes < 1000000)`);
+});
+after(() => h.close());
+
+test('one poison key fails alone; its neighbours in the batch land; a retry after the fix succeeds', async () => {
+  const worker = await h.startWorker();
+  for (let i = 0; i < 40; i++) await h.cache.increment('video', `ok${i}`, 'likes', i + 1);
+  await h.cache.increment('video', 'poison', 'likes', 2_000_000);
+  for (let i = 40; i < 80; i++) await h.cache.increment('video', `ok${i}`, 'likes', i + 1);
+
+  assert.ok(await eventually(async () => (await h.queue.getJobCounts()).failed === 1), 'the poison job failed for good');
+  assert.ok(await eventually(async () => (await h.cache.stats()).dirtyKeys === 1), 'every other key was flushed');
+  for (let i = 0; i < 80; i++) assert.equal((await videoRow(h.db, `ok${i}`))?.likes, i + 1);
+  assert.equal(await videoRow(h.db, 'poison'), undefined);
+
+  const [failed] = await h.queue.getFailed();
+  assert.ok(failed);
+  assert.equal(failed.data.id, 'poison');
+  assert.equal(failed.attemptsMade, 2);
+  assert.match(failed.failedReason, /likes_below_million/);
+  // The split cost a few statements, not one per key.
+  assert.ok(worker.counters.statements < 40, `statements: ${worker.counters.statements}`);
+  const stats = await h.cache.stats();
+  assert.equal(stats.failedKeys, 1);
+  assert.equal(stats.dirtyKeys, 1);
+
+  // Other writes keep flowing while the poison key waits.
+  await h.cache.increment('video', 'later', 'views', 3);
+  await h.cache.flushed('video', 'later');
+  assert.equal((await videoRow(h.db, 'later'))?.views, 3);
+
+  // The operator fixes the data, then retries the job: it writes the key's current state.
+  await h.cache.increment('video', 'poison', 'likes', -1_999_000);
+  await h.db.pool.query(`ALTER TABLE "Video" DROP CONSTRAINT likes_below_million`);
+  await failed.retry();
+  await h.cache.flushed('video', 'poison');
+  assert.equal((await videoRow(h.db, 'poison'))?.likes, 1000);
+  assert.equal((await h.cache.stats()).failedKeys, 0);
+});
