@@ -45,9 +45,13 @@ test('concurrent reads of a cold key share one database load, and return the row
 });
 
 test('cold keys asked for together are loaded in one query', async () => {
-  await h.db.pool.query(`INSERT INTO "Video" (id, likes) SELECT 'batch' || g, g FROM generate_series(1, 100) g`);
+  await h.db.pool.query(
+    `INSERT INTO "Video" (id, likes) SELECT 'batch' || g, g FROM generate_series(1, 100) g`,
+  );
   const [beforeLoads, beforeIds] = [loads, loadedIds];
-  const values = await Promise.all(Array.from({ length: 100 }, (_, i) => h.cache.increment('video', `batch${i + 1}`, 'likes')));
+  const values = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => h.cache.increment('video', `batch${i + 1}`, 'likes')),
+  );
   assert.deepEqual(
     values,
     Array.from({ length: 100 }, (_, i) => i + 2),
@@ -66,7 +70,10 @@ test('a read of a key that exists nowhere returns null and caches nothing', asyn
 
 test('a read never returns state older than an acknowledged write', async () => {
   await h.db.pool.query(`INSERT INTO "Video" (id, likes, version) VALUES ('fresh', 100, 1)`);
-  const [written, read] = await Promise.all([h.cache.increment('video', 'fresh', 'likes', 5), h.cache.get('video', 'fresh')]);
+  const [written, read] = await Promise.all([
+    h.cache.increment('video', 'fresh', 'likes', 5),
+    h.cache.get('video', 'fresh'),
+  ]);
   assert.equal(written, 105);
   assert.ok(read?.likes === 100 || read?.likes === 105);
   assert.equal((await h.cache.get('video', 'fresh'))?.likes, 105);

@@ -13,18 +13,29 @@ before(async () => {
 after(() => h.close());
 
 async function settingsRow(id: string) {
-  const { rows } = await h.db.pool.query('SELECT theme, language, notifications, version::int FROM user_settings WHERE user_id = $1', [id]);
+  const { rows } = await h.db.pool.query(
+    'SELECT theme, language, notifications, version::int FROM user_settings WHERE user_id = $1',
+    [id],
+  );
   return rows[0];
 }
 async function tombstone(entity: string, id: string): Promise<number | undefined> {
-  const { rows } = await h.db.pool.query('SELECT version::int FROM write_behind_tombstone WHERE entity = $1 AND key = $2', [entity, id]);
+  const { rows } = await h.db.pool.query(
+    'SELECT version::int FROM write_behind_tombstone WHERE entity = $1 AND key = $2',
+    [entity, id],
+  );
   return rows[0]?.version;
 }
 
 test('a delete reaches the database and is remembered', async () => {
   await h.cache.set('settings', 'u1', { theme: 'dark', language: 'en', notifications: false });
   await h.cache.flushed('settings', 'u1');
-  assert.deepEqual(await settingsRow('u1'), { theme: 'dark', language: 'en', notifications: false, version: 1 });
+  assert.deepEqual(await settingsRow('u1'), {
+    theme: 'dark',
+    language: 'en',
+    notifications: false,
+    version: 1,
+  });
   assert.equal(await h.cache.delete('settings', 'u1'), true);
   assert.equal(await h.cache.get('settings', 'u1'), null);
   await h.cache.flushed('settings', 'u1');
@@ -49,7 +60,12 @@ test('delete then set inside one window ends with the new record, defaults for f
   const created = await h.cache.set('settings', 'u3', { language: 'it' });
   assert.deepEqual(created, { theme: 'light', language: 'it', notifications: true });
   await h.cache.flushed('settings', 'u3');
-  assert.deepEqual(await settingsRow('u3'), { theme: 'light', language: 'it', notifications: true, version: 5 });
+  assert.deepEqual(await settingsRow('u3'), {
+    theme: 'light',
+    language: 'it',
+    notifications: true,
+    version: 5,
+  });
 });
 
 test('put, delete, put across windows keep their order', async () => {
@@ -60,15 +76,24 @@ test('put, delete, put across windows keep their order', async () => {
   assert.equal(await settingsRow('u4'), undefined);
   await h.cache.set('settings', 'u4', { language: 'pt', theme: 'dark' });
   await h.cache.flushed('settings', 'u4');
-  assert.deepEqual(await settingsRow('u4'), { theme: 'dark', language: 'pt', notifications: true, version: 3 });
+  assert.deepEqual(await settingsRow('u4'), {
+    theme: 'dark',
+    language: 'pt',
+    notifications: true,
+    version: 3,
+  });
 });
 
 test('a put older than a delete cannot bring the row back', async () => {
   const settings: StoreEntity = { name: 'settings', definition: entities.settings };
-  await h.store.upsert(settings, [{ id: 'u5', version: 1, values: { theme: 'a', language: 'b', notifications: true } }]);
+  await h.store.upsert(settings, [
+    { id: 'u5', version: 1, values: { theme: 'a', language: 'b', notifications: true } },
+  ]);
   await h.store.delete(settings, [{ id: 'u5', version: 2 }]);
   // A stale flush of version 1 arriving late, e.g. from a worker that stalled.
-  await h.store.upsert(settings, [{ id: 'u5', version: 1, values: { theme: 'a', language: 'b', notifications: true } }]);
+  await h.store.upsert(settings, [
+    { id: 'u5', version: 1, values: { theme: 'a', language: 'b', notifications: true } },
+  ]);
   assert.equal(await settingsRow('u5'), undefined);
   // A put newer than the delete does create it again, and a cold load starts above the delete's version.
   const loaded = await h.store.load(settings, ['u5']);

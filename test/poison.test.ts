@@ -18,8 +18,14 @@ test('one poison key fails alone; its neighbours in the batch land; a retry afte
   await h.cache.increment('video', 'poison', 'likes', 2_000_000);
   for (let i = 40; i < 80; i++) await h.cache.increment('video', `ok${i}`, 'likes', i + 1);
 
-  assert.ok(await eventually(async () => (await h.queue.getJobCounts()).failed === 1), 'the poison job failed for good');
-  assert.ok(await eventually(async () => (await h.cache.stats()).dirtyKeys === 1), 'every other key was flushed');
+  assert.ok(
+    await eventually(async () => (await h.queue.getJobCounts()).failed === 1),
+    'the poison job failed for good',
+  );
+  assert.ok(
+    await eventually(async () => (await h.cache.stats()).dirtyKeys === 1),
+    'every other key was flushed',
+  );
   for (let i = 0; i < 80; i++) assert.equal((await videoRow(h.db, `ok${i}`))?.likes, i + 1);
   assert.equal(await videoRow(h.db, 'poison'), undefined);
 

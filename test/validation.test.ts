@@ -1,7 +1,13 @@
 // Guarantee 11: bad input gets a typed error that says what was wrong, and changes nothing.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ConfigurationError, createWriteBehind, counter, NotFoundError, ValidationError } from '@write-behind/core';
+import {
+  ConfigurationError,
+  counter,
+  createWriteBehind,
+  NotFoundError,
+  ValidationError,
+} from '@write-behind/core';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from './support/env.ts';
 import { createHarness, type Harness } from './support/harness.ts';
@@ -21,23 +27,40 @@ after(async () => {
 const cache = () => h.cache as any;
 
 const cases: [string, () => Promise<unknown>, RegExp, string?][] = [
-  ['unknown entity', () => cache().increment('nope', 'x', 'likes'), /unknown entity "nope"/, 'UNKNOWN_ENTITY'],
+  [
+    'unknown entity',
+    () => cache().increment('nope', 'x', 'likes'),
+    /unknown entity "nope"/,
+    'UNKNOWN_ENTITY',
+  ],
   ['empty id', () => cache().increment('video', '', 'likes'), /non-empty string/],
   ['non-string id', () => cache().get('video', 42), /non-empty string/],
-  ['oversize id', () => cache().increment('video', 'x'.repeat(65), 'likes'), /65 bytes long; the limit is 64/],
+  [
+    'oversize id',
+    () => cache().increment('video', 'x'.repeat(65), 'likes'),
+    /65 bytes long; the limit is 64/,
+  ],
   ['lone surrogate in id', () => cache().increment('video', 'a\ud800', 'likes'), /surrogate/],
   ['unknown counter', () => cache().increment('video', 'x', 'shares'), /not a counter/],
   ['increment of a non-counter', () => cache().increment('settings', 'x', 'theme'), /not a counter/],
   ['fractional increment', () => cache().increment('video', 'x', 'likes', 1.5), /safe integer, got 1.5/],
   ['NaN increment', () => cache().increment('video', 'x', 'likes', Number.NaN), /got NaN/],
-  ['infinite increment', () => cache().increment('video', 'x', 'likes', Number.POSITIVE_INFINITY), /got Infinity/],
+  [
+    'infinite increment',
+    () => cache().increment('video', 'x', 'likes', Number.POSITIVE_INFINITY),
+    /got Infinity/,
+  ],
   ['string increment', () => cache().increment('video', 'x', 'likes', '1'), /safe integer/],
   ['huge increment', () => cache().increment('video', 'x', 'likes', 2 ** 60), /safe integer/],
   ['values not an object', () => cache().set('settings', 'x', 'dark'), /must be an object/],
   ['values an array', () => cache().set('settings', 'x', ['dark']), /must be an object/],
   ['empty values', () => cache().set('settings', 'x', {}), /at least one field/],
   ['unknown field', () => cache().set('settings', 'x', { colour: 'red' }), /no field "colour"/],
-  ['wrong type', () => cache().set('settings', 'x', { notifications: 'yes' }), /settings.notifications must be a boolean/],
+  [
+    'wrong type',
+    () => cache().set('settings', 'x', { notifications: 'yes' }),
+    /settings.notifications must be a boolean/,
+  ],
   ['null for a required field', () => cache().set('settings', 'x', { theme: null }), /must not be null/],
   ['oversize value', () => cache().set('settings', 'x', { language: 'y'.repeat(2000) }), /the limit is 1024/],
   ['counter set to a fraction', () => cache().set('video', 'x', { likes: 0.5 }), /integer/],
@@ -92,10 +115,24 @@ test('ids with separators and braces address their own key only', async () => {
 });
 
 test('bad options are refused with a message naming the option', () => {
-  const base = { redis: REDIS_URL, prisma: h.db.prisma, entities: { v: { model: 'Video', fields: { likes: counter() } } } };
+  const base = {
+    redis: REDIS_URL,
+    prisma: h.db.prisma,
+    entities: { v: { model: 'Video', fields: { likes: counter() } } },
+  };
   assert.throws(() => createWriteBehind({ ...base, prefix: 'a{b}' }), ConfigurationError);
-  assert.throws(() => createWriteBehind({ ...base, flush: { windowMs: -1 } }), /flush.windowMs must be an integer/);
-  assert.throws(() => createWriteBehind({ ...base, backlog: { policy: 'drop' as 'reject' } }), /backlog.policy/);
+  assert.throws(
+    () => createWriteBehind({ ...base, flush: { windowMs: -1 } }),
+    /flush.windowMs must be an integer/,
+  );
+  assert.throws(
+    () => createWriteBehind({ ...base, backlog: { policy: 'drop' as 'reject' } }),
+    /backlog.policy/,
+  );
   assert.throws(() => createWriteBehind({ ...base, entities: {} }), /at least one entity/);
-  assert.throws(() => createWriteBehind({ ...base, entities: { 'a:b': { model: 'Video', fields: { likes: counter() } } } }), /entity name/);
+  assert.throws(
+    () =>
+      createWriteBehind({ ...base, entities: { 'a:b': { model: 'Video', fields: { likes: counter() } } } }),
+    /entity name/,
+  );
 });

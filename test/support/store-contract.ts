@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { counter, type Store, type StoreEntity, string } from '@write-behind/core';
+
+export interface ContractWorld {
+  store: Store;
+  /** A thrown error the store must classify as "database unreachable". */
+  unreachableError(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * The behaviour every {@link Store} must have for write-behind to be safe. Any adapter (Prisma, Drizzle,
+ * plain pg) runs this suite against a real database with the demo schema.
+ */
+export function storeContract(name: string, open: () => Promise<ContractWorld>): void {
+  describe(`Store contract: ${name}`, () => {
+    let world: ContractWorld;
+    before(async () => {
+      world = await open();
+    });
+    after(() => world.close());
+    const video: StoreEntity = {
+      name: 'video',
+      definition: { model: 'Video', fields: { likes: counter(), views: counter() } },
+    };
+    const settings: StoreEntity = {
+      name: 'settings',
+      definition: {
+        model: 'UserSettings',
+        key: 'userId',
+        fields: { theme: string(), language: string(), notifications: { kind: 'boolean', nullable: false } },
+      },
+    };
+
+    test('load returns every id asked for: rows with values and version, others version 0', async () => {
+      await world.store.upsert(video, [{ id: 'c1', version: 2, values: { likes: 5, views: 6 } }]);
+      const loaded = await world.store.load(video, ['c1', 'missing']);
+      assert.deepEqual(loaded.get('c1'), { values: { likes: 5, views: 6 }, version: 2 });
+      assert.deepEqual(loaded.get('missing'), { version: 0 });
+    });
+
+    test('upsert writes many rows in one call and honours mapped columns', async () => {
+      const rows = Array.from({ length: 1000 }, (_, i) => ({
+        id: `m${i}`,
+        version: 1,
+        values: { likes: i, views: 0 },
+      }));
+      await world.store.upsert(video, rows);
+      const loaded = await world.store.load(video, ['m0', 'm999']);
+      assert.equal(loaded.get('m999')?.values?.likes, 999);
+      await world.store.upsert(settings, [
+        { id: 'u', version: 1, values: { theme: 't', language: 'l', notifications: false } },
+      ]);
+      assert.deepEqual((await world.store.load(settings, ['u'])).get('u'), {
+        values: { theme: 't', language: 'l', notifications: false },
+        version: 1,
+      });
+    });
+
+    test('upsert ignores versions not newer than the row', async () => {
+      await world.store.upsert(video, [{ id: 'o', version: 5, values: { likes: 5, views: 0 } }]);
+      await world.store.upsert(video, [{ id: 'o', version: 5, values: { likes: 50, views: 0 } }]);
+      await world.store.upsert(video, [{ id: 'o', version: 4, values: { likes: 40, views: 0 } }]);
+      assert.equal((await world.store.load(video, ['o'])).get('o')?.values?.likes, 5);
+    });
+
+    test('delete removes older rows, remembers its version, and blocks older puts', async () => {
+      await world.store.upsert(video, [{ id: 'd', version: 1, values: { likes: 1, views: 0 } }]);
+      await world.store.delete(video, [{ id: 'd', version: 2 }]);
+      await world.store.upsert(video, [{ id: 'd', version: 1, values: { likes: 1, views: 0 } }]);
+      assert.deepEqual((await world.store.load(video, ['d'])).get('d'), { version: 2 });
+      await world.store.upsert(video, [{ id: 'd', version: 3, values: { likes: 3, views: 0 } }]);
+      assert.deepEqual((await world.store.load(video, ['d'])).get('d'), {
+        values: { likes: 3, views: 0 },
+        version: 3,
+      });
+    });
+
+    test('purgeTombstones forgets old deletes only', async () => {
+      await world.store.delete(video, [{ id: 'p', version: 7 }]);
+      assert.equal(await world.store.purgeTombstones(60_000), 0);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok((await world.store.purgeTombstones(1)) >= 1);
+      assert.deepEqual((await world.store.load(video, ['p'])).get('p'), { version: 0 });
+    });
+
+    test('a constraint violation is a row error, an unreachable database is not', async () => {
+      const rowError = await world.store
+        .upsert(settings, [
+          {
+            id: 'bad',
+            version: 1,
+            values: { theme: null as unknown as string, language: 'x', notifications: true },
+          },
+        ])
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      assert.ok(rowError, 'a NULL in a NOT NULL column is refused');
+      assert.equal(world.store.isUnavailable(rowError), false);
+      assert.equal(world.store.isUnavailable(await world.unreachableError()), true);
+    });
+  });
+}
