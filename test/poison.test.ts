@@ -14,9 +14,12 @@ after(() => h.close());
 
 test('one poison key fails alone; its neighbours in the batch land; a retry after the fix succeeds', async () => {
   const worker = await h.startWorker();
-  for (let i = 0; i < 40; i++) await h.cache.increment('video', `ok${i}`, 'likes', i + 1);
-  await h.cache.increment('video', 'poison', 'likes', 2_000_000);
-  for (let i = 40; i < 80; i++) await h.cache.increment('video', `ok${i}`, 'likes', i + 1);
+  // Written together, so their jobs fall due together and share batches with the poison key.
+  await Promise.all([
+    ...Array.from({ length: 40 }, (_, i) => h.cache.increment('video', `ok${i}`, 'likes', i + 1)),
+    h.cache.increment('video', 'poison', 'likes', 2_000_000),
+    ...Array.from({ length: 40 }, (_, i) => h.cache.increment('video', `ok${i + 40}`, 'likes', i + 41)),
+  ]);
 
   assert.ok(
     await eventually(async () => (await h.queue.getJobCounts()).failed === 1),
@@ -34,8 +37,8 @@ test('one poison key fails alone; its neighbours in the batch land; a retry afte
   assert.equal(failed.data.id, 'poison');
   assert.equal(failed.attemptsMade, 2);
   assert.match(failed.failedReason, /likes_below_million/);
-  // The split cost a few statements, not one per key.
-  assert.ok(worker.counters.statements < 40, `statements: ${worker.counters.statements}`);
+  // Splitting cost a few statements per attempt, far fewer than one per key.
+  assert.ok(worker.counters.statements <= 40, `statements: ${worker.counters.statements}`);
   const stats = await h.cache.stats();
   assert.equal(stats.failedKeys, 1);
   assert.equal(stats.dirtyKeys, 1);
