@@ -30,7 +30,11 @@ test('close() drains the flush in flight and takes no new job', async () => {
   assert.equal(await videoRow(h.db, 'after-close'), undefined);
   const counts = await h.queue.getJobCounts();
   assert.equal(counts.active, 0);
-  assert.equal(counts.delayed + counts.waiting, 2, 'the new job (and the sweep) wait for the next worker');
+  assert.equal(
+    (counts.delayed ?? 0) + (counts.waiting ?? 0),
+    2,
+    'the new job (and the sweep) wait for the next worker',
+  );
 
   await h.startWorker();
   await h.cache.flushed('video', 'after-close');

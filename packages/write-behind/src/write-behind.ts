@@ -184,7 +184,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   ): Promise<number> {
     const { spec, key, shard } = this.#address(entity, id);
     const fieldSpec = spec.definition.fields[field as string];
-    if (!fieldSpec || fieldSpec.kind !== 'counter') {
+    if (fieldSpec?.kind !== 'counter') {
       throw new ValidationError(`${entity}.${String(field)} is not a counter field`);
     }
     if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
