@@ -23,6 +23,18 @@ test('flushed() times out while no worker runs, and resolves once PostgreSQL hol
   await h.cache.flushed('video', 'f', { timeoutMs: 1 });
 });
 
+test('flush() writes dirty keys now instead of at the end of their window', async () => {
+  const slow = await createHarness({ flush: { windowMs: 60_000 } });
+  try {
+    await slow.startWorker();
+    await slow.cache.increment('video', 'now', 'views', 9);
+    await slow.cache.flush({ timeoutMs: 10_000 });
+    assert.equal((await videoRow(slow.db, 'now'))?.views, 9);
+  } finally {
+    await slow.close();
+  }
+});
+
 test('warns loudly when Redis may evict keys', async () => {
   const redis = new Redis(REDIS_URL);
   const [, original = 'noeviction'] = (await redis.config('GET', 'maxmemory-policy')) as string[];

@@ -243,6 +243,15 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     }
   }
 
+  /**
+   * Flushes everything now rather than at the end of each key's window (shutdown, tests): promotes the
+   * delayed flush jobs, then waits like {@link WriteBehind.drain}. Needs running flush workers.
+   */
+  async flush(options: WaitOptions = {}): Promise<void> {
+    await Promise.all(this.queues.map((queue) => queue.promoteJobs()));
+    await this.drain(options);
+  }
+
   /** Backlog figures for health checks and metrics. */
   async stats(): Promise<Stats> {
     const { redis, shards } = this.#context;
