@@ -93,6 +93,12 @@ export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefiniti
    * spread a Cluster's load. Every process of one deployment must use the same number. @defaultValue `1`
    */
   shards?: number;
+  /**
+   * How long a clean key (flushed, or loaded by a read) stays in Redis after its last write, in ms. A key that
+   * expired is loaded from the database again on its next use, so this bounds Redis memory for large key
+   * spaces (presence, telemetry). A dirty key never expires. `0` keeps keys for ever. @defaultValue `0`
+   */
+  cacheTtlMs?: number;
   flush?: FlushOptions;
   backlog?: BacklogOptions;
   sweep?: SweepOptions;
@@ -102,7 +108,7 @@ export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefiniti
 }
 
 export type ResolvedOptions<E extends EntityDefinitions = EntityDefinitions> = Required<
-  Pick<WriteBehindOptions<E>, 'redis' | 'store' | 'entities' | 'prefix' | 'shards' | 'logger'>
+  Pick<WriteBehindOptions<E>, 'redis' | 'store' | 'entities' | 'prefix' | 'shards' | 'cacheTtlMs' | 'logger'>
 > & {
   flush: Required<FlushOptions>;
   backlog: Required<BacklogOptions>;
@@ -120,6 +126,7 @@ const consoleLogger: Logger = {
 export const DEFAULT_OPTIONS = {
   prefix: 'wb',
   shards: 1,
+  cacheTtlMs: 0,
   flush: {
     windowMs: 1000,
     batchSize: 500,
@@ -163,6 +170,7 @@ export function resolveOptions<E extends EntityDefinitions>(
     entities: options.entities,
     prefix: options.prefix ?? DEFAULT_OPTIONS.prefix,
     shards: options.shards ?? DEFAULT_OPTIONS.shards,
+    cacheTtlMs: options.cacheTtlMs ?? DEFAULT_OPTIONS.cacheTtlMs,
     logger: options.logger ?? consoleLogger,
     flush: { ...DEFAULT_OPTIONS.flush, ...options.flush },
     backlog: { ...DEFAULT_OPTIONS.backlog, ...options.backlog },
@@ -175,6 +183,7 @@ export function resolveOptions<E extends EntityDefinitions>(
     );
   }
   positiveInt('shards', resolved.shards, { max: 1024 });
+  positiveInt('cacheTtlMs', resolved.cacheTtlMs, { min: 0 });
   const { flush, backlog, sweep, limits } = resolved;
   positiveInt('flush.windowMs', flush.windowMs, { min: 0 });
   positiveInt('flush.batchSize', flush.batchSize, { max: 10_000 });

@@ -124,7 +124,9 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
       const loaded = await this.#loadCold(spec, id);
       // Absent keys are not cached: ids that exist nowhere (typos, probes) must not fill Redis.
       if (loaded[0] === 'absent') return null;
-      hash = pairsToMap(await this.#redis(() => this.#context.redis.wbFill(key, ...loaded)));
+      hash = pairsToMap(
+        await this.#redis(() => this.#context.redis.wbFill(key, this.#context.options.cacheTtlMs, ...loaded)),
+      );
     }
     return hash.has('_d') ? null : (this.#decode(spec, hash) as Values<E, N>);
   }

@@ -146,6 +146,7 @@ export class FlushBatcher {
         this.#shard.failed,
         ...written.map((w) => w.key),
         Date.now(),
+        options.cacheTtlMs,
         ...written.map((w) => w.version),
       );
       written.forEach((w, i) => {

@@ -88,6 +88,8 @@ else
 end
 
 local version = rcall('HINCRBY', key, '_v', 1)
+-- A dirty key must never expire (see cacheTtlMs); the acknowledgement sets the expiry again once it is clean.
+rcall('PERSIST', key)
 local newlyDirty = rcall('ZADD', dirtyKey, 'NX', ARGV[2], key)
 if op == 'set' then value = rcall('HGETALL', key) end
 return { 0, value, version, newlyDirty }
