@@ -29,6 +29,10 @@ import { pairsToMap, type WriteReply } from './scripts.js';
 import type { StoreEntity } from './store/store.js';
 import { pollUntil, sleep } from './util.js';
 
+/** A delete never creates a record. */
+const NO_CREATE = ['0', '0'];
+const NO_FIELDS = new Set<string>();
+
 const Status = {
   Ok: 0,
   Cold: 1,
@@ -77,6 +81,7 @@ type Values<E extends EntityDefinitions, N extends keyof E> = EntityValues<E[N]>
 export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #context: Context;
   readonly #loader: BatchLoader;
+  readonly #incrementCreateArgs = new Map<string, string[]>();
   #closed = false;
 
   constructor(options: WriteBehindOptions<E>) {
@@ -194,7 +199,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
         `increment of ${entity}.${String(field)} must be a safe integer, got ${describe(by)}`,
       );
     }
-    const reply = await this.#write(spec, id, key, shard, 'incr', new Set(), [
+    const reply = await this.#write(spec, id, key, shard, 'incr', NO_FIELDS, [
       field as string,
       String(by),
       String(MAX_COUNTER),
@@ -313,7 +318,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     opArgs: string[],
   ): Promise<WriteReply> {
     const { options, redis } = this.#context;
-    const createArgs = named ? this.#createArgs(spec, named) : ['0', '0'];
+    const createArgs = named ? this.#createArgs(spec, named) : NO_CREATE;
     let fill: string[] = ['', '0', '0'];
     const deadline = Date.now() + options.backlog.waitTimeoutMs;
     for (let backoff = 5; ; ) {
@@ -324,6 +329,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
           op,
           Date.now(),
           options.backlog.limit,
+          options.cacheTtlMs > 0 ? '1' : '0',
           ...fill,
           ...createArgs,
           ...opArgs,
@@ -365,6 +371,19 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
 
   /** Arguments for a write that may create the record: count of required fields it leaves out, then defaults. */
   #createArgs(spec: StoreEntity, named: Set<string>): string[] {
+    // An increment names no value field: its arguments depend on the entity only, so build them once.
+    if (named.size === 0) {
+      let cached = this.#incrementCreateArgs.get(spec.name);
+      if (!cached) {
+        cached = this.#buildCreateArgs(spec, named);
+        this.#incrementCreateArgs.set(spec.name, cached);
+      }
+      return cached;
+    }
+    return this.#buildCreateArgs(spec, named);
+  }
+
+  #buildCreateArgs(spec: StoreEntity, named: Set<string>): string[] {
     let missing = 0;
     const pairs: string[] = [];
     for (const [field, fieldSpec] of Object.entries(spec.definition.fields) as [string, FieldSpec][]) {
