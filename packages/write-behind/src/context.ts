@@ -22,6 +22,17 @@ export interface Context {
   closeQueues(): Promise<void>;
 }
 
+/** Ends a connection: QUIT when connected (lets replies drain), a hard disconnect otherwise (QUIT would wait for ever). */
+export async function closeConnection(redis: Redis | Cluster): Promise<void> {
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+  else redis.disconnect();
+}
+
+/** Error details safe to log: the message and code only (connection errors can carry the URL's host, never its password). */
+export function redactError(error: Error): { message: string; code?: string } {
+  return { message: error.message, code: (error as { code?: string }).code };
+}
+
 /** A connection for commands that may wait (BullMQ workers): same server, `maxRetriesPerRequest: null`. */
 export function duplicateForWorker(redis: Redis | Cluster): Redis | Cluster {
   if (redis instanceof Cluster) {
@@ -36,6 +47,11 @@ export function createContext(options: ResolvedOptions): Context {
   const ownsRedis = typeof options.redis === 'string';
   const redis =
     typeof options.redis === 'string' ? new Redis(options.redis, { maxRetriesPerRequest: 2 }) : options.redis;
+  // Without a listener ioredis prints every reconnect error itself; route them to the logger instead.
+  if (ownsRedis)
+    redis.on('error', (error: Error) =>
+      options.logger.warn({ err: redactError(error) }, 'Redis connection error'),
+    );
   defineScripts(redis);
   const shards = Array.from({ length: options.shards }, (_, i) => shardKeys(options.prefix, i));
   const entities = new Map<string, StoreEntity>(

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { type Context, checkId, createContext, entityOf } from './context.js';
+import { type Context, checkId, closeConnection, createContext, entityOf } from './context.js';
 import {
   BacklogFullError,
   ClosedError,
@@ -293,7 +293,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#context.closeQueues();
-    if (this.#context.ownsRedis) await this.#context.redis.quit().catch(() => {});
+    if (this.#context.ownsRedis) await closeConnection(this.#context.redis);
   }
 
   #address(entity: string, id: string): { spec: StoreEntity; key: string; shard: ShardKeys } {

@@ -1,6 +1,6 @@
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
-import { type Context, duplicateForWorker } from '../context.js';
+import { type Context, closeConnection, duplicateForWorker } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, QUEUE_NAME, type ShardKeys } from '../keys.js';
 import { FlushBatcher, type FlushCounters } from './batcher.js';
@@ -182,7 +182,7 @@ export class FlushWorker {
         );
         await Promise.all(this.#workers.map((w) => w.close(true)));
       }
-      await this.#connection.quit().catch(() => {});
+      await closeConnection(this.#connection);
     })();
     return this.#closing;
   }

@@ -1,0 +1,101 @@
+import { createWriteBehind, DEFAULT_OPTIONS, type Logger, type WriteBehind } from '@write-behind/core';
+import { createPrismaClient } from '@write-behind/db';
+import { type Config, integer, oneOf, text, url } from './config.ts';
+import { type DemoEntities, demoEntities } from './entities.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * The variables every app reads to build the cache. The api, the worker and the dashboard must run with the
+ * same values of `WB_PREFIX` and `WB_SHARDS`, or they look at different queues.
+ */
+export const cacheConfigSpec = {
+  REDIS_URL: url({
+    protocols: ['redis:', 'rediss:'],
+    default: 'redis://127.0.0.1:6379',
+    description: 'Redis holding the cache and the flush queues (`rediss://` for TLS, credentials in the URL)',
+  }),
+  DATABASE_URL: url({
+    protocols: ['postgres:', 'postgresql:'],
+    default: 'postgresql://postgres@127.0.0.1:5432/postgres',
+    description: 'PostgreSQL that flushed state is written to',
+  }),
+  WB_PREFIX: text({
+    pattern: /^[A-Za-z0-9_.-]{1,64}$/,
+    expected: '1 to 64 letters, digits, `_`, `.` or `-`',
+    default: DEFAULT_OPTIONS.prefix,
+    description: 'namespace of every Redis key and queue; apps sharing one Redis need different prefixes',
+  }),
+  WB_SHARDS: integer({
+    min: 1,
+    max: 1024,
+    default: DEFAULT_OPTIONS.shards,
+    description: 'flush queues (one per shard); the same in every process of a deployment',
+  }),
+  FLUSH_WINDOW_MS: integer({
+    default: DEFAULT_OPTIONS.flush.windowMs,
+    description: 'how long a key stays dirty before it is flushed; writes inside it become one row write',
+  }),
+  FLUSH_ATTEMPTS: integer({
+    min: 1,
+    max: 1000,
+    default: DEFAULT_OPTIONS.flush.attempts,
+    description: 'attempts per flush job before it is kept as failed for an operator',
+  }),
+  FLUSH_BACKOFF_MS: integer({
+    default: DEFAULT_OPTIONS.flush.backoffMs,
+    description: 'first retry delay of a failed flush, doubled on each further retry',
+  }),
+  BACKLOG_LIMIT: integer({
+    default: DEFAULT_OPTIONS.backlog.limit,
+    description: 'most dirty keys before writes to clean keys get 503 (0: no limit)',
+  }),
+  LOG_LEVEL: oneOf(LOG_LEVELS, { default: 'info', description: 'pino log level' }),
+};
+
+export type CacheConfig = Config<typeof cacheConfigSpec>;
+export type DemoCache = WriteBehind<DemoEntities>;
+
+export interface DemoCacheHandle {
+  cache: DemoCache;
+  /** Closes the cache (queues, Redis) and the database pool. */
+  close(): Promise<void>;
+}
+
+/** The cache as every demo app builds it: Prisma over `DATABASE_URL`, Redis at `REDIS_URL`. */
+export function createDemoCache(config: CacheConfig, logger: Logger): DemoCacheHandle {
+  const prisma = createPrismaClient(config.DATABASE_URL);
+  const cache = createWriteBehind({
+    redis: config.REDIS_URL,
+    prisma,
+    entities: demoEntities,
+    prefix: config.WB_PREFIX,
+    shards: config.WB_SHARDS,
+    flush: {
+      windowMs: config.FLUSH_WINDOW_MS,
+      attempts: config.FLUSH_ATTEMPTS,
+      backoffMs: config.FLUSH_BACKOFF_MS,
+    },
+    backlog: { limit: config.BACKLOG_LIMIT },
+    logger,
+  });
+  return {
+    cache,
+    async close() {
+      await cache.close();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+/**
+ * The library's logger interface over a pino logger (or anything with the same methods). pino's methods
+ * need their `this`, hence the arrow functions.
+ */
+export function libraryLogger(logger: Logger): Logger {
+  return {
+    info: (obj, msg) => logger.info(obj, msg),
+    warn: (obj, msg) => logger.warn(obj, msg),
+    error: (obj, msg) => logger.error(obj, msg),
+  };
+}
