@@ -41,6 +41,7 @@ export class FlushWorker {
   readonly #batchers: FlushBatcher[] = [];
   readonly #connection: Redis | Cluster;
   #consecutiveOutages = 0;
+  #outage: { error: unknown; pause: Promise<void> } | undefined;
   #closing: Promise<void> | undefined;
   /** Running totals, for metrics. */
   readonly counters: FlushCounters = {
@@ -123,8 +124,16 @@ export class FlushWorker {
   ): Promise<string> {
     if (job.name === SWEEP_JOB) {
       const found = await sweepShard(this.#context, shard);
-      if (shard.shard === 0)
-        await this.#context.options.store.purgeTombstones(this.#context.options.sweep.tombstoneRetentionMs);
+      if (shard.shard === 0) {
+        const { store, sweep } = this.#context.options;
+        try {
+          await store.purgeTombstones(sweep.tombstoneRetentionMs);
+        } catch (error) {
+          // An outage is not the sweep's failure: the purge waits for the next run.
+          if (!store.isUnavailable(error)) throw error;
+          this.#context.logger.warn({ err: error }, 'database unreachable; tombstone purge skipped');
+        }
+      }
       return `re-enqueued ${found}`;
     }
     const { entity, id } = job.data;
@@ -136,16 +145,21 @@ export class FlushWorker {
       if (error instanceof UnavailableError) {
         // Not this key's fault: pause the whole queue (every worker) and put the job back without spending
         // an attempt. The pause doubles while the outage lasts.
-        this.#consecutiveOutages++;
-        const { outageBackoffMs, maxOutageBackoffMs } = this.#context.options.flush;
-        const delay = outageBackoff(this.#consecutiveOutages, outageBackoffMs, maxOutageBackoffMs);
-        await this.#context.queue(shard.shard).rateLimit(delay);
-        if (this.#consecutiveOutages === 1 || this.#consecutiveOutages % 20 === 0) {
-          this.#context.logger.warn(
-            { err: error.cause, pauseMs: delay },
-            'database unreachable; flushing paused',
-          );
+        // One failed batch is one probe of the database, however many jobs it carried (the batcher rejects
+        // them all with the same error): count it once, and let every job of the batch await one pause.
+        if (this.#outage?.error !== error) {
+          const attempt = ++this.#consecutiveOutages;
+          const { outageBackoffMs, maxOutageBackoffMs } = this.#context.options.flush;
+          const delay = outageBackoff(attempt, outageBackoffMs, maxOutageBackoffMs);
+          this.#outage = { error, pause: this.#context.queue(shard.shard).rateLimit(delay) };
+          if (attempt === 1 || attempt % 20 === 0) {
+            this.#context.logger.warn(
+              { err: error.cause, pauseMs: delay },
+              'database unreachable; flushing paused',
+            );
+          }
         }
+        await this.#outage.pause;
         throw Worker.RateLimitError();
       }
       if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {

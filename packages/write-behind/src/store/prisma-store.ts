@@ -120,11 +120,20 @@ export class PrismaStore implements Store {
   }
 
   isUnavailable(error: unknown): boolean {
-    for (let e = error, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
-      const { code, message, kind } = e as { code?: unknown; message?: unknown; kind?: unknown };
+    for (let e = error, depth = 0; e && depth < 6; depth++) {
+      const { code, message, kind, cause, meta } = e as {
+        code?: unknown;
+        message?: unknown;
+        kind?: unknown;
+        cause?: unknown;
+        meta?: { driverAdapterError?: unknown };
+      };
       if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
       if (typeof kind === 'string' && UNAVAILABLE_TEXT.test(kind)) return true;
       if (typeof message === 'string' && UNAVAILABLE_TEXT.test(message)) return true;
+      // A raw query's driver error arrives as P2010 with the adapter's error (whose cause carries the kind,
+      // e.g. ConnectionClosed for ECONNRESET) under meta.driverAdapterError, not under cause.
+      e = cause ?? meta?.driverAdapterError;
     }
     return false;
   }

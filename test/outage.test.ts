@@ -1,0 +1,301 @@
+// Guarantee 6: while the database is unreachable, writes to cached keys are still acknowledged, keys stay
+// dirty, no job spends an attempt or reaches the failed set; once it is back every final value lands.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type FlushOptions, PrismaStore, type Store, UnavailableError } from '@write-behind/core';
+import { createPrismaClient, type PrismaClient } from '@write-behind/db';
+import { DATABASE_URL, eventually, schemaUrl } from './support/env.ts';
+import { createHarness, type Harness, videoRow } from './support/harness.ts';
+import { type PgProxy, startPgProxy } from './support/pg-proxy.ts';
+
+const OUTAGE_MS = 3000;
+const SWEEP_MS = 300;
+
+interface World {
+  h: Harness;
+  proxy: PgProxy;
+  close(): Promise<void>;
+}
+
+/**
+ * A harness whose store reaches PostgreSQL through a proxy that can be cut. The harness makes the schema, so
+ * the proxy-backed Prisma client is built after it; until then the store it was given delegates to nothing.
+ */
+async function createWorld(flush: FlushOptions): Promise<World> {
+  const target = new URL(DATABASE_URL);
+  const proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  let inner: Store | undefined;
+  const s = (): Store => {
+    if (!inner) throw new Error('the proxied store is not built yet');
+    return inner;
+  };
+  const h = await createHarness({
+    flush,
+    sweep: { intervalMs: SWEEP_MS },
+    wrapStore: () => ({
+      load: (e, ids) => s().load(e, ids),
+      upsert: (e, rows) => s().upsert(e, rows),
+      delete: (e, rows) => s().delete(e, rows),
+      purgeTombstones: (ms) => s().purgeTombstones(ms),
+      isUnavailable: (err) => s().isUnavailable(err),
+    }),
+  });
+  // Same schema as the harness (whose db.pool reads rows directly), reached through the proxy.
+  const prisma: PrismaClient = createPrismaClient(schemaUrl(h.db.schema, proxy.url(DATABASE_URL)), {
+    max: 4,
+  });
+  inner = new PrismaStore(prisma);
+  return {
+    h,
+    proxy,
+    async close() {
+      proxy.restore();
+      await h.close();
+      await prisma.$disconnect();
+      await proxy.close();
+    },
+  };
+}
+
+async function settingsRow(h: Harness, id: string) {
+  const { rows } = await h.db.pool.query(
+    'SELECT theme, language, notifications, version::int FROM user_settings WHERE user_id = $1',
+    [id],
+  );
+  return rows[0];
+}
+
+describe('a database outage', () => {
+  let w: World;
+  before(async () => {
+    w = await createWorld({
+      windowMs: 100,
+      backoffMs: 50,
+      attempts: 2,
+      outageBackoffMs: 100,
+      maxOutageBackoffMs: 500,
+    });
+  });
+  after(() => w.close());
+
+  test('writes are acknowledged, spend no attempt, and all land after it', async () => {
+    const { h, proxy } = w;
+    // No sweep here (a later suite runs one during an outage): this test is about flush jobs alone.
+    const worker = await h.startWorker({ sweep: false });
+
+    // Every key the outage writes to is cached first: a write to a cached key needs no database.
+    await Promise.all([
+      h.cache.increment('video', 'a', 'likes', 5),
+      h.cache.increment('video', 'b', 'likes', 7),
+      h.cache.increment('video', 'c', 'likes', 1),
+      h.cache.increment('video', 'doomed', 'views', 3),
+      h.cache.set('settings', 'u1', { language: 'en' }),
+    ]);
+    await h.cache.drain({ timeoutMs: 15_000 });
+    assert.equal((await videoRow(h.db, 'a'))?.likes, 5);
+    assert.equal((await videoRow(h.db, 'doomed'))?.views, 3);
+    assert.equal((await settingsRow(h, 'u1'))?.language, 'en');
+
+    proxy.cut();
+    const outagesBefore = worker.counters.outages;
+
+    // Writes are acknowledged by Redis alone.
+    for (let i = 1; i <= 10; i++) {
+      assert.equal(await h.cache.increment('video', 'a', 'likes'), 5 + i);
+      assert.equal(await h.cache.increment('video', 'b', 'views', 2), 2 * i);
+    }
+    assert.equal(await h.cache.increment('video', 'c', 'likes', -1), 0);
+    assert.deepEqual(await h.cache.set('settings', 'u1', { theme: 'dark', notifications: false }), {
+      theme: 'dark',
+      language: 'en',
+      notifications: false,
+    });
+    assert.equal(await h.cache.delete('video', 'doomed'), true);
+    // A key Redis does not hold cannot be written: its total is in the unreachable database.
+    await assert.rejects(h.cache.increment('video', 'cold', 'likes'), UnavailableError);
+    assert.equal((await h.cache.stats()).dirtyKeys, 5);
+
+    // Several retry periods of outage: the condition must hold all along, not just at the end.
+    const until = Date.now() + OUTAGE_MS;
+    while (Date.now() < until) {
+      const counts = await h.queue.getJobCounts('failed');
+      if (counts.failed !== 0) {
+        const failed = await h.queue.getFailed();
+        assert.fail(
+          `jobs reached the failed set during the outage: ${JSON.stringify(
+            failed.map((j) => ({
+              name: j.name,
+              id: j.id,
+              attemptsMade: j.attemptsMade,
+              reason: j.failedReason,
+            })),
+          )}`,
+        );
+      }
+      assert.equal((await h.cache.stats()).dirtyKeys, 5, 'every written key stays dirty');
+      await sleep(100);
+    }
+    const probes = worker.counters.outages - outagesBefore;
+    assert.ok(probes >= 3, `the worker probed the database only ${probes} times during the outage`);
+    const pending = await h.queue.getJobs(['wait', 'delayed', 'active', 'prioritized']);
+    const flushJobs = pending.filter((j) => j.name === 'flush');
+    assert.equal(flushJobs.length, 5, 'each dirty key still has its flush job');
+    for (const job of flushJobs) {
+      assert.equal(job.attemptsMade, 0, `job ${job.id} spent an attempt: ${job.stacktrace?.join('\n')}`);
+    }
+    assert.equal((await h.cache.stats()).failedKeys, 0);
+
+    proxy.restore();
+    await h.cache.drain({ timeoutMs: 20_000 });
+
+    assert.deepEqual(await videoRow(h.db, 'a'), { likes: 15, views: 0, version: 11 });
+    assert.deepEqual(await videoRow(h.db, 'b'), { likes: 7, views: 20, version: 11 });
+    assert.deepEqual(await videoRow(h.db, 'c'), { likes: 0, views: 0, version: 2 });
+    assert.equal(await videoRow(h.db, 'doomed'), undefined, 'the delete landed');
+    assert.equal(await videoRow(h.db, 'cold'), undefined, 'the refused write left nothing behind');
+    assert.deepEqual(await settingsRow(h, 'u1'), {
+      theme: 'dark',
+      language: 'en',
+      notifications: false,
+      version: 2,
+    });
+    assert.equal((await h.queue.getJobCounts('failed')).failed, 0);
+    // The cache and the database agree after the outage, and new writes flow again.
+    assert.equal((await h.cache.get('video', 'a'))?.likes, 15);
+    await h.cache.increment('video', 'cold', 'likes', 4);
+    assert.ok(await eventually(async () => (await videoRow(h.db, 'cold'))?.likes === 4));
+  });
+});
+
+describe('a database whose connections are reset in the middle of a flush', () => {
+  let w: World;
+  before(async () => {
+    // One attempt: a flush wrongly counted as the row's failure goes straight to the failed set.
+    w = await createWorld({ windowMs: 100, attempts: 1, outageBackoffMs: 100, maxOutageBackoffMs: 500 });
+  });
+  after(() => w.close());
+
+  test('treats ECONNRESET under its statement as an outage, not as a bad row', async () => {
+    const { h, proxy } = w;
+    const worker = await h.startWorker({ sweep: false });
+    await h.cache.increment('video', 'mid', 'likes', 1);
+    await h.cache.drain({ timeoutMs: 15_000 });
+
+    // The flush's statement leaves on a pooled connection and is never answered; then every connection is
+    // reset (as by a failing load balancer or firewall), and new ones too while the outage lasts.
+    proxy.freeze();
+    await h.cache.increment('video', 'mid', 'likes', 9);
+    assert.ok(
+      await eventually(() => proxy.swallowedQueries > 0, 10_000),
+      'the flush sent its statement into the frozen link',
+    );
+    proxy.cut({ reset: true });
+    assert.ok(
+      await eventually(
+        async () => worker.counters.outages >= 3 || ((await h.queue.getJobCounts('failed')).failed ?? 0) > 0,
+        10_000,
+      ),
+      `the worker neither probed again nor failed the job (outages: ${worker.counters.outages})`,
+    );
+
+    const [failed] = await h.queue.getFailed();
+    assert.ok(
+      !failed,
+      `the flush failed for good on a reset connection: ${failed?.failedReason}\n${failed?.stacktrace?.join('\n')}`,
+    );
+    assert.equal((await h.cache.stats()).failedKeys, 0);
+    proxy.restore();
+    await h.cache.drain({ timeoutMs: 20_000 });
+    assert.equal((await videoRow(h.db, 'mid'))?.likes, 10);
+  });
+});
+
+describe('a database outage during which the sweep runs', () => {
+  let w: World;
+  before(async () => {
+    w = await createWorld({ windowMs: 100, outageBackoffMs: 100, maxOutageBackoffMs: 500 });
+  });
+  after(() => w.close());
+
+  test('sends no sweep job to the failed set', async () => {
+    const { h, proxy } = w;
+    await h.startWorker();
+    await h.cache.increment('video', 'swept', 'likes', 2);
+    await h.cache.drain({ timeoutMs: 15_000 });
+    await h.cache.increment('video', 'swept', 'likes', 3);
+    proxy.cut();
+    const cutAt = Date.now();
+    // Bounded poll: the failed set stays empty until at least three sweeps fell due during the outage.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const failed = await h.queue.getFailed();
+      assert.deepEqual(
+        failed.map((j) => ({ name: j.name, id: j.id, reason: j.failedReason })),
+        [],
+        'a job reached the failed set during the outage',
+      );
+      const scheduler = await h.queue.getJobScheduler('sweep');
+      if ((scheduler?.next ?? 0) > cutAt + 3 * SWEEP_MS) break;
+      assert.ok(Date.now() < deadline, `the sweep did not run during the outage (next: ${scheduler?.next})`);
+      await sleep(50);
+    }
+    proxy.restore();
+    await h.cache.drain({ timeoutMs: 20_000 });
+    assert.equal((await videoRow(h.db, 'swept'))?.likes, 5);
+  });
+});
+
+describe('a short database blip', () => {
+  const OUTAGE_BACKOFF_MS = 200;
+  const MAX_OUTAGE_BACKOFF_MS = 5000;
+  let w: World;
+  before(async () => {
+    w = await createWorld({
+      windowMs: 100,
+      // Long enough that every job due at once shares one batch, that is one probe of the database.
+      batchLingerMs: 50,
+      outageBackoffMs: OUTAGE_BACKOFF_MS,
+      maxOutageBackoffMs: MAX_OUTAGE_BACKOFF_MS,
+    });
+  });
+  after(() => w.close());
+
+  test('pauses flushing for the first outage pause, not the longest, and logs it', async () => {
+    const { h, proxy } = w;
+    const ids = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+    const warm = await h.startWorker({ sweep: false });
+    await Promise.all(ids.map((id) => h.cache.increment('video', id, 'likes')));
+    await h.cache.drain({ timeoutMs: 15_000 });
+    await warm.close();
+
+    proxy.cut();
+    await Promise.all(ids.map((id) => h.cache.increment('video', id, 'likes')));
+    // All six jobs due now, for one worker to take together.
+    await h.queue.promoteJobs();
+    const worker = await h.startWorker({ sweep: false });
+    assert.ok(
+      await eventually(() => worker.counters.outages >= 1, 10_000),
+      'the worker tried to flush during the blip',
+    );
+    const failedProbes = worker.counters.outages;
+    proxy.restore();
+
+    // One failed probe of the database: the queue pauses for outageBackoffMs (±25 % jitter), so the keys land
+    // well within two seconds; a pause grown to maxOutageBackoffMs would hold them back for 3.75 s or more.
+    const started = Date.now();
+    await h.cache.drain({ timeoutMs: 2000 }).catch(async (error: unknown) => {
+      assert.fail(
+        `a ${failedProbes}-probe blip paused flushing for more than 2 s (rate-limit ttl now ${await h.queue.getRateLimitTtl()} ms): ${(error as Error).message}`,
+      );
+    });
+    for (const id of ids) assert.equal((await videoRow(h.db, id))?.likes, 2);
+    const [first] = h.logs.filter((l) => l.msg.includes('database unreachable'));
+    assert.ok(first, `the outage was not logged (${failedProbes} failed probe)`);
+    const { pauseMs } = first.obj as { pauseMs: number };
+    assert.ok(
+      pauseMs <= OUTAGE_BACKOFF_MS * 1.25,
+      `the first pause was ${pauseMs} ms, not about ${OUTAGE_BACKOFF_MS} ms (recovered in ${Date.now() - started} ms)`,
+    );
+  });
+});

@@ -1,0 +1,121 @@
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+
+/** A TCP proxy in front of PostgreSQL whose link can be cut and restored, to stage a database outage. */
+export interface PgProxy {
+  host: string;
+  port: number;
+  /** Whether the link is cut now. */
+  readonly isCut: boolean;
+  /** Connections accepted and dropped at once while the link was cut. */
+  readonly refused: number;
+  /**
+   * Messages that clients started sending (query protocol: Parse or simple Query) while the link was frozen:
+   * requests that are in flight and will never be answered.
+   */
+  readonly swallowedQueries: number;
+  /** Keeps every connection open but forwards nothing either way, as a network partition does. */
+  freeze(): void;
+  /**
+   * Destroys every live connection, both sides, and drops new ones as soon as they arrive. With `reset`,
+   * clients get a TCP RST (ECONNRESET), as from a crashed load balancer or a firewall, instead of a FIN.
+   */
+  cut(options?: { reset?: boolean }): void;
+  /** Lets new connections and traffic through again. */
+  restore(): void;
+  /** `url` with its host and port replaced by the proxy's. */
+  url(url: string): string;
+  close(): Promise<void>;
+}
+
+export async function startPgProxy(target: { host: string; port: number }): Promise<PgProxy> {
+  const live = new Set<Socket>();
+  let isCut = false;
+  let reset = false;
+  let frozen = false;
+  const clients = new Set<Socket>();
+  let refused = 0;
+  let swallowedQueries = 0;
+
+  const track = (socket: Socket) => {
+    live.add(socket);
+    socket.on('close', () => live.delete(socket));
+    // A cut link surfaces as ECONNRESET/EPIPE on either side: expected, and must not crash the test.
+    socket.on('error', () => socket.destroy());
+  };
+
+  const server: Server = createServer((client) => {
+    track(client);
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
+    if (isCut) {
+      refused++;
+      if (reset) client.resetAndDestroy();
+      else client.destroy();
+      return;
+    }
+    const upstream = tcpConnect(target.port, target.host);
+    track(upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (!frozen) {
+        upstream.write(chunk);
+        return;
+      }
+      // 'P' (Parse, extended protocol) or 'Q' (simple query) opens a request.
+      if (chunk[0] === 0x50 || chunk[0] === 0x51) swallowedQueries++;
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!frozen) client.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('proxy has no TCP address');
+
+  return {
+    host: '127.0.0.1',
+    port: address.port,
+    get isCut() {
+      return isCut;
+    },
+    get refused() {
+      return refused;
+    },
+    get swallowedQueries() {
+      return swallowedQueries;
+    },
+    freeze() {
+      frozen = true;
+    },
+    cut(options = {}) {
+      isCut = true;
+      reset = options.reset ?? false;
+      for (const socket of live) {
+        if (reset && clients.has(socket)) socket.resetAndDestroy();
+        else socket.destroy();
+      }
+    },
+    restore() {
+      isCut = false;
+      frozen = false;
+    },
+    url(base) {
+      const url = new URL(base);
+      url.hostname = '127.0.0.1';
+      url.port = String(address.port);
+      return url.toString();
+    },
+    async close() {
+      for (const socket of live) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

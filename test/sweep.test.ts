@@ -1,0 +1,129 @@
+// Guarantee 8: a process that dies between the Redis write and the enqueue leaves a dirty key with no job;
+// the sweep re-enqueues it, so no key stays dirty for ever. A key whose job failed for good is left to the
+// operator, and lands once its job is retried.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { flushJobId, shardKeys } from '@write-behind/core';
+import { Redis } from 'ioredis';
+import { eventually, REDIS_URL } from './support/env.ts';
+import { createHarness, type Harness, videoRow } from './support/harness.ts';
+
+const SWEEP_MS = 300;
+
+const redis = new Redis(REDIS_URL);
+after(() => redis.quit());
+
+/** Removes a key's flush job (and with it its deduplication key), as if the enqueue never happened. */
+async function orphan(h: Harness, entity: string, id: string, version: number): Promise<void> {
+  const jobId = flushJobId(entity, id, version);
+  assert.ok(await h.queue.getJob(jobId), `${jobId} was enqueued`);
+  await h.queue.remove(jobId);
+  assert.equal(await h.queue.getJob(jobId), undefined, `${jobId} is gone`);
+  const { dedupPrefix } = shardKeys(h.prefix, 0);
+  assert.equal(await redis.exists(`${dedupPrefix}${entity}:${id}`), 0, 'no deduplication key is left');
+}
+
+async function flushJobsFor(h: Harness, id: string) {
+  const jobs = await h.queue.getJobs(['wait', 'delayed', 'active', 'prioritized']);
+  return jobs.filter((j) => j.name === 'flush' && j.data.id === id);
+}
+
+describe('a dirty key whose job was never enqueued', () => {
+  let h: Harness;
+  before(async () => {
+    h = await createHarness({ flush: { windowMs: 50 }, sweep: { intervalMs: SWEEP_MS, graceMs: 0 } });
+  });
+  after(() => h.close());
+
+  test('is re-enqueued by the sweep and reaches the database', async () => {
+    for (let i = 0; i < 3; i++) await h.cache.increment('video', 'lost', 'likes', 6);
+    await h.cache.set('settings', 'lost-user', { language: 'pt' });
+    await orphan(h, 'video', 'lost', 1);
+    await orphan(h, 'settings', 'lost-user', 1);
+    const before = await h.cache.stats();
+    assert.equal(before.dirtyKeys, 2);
+    assert.equal((await h.queue.getJobCounts('wait', 'delayed')).delayed, 0, 'no flush job left');
+
+    await h.startWorker();
+    await h.cache.drain({ timeoutMs: 15_000 });
+    assert.deepEqual(await videoRow(h.db, 'lost'), { likes: 18, views: 0, version: 3 });
+    const { rows } = await h.db.pool.query(
+      'SELECT language, version::int FROM user_settings WHERE user_id = $1',
+      ['lost-user'],
+    );
+    assert.deepEqual(rows[0], { language: 'pt', version: 1 });
+    const reEnqueued = h.logs
+      .filter((l) => l.msg.includes('sweep re-enqueued'))
+      .reduce((n, l) => n + ((l.obj as { keys?: number }).keys ?? 0), 0);
+    assert.equal(reEnqueued, 2, 'the sweep reported the two orphans');
+  });
+});
+
+describe('a dirty key whose job failed for good', () => {
+  let h: Harness;
+  before(async () => {
+    h = await createHarness({
+      flush: { windowMs: 50, attempts: 1 },
+      sweep: { intervalMs: SWEEP_MS, graceMs: 0 },
+    });
+    await h.db.pool.query(`ALTER TABLE "Video" ADD CONSTRAINT likes_below_1000 CHECK (likes < 1000)`);
+  });
+  after(() => h.close());
+
+  test('is left to the operator by the sweep, and lands after the fix and a retry', async () => {
+    await h.cache.increment('video', 'poison', 'likes', 5000);
+    // A control: an orphan the sweep must pick up, proving that the sweep runs over this dirty index.
+    await h.cache.increment('video', 'control', 'likes', 3);
+    await orphan(h, 'video', 'control', 1);
+
+    await h.startWorker();
+    assert.ok(
+      await eventually(async () => (await h.queue.getJobCounts('failed')).failed === 1),
+      'the poison job failed for good',
+    );
+    const [failed] = await h.queue.getFailed();
+    assert.ok(failed);
+    assert.equal(failed.id, flushJobId('video', 'poison', 1));
+    assert.match(failed.failedReason, /likes_below_1000/);
+    assert.ok(await eventually(async () => (await h.cache.stats()).failedKeys === 1), 'the key is marked');
+
+    // Written again after the failure: still dirty, so no new job; a sweep that ignored the failed marker
+    // would now enqueue a job of a new id (video.poison.v2), which BullMQ would accept.
+    assert.equal(await h.cache.increment('video', 'poison', 'likes', 1), 5001);
+    assert.ok(
+      await eventually(async () => (await videoRow(h.db, 'control'))?.likes === 3),
+      'the sweep re-enqueued the control orphan',
+    );
+
+    // Several sweeps pass: the poison key stays dirty, with no new job, its failed job untouched.
+    const from = Date.now();
+    const deadline = from + 10_000;
+    for (;;) {
+      assert.deepEqual(
+        (await flushJobsFor(h, 'poison')).map((j) => j.id),
+        [],
+        'the sweep re-enqueued a key whose job is in the failed set',
+      );
+      assert.equal((await h.queue.getJobCounts('failed')).failed, 1);
+      const stats = await h.cache.stats();
+      assert.equal(stats.dirtyKeys, 1);
+      assert.equal(stats.failedKeys, 1);
+      const scheduler = await h.queue.getJobScheduler('sweep');
+      if ((scheduler?.next ?? 0) > from + 3 * SWEEP_MS) break;
+      assert.ok(Date.now() < deadline, `the sweep did not run (next: ${scheduler?.next})`);
+      await sleep(50);
+    }
+    assert.equal(await videoRow(h.db, 'poison'), undefined);
+
+    // The operator fixes the cause and retries: the job writes the key's current state.
+    await h.db.pool.query(`ALTER TABLE "Video" DROP CONSTRAINT likes_below_1000`);
+    await failed.retry();
+    await h.cache.flushed('video', 'poison', { timeoutMs: 15_000 });
+    assert.deepEqual(await videoRow(h.db, 'poison'), { likes: 5001, views: 0, version: 2 });
+    assert.ok(await eventually(async () => (await h.cache.stats()).failedKeys === 0), 'marker cleared');
+    const stats = await h.cache.stats();
+    assert.equal(stats.dirtyKeys, 0);
+    assert.equal((await h.queue.getJobCounts('failed')).failed, 0);
+  });
+});

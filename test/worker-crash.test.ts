@@ -1,0 +1,257 @@
+// Guarantee 7: a worker killed mid-flush loses nothing (BullMQ's stalled-job check runs the job again
+// elsewhere), and a flush that committed but was never acknowledged is not applied twice.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { dataKey, type Store, shardKeys } from '@write-behind/core';
+import { Redis } from 'ioredis';
+import { REDIS_URL } from './support/env.ts';
+import { createHarness, type Harness, videoRow } from './support/harness.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL('./support/worker-process.ts', import.meta.url));
+/** Short enough that a dead worker's jobs are recovered in about two seconds. */
+const STALLED = { lockDurationMs: 1000, stalledIntervalMs: 500 };
+
+interface Child {
+  process: ChildProcess;
+  /** Resolves when the child prints `line`; rejects if it exits first or `timeoutMs` passes. */
+  waitFor(line: string, timeoutMs?: number): Promise<void>;
+  stderr(): string;
+  kill(): Promise<void>;
+}
+
+function startWorkerProcess(h: Harness, env: Record<string, string>): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      WB_PREFIX: h.prefix,
+      WB_SCHEMA: h.db.schema,
+      LOCK_DURATION_MS: String(STALLED.lockDurationMs),
+      STALLED_INTERVAL_MS: String(STALLED.stalledIntervalMs),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const seen = new Set<string>();
+  const waiters = new Map<string, () => void>();
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errors += chunk.toString('utf8');
+  });
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    seen.add(line.trim());
+    waiters.get(line.trim())?.();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    process: child,
+    stderr: () => errors,
+    waitFor(line, timeoutMs = 20_000) {
+      if (seen.has(line)) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`worker process did not print ${line} in ${timeoutMs} ms:\n${errors}`)),
+          timeoutMs,
+        );
+        waiters.set(line, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`worker process exited (${child.exitCode}) before ${line}:\n${errors}`));
+        });
+      });
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A trigger that logs every insert and update of a video row, to count real row writes. */
+async function countRowWrites(h: Harness): Promise<(id: string) => Promise<number>> {
+  await h.db.pool.query(`
+    CREATE TABLE row_writes (id text, version bigint);
+    CREATE FUNCTION log_row_write() RETURNS trigger AS $$
+      BEGIN INSERT INTO row_writes (id, version) VALUES (NEW.id, NEW.version); RETURN NEW; END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER video_row_writes AFTER INSERT OR UPDATE ON "Video" FOR EACH ROW EXECUTE FUNCTION log_row_write();
+  `);
+  return async (id) => {
+    const { rows } = await h.db.pool.query('SELECT count(*)::int AS n FROM row_writes WHERE id = $1', [id]);
+    return rows[0].n;
+  };
+}
+
+async function settingsRow(h: Harness, id: string) {
+  const { rows } = await h.db.pool.query(
+    'SELECT theme, language, notifications, version::int FROM user_settings WHERE user_id = $1',
+    [id],
+  );
+  return rows[0];
+}
+
+const redis = new Redis(REDIS_URL);
+after(() => redis.quit());
+
+/** The key's version in Redis. */
+async function redisVersion(h: Harness, entity: string, id: string): Promise<number> {
+  return Number(await redis.hget(dataKey(shardKeys(h.prefix, 0), entity, id), '_v'));
+}
+
+describe('a worker SIGKILLed in the middle of a flush', () => {
+  let h: Harness;
+  let child: Child | undefined;
+  before(async () => {
+    h = await createHarness({ flush: { windowMs: 100, backoffMs: 50 } });
+  });
+  after(async () => {
+    await child?.kill();
+    await h.close();
+  });
+
+  test('loses nothing and doubles nothing: another worker flushes every final value', async () => {
+    child = startWorkerProcess(h, { HANG_ON_UPSERT: '1' });
+    await child.waitFor('ready');
+
+    const expected = new Map<string, number>();
+    const writes: Promise<unknown>[] = [];
+    for (let k = 0; k < 20; k++) {
+      for (let i = 0; i < 5; i++) writes.push(h.cache.increment('video', `k${k}`, 'likes', k + 1));
+      expected.set(`k${k}`, 5 * (k + 1));
+    }
+    writes.push(h.cache.set('settings', 'u1', { language: 'de', notifications: false }));
+    writes.push(
+      h.cache.set('settings', 'u2', { language: 'fr' }).then(() => h.cache.delete('settings', 'u2')),
+    );
+    await Promise.all(writes);
+
+    await child.waitFor('upsert-started');
+    // Writes to keys whose flush is in flight: the killed job must not lose them either.
+    for (let k = 0; k < 20; k += 4) {
+      await h.cache.increment('video', `k${k}`, 'likes', 1000);
+      expected.set(`k${k}`, (expected.get(`k${k}`) as number) + 1000);
+    }
+    await child.kill();
+
+    // The dead worker holds its jobs as active, and none of its flush reached the database.
+    assert.ok(
+      ((await h.queue.getJobCounts('active')).active ?? 0) >= 1,
+      'the killed worker left active jobs',
+    );
+    for (const id of expected.keys()) assert.equal(await videoRow(h.db, id), undefined);
+    assert.equal((await h.cache.stats()).dirtyKeys, 22);
+
+    await h.startWorker({ ...STALLED, sweep: false });
+    await h.cache.drain({ timeoutMs: 20_000 });
+
+    for (const [id, likes] of expected) {
+      const row = await videoRow(h.db, id);
+      assert.deepEqual(
+        row,
+        { likes, views: 0, version: await redisVersion(h, 'video', id) },
+        `video ${id} in the database`,
+      );
+      assert.equal((await h.cache.get('video', id))?.likes, likes, `video ${id} in Redis`);
+    }
+    assert.deepEqual(await settingsRow(h, 'u1'), {
+      theme: 'light',
+      language: 'de',
+      notifications: false,
+      version: 1,
+    });
+    assert.equal(await settingsRow(h, 'u2'), undefined, 'the delete landed');
+    const counts = await h.queue.getJobCounts('failed', 'active', 'wait', 'delayed');
+    assert.deepEqual(counts, { failed: 0, active: 0, wait: 0, delayed: 0 });
+    assert.equal((await h.cache.stats()).failedKeys, 0);
+  });
+});
+
+describe('a worker SIGKILLed after its upsert committed, before the acknowledgement', () => {
+  let h: Harness;
+  let child: Child | undefined;
+  let rowWrites: (id: string) => Promise<number>;
+  before(async () => {
+    h = await createHarness({ flush: { windowMs: 100, backoffMs: 50 } });
+    rowWrites = await countRowWrites(h);
+  });
+  after(async () => {
+    await child?.kill();
+    await h.close();
+  });
+
+  test('the rerun of its job writes no row again', async () => {
+    child = startWorkerProcess(h, { HANG_AFTER_UPSERT: '1' });
+    await child.waitFor('ready');
+    for (let i = 0; i < 7; i++) await h.cache.increment('video', 'once', 'likes', 3);
+    await child.waitFor('upsert-committed');
+    await child.kill();
+    assert.deepEqual(await videoRow(h.db, 'once'), { likes: 21, views: 0, version: 7 });
+    assert.equal((await h.cache.stats()).dirtyKeys, 1, 'the flush was never acknowledged');
+
+    await h.startWorker({ ...STALLED, sweep: false });
+    await h.cache.drain({ timeoutMs: 20_000 });
+    assert.deepEqual(await videoRow(h.db, 'once'), { likes: 21, views: 0, version: 7 });
+    assert.equal(await rowWrites('once'), 1, 'the rerun found the row current and wrote nothing');
+    assert.equal((await h.cache.get('video', 'once'))?.likes, 21);
+    assert.equal((await h.queue.getJobCounts('failed')).failed, 0);
+  });
+});
+
+describe('a flush that committed, then failed before its acknowledgement', () => {
+  let h: Harness;
+  let throwsLeft = 0;
+  let thrown = 0;
+  let rowWrites: (id: string) => Promise<number>;
+  before(async () => {
+    h = await createHarness({
+      flush: { windowMs: 100, backoffMs: 50 },
+      wrapStore: (inner): Store => ({
+        load: (e, ids) => inner.load(e, ids),
+        delete: (e, rows) => inner.delete(e, rows),
+        purgeTombstones: (ms) => inner.purgeTombstones(ms),
+        isUnavailable: (err) => inner.isUnavailable(err),
+        async upsert(e, rows) {
+          await inner.upsert(e, rows);
+          if (throwsLeft > 0) {
+            throwsLeft--;
+            thrown++;
+            throw new Error('simulated crash after commit');
+          }
+        },
+      }),
+    });
+    rowWrites = await countRowWrites(h);
+  });
+  after(() => h.close());
+
+  test('is retried, and the database ends equal to Redis: no increment applied twice', async () => {
+    await h.startWorker();
+    throwsLeft = 1;
+    let total = 0;
+    for (let i = 0; i < 9; i++) total = await h.cache.increment('video', 'retried', 'likes', 4);
+    assert.equal(total, 36);
+    await h.cache.flushed('video', 'retried', { timeoutMs: 15_000 });
+    assert.equal(thrown, 1, 'the upsert committed and then failed once');
+
+    const redis = await h.cache.get('video', 'retried');
+    assert.deepEqual(await videoRow(h.db, 'retried'), {
+      likes: redis?.likes,
+      views: 0,
+      version: await redisVersion(h, 'video', 'retried'),
+    });
+    assert.equal(redis?.likes, 36);
+    assert.equal(await rowWrites('retried'), 1, 'the retry found the row current and wrote nothing');
+    assert.ok(
+      h.logs.some((l) => l.level === 'warn' && l.msg.includes('it will be retried')),
+      'the job failed once and was retried',
+    );
+    assert.equal((await h.queue.getJobCounts('failed')).failed, 0);
+    assert.equal((await h.cache.stats()).failedKeys, 0);
+  });
+});
