@@ -110,7 +110,7 @@ function findTestFiles(dir) {
   });
 }
 
-/** test/ plus the test/ folder of every workspace package and app. */
+/** test/, the test/ folder of every workspace package and app, and the benchmark's pure helpers (bench/lib). */
 function testRoots() {
   const workspaceTests = ['packages', 'apps'].flatMap((parent) =>
     existsSync(resolve(root, parent))
@@ -119,7 +119,7 @@ function testRoots() {
           .map((entry) => resolve(root, parent, entry.name, 'test'))
       : [],
   );
-  return [resolve(root, 'test'), ...workspaceTests];
+  return [resolve(root, 'test'), ...workspaceTests, resolve(root, 'bench', 'lib')];
 }
 
 await checkServer('REDIS_URL', 'Redis', pingRedis);

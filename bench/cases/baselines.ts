@@ -1,0 +1,117 @@
+// A, B and C: what the write-behind cache is measured against, on W1's keys and distribution.
+import type { PrismaClient } from '@write-behind/db';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { type BenchContext, loadSummary } from '../lib/context.ts';
+import { uniform } from '../lib/distributions.ts';
+import { benchPrisma } from '../lib/env.ts';
+import type { SlicedCase } from '../lib/interleave.ts';
+import { runLoad } from '../lib/load.ts';
+
+/** The seed of the hot-key sequence shared by A, B, C and W1. */
+export const HOT_KEY_SEED = 7;
+/** Prisma pool size for B (write-through): more connections than cores, so group commit can work. */
+const WRITE_THROUGH_POOL = 16;
+
+/** Touches every one of `keys` keys once, untimed, so the timed run sees only warm keys (and a warm JIT). */
+export async function warmKeys(
+  ctx: BenchContext,
+  keys: number,
+  op: (key: number) => Promise<unknown>,
+): Promise<void> {
+  const load = await runLoad({ concurrency: ctx.plan.inFlight, total: keys, maxMs: 120_000, op });
+  if (load.errors > 0) throw new Error(`warm-up: ${load.errors} errors, first: ${load.firstError}`);
+}
+
+/**
+ * A: raw INCR through ioredis, on a connection of its own: the ceiling of any Redis-backed write. With
+ * `inFlight` set, the same at fewer requests in flight (informational: latency without queueing).
+ */
+export function rawIncr(ctx: BenchContext, inFlight?: number): SlicedCase {
+  const { plan } = ctx;
+  const redis = new Redis(ctx.redisUrl);
+  const id = inFlight ? `A @${inFlight}` : 'A';
+  const tag = `{${ctx.prefix}-a${inFlight ?? ''}}`;
+  const nextKey = uniform(plan.hotKeys, HOT_KEY_SEED);
+  return {
+    id,
+    budgetMs: inFlight ? plan.lowConcurrencyMs : plan.closedLoopMs,
+    ...(inFlight ? { concurrency: inFlight } : {}),
+    setup: () => warmKeys(ctx, plan.hotKeys, (key) => redis.incr(`${tag}:video:${key}`)),
+    op: () => redis.incr(`${tag}:video:${nextKey()}`),
+    finish: async (load) => [
+      {
+        id,
+        title: `raw INCR (ioredis), ${plan.hotKeys} keys${inFlight ? `, ${inFlight} in flight` : ''}`,
+        ...loadSummary(load),
+        notes: [inFlight ? 'informational: latency with little queueing' : 'the ceiling'],
+        metrics: {},
+      },
+    ],
+    teardown: async () => redis.disconnect(),
+  };
+}
+
+/** B: write-through, one UPDATE per request through Prisma ($executeRaw), rows created beforehand. */
+export function writeThrough(ctx: BenchContext): SlicedCase {
+  const { plan } = ctx;
+  let prisma: PrismaClient | undefined;
+  const update = (key: number) =>
+    (prisma as PrismaClient).$executeRaw`UPDATE "Video" SET likes = likes + 1 WHERE id = ${`b-${key}`}`;
+  const nextKey = uniform(plan.hotKeys, HOT_KEY_SEED);
+  return {
+    id: 'B',
+    budgetMs: plan.closedLoopMs,
+    async setup() {
+      await ctx.db.pool.query(
+        `INSERT INTO "Video" (id) SELECT 'b-' || g FROM generate_series(0, $1::int - 1) AS g ON CONFLICT DO NOTHING`,
+        [plan.hotKeys],
+      );
+      prisma = benchPrisma(ctx.db, WRITE_THROUGH_POOL);
+      await warmKeys(ctx, plan.hotKeys, update);
+    },
+    op: () => update(nextKey()),
+    finish: async (load) => [
+      {
+        id: 'B',
+        title: `write-through UPDATE (Prisma $executeRaw), ${plan.hotKeys} rows`,
+        ...loadSummary(load),
+        notes: [`Prisma pool of ${WRITE_THROUGH_POOL}; PostgreSQL CPU not counted`],
+        metrics: { poolSize: WRITE_THROUGH_POOL },
+      },
+    ],
+    teardown: async () => prisma?.$disconnect(),
+  };
+}
+
+/** C: the naive write-behind: INCR, then queue.add with one job id per key (a no-op while the job waits). */
+export function naiveQueue(ctx: BenchContext): SlicedCase {
+  const { plan } = ctx;
+  const redis = new Redis(ctx.redisUrl);
+  const tag = `{${ctx.prefix}-c}`;
+  const queue = new Queue('naive', { connection: redis, prefix: tag });
+  const write = async (key: number) => {
+    await redis.incr(`${tag}:video:${key}`);
+    await queue.add('flush', { key }, { jobId: `video.${key}`, removeOnComplete: true });
+  };
+  const nextKey = uniform(plan.hotKeys, HOT_KEY_SEED);
+  return {
+    id: 'C',
+    budgetMs: plan.closedLoopMs,
+    setup: () => warmKeys(ctx, plan.hotKeys, write),
+    op: () => write(nextKey()),
+    finish: async (load) => [
+      {
+        id: 'C',
+        title: `naive INCR + queue.add (job id per key), ${plan.hotKeys} keys`,
+        ...loadSummary(load),
+        notes: ['2 round trips per write; no versions, no batching'],
+        metrics: {},
+      },
+    ],
+    async teardown() {
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,252 @@
+// F1 (flush throughput, one and two worker processes, against BullMQ's no-op ceiling) and M1 (memory per
+// dirty key around the preload).
+import { QUEUE_NAME, shardKeys } from '@write-behind/core';
+import { Queue } from 'bullmq';
+import { startWorkerChild, type WorkerChild } from '../lib/child.ts';
+import { type BenchContext, type CaseResult, waitFor } from '../lib/context.ts';
+import { createBenchCache } from '../lib/entities.ts';
+import { benchPrisma, type CpuPerOp, deleteKeys, redisCpuMicros, usedMemory } from '../lib/env.ts';
+import { runLoad } from '../lib/load.ts';
+import { formatBytes } from './writes.ts';
+
+const FLUSH_TIMEOUT_MS = 240_000;
+
+const COUNTERS = [
+  'batches',
+  'statements',
+  'rowsWritten',
+  'keysFlushed',
+  'rowsRejected',
+  'outages',
+  'cpuMicros',
+];
+
+interface FlushRound {
+  keys: number;
+  ms: number;
+  counters: Record<string, number>;
+  /** Per key: CPU of the worker process(es), and of Redis. */
+  cpu: CpuPerOp;
+}
+
+export interface FlushResults {
+  flush: CaseResult;
+  flushTwo: CaseResult;
+  ceiling: CaseResult;
+  ceilingTwo: CaseResult;
+  memory: CaseResult;
+}
+
+const sum = (counters: Record<string, number>[], name: string) =>
+  counters.reduce((total, c) => total + (c[name] ?? 0), 0);
+
+export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> {
+  const { plan } = ctx;
+  const prefix = `${ctx.prefix}-f1`;
+  const prisma = benchPrisma(ctx.db);
+  const cache = createBenchCache({
+    redisUrl: ctx.redisUrl,
+    prisma,
+    prefix,
+    flush: { windowMs: plan.windowMs },
+  });
+  const idOf = (index: number) => `f1-${index}`;
+  // The rows exist, as they do for a cache in front of a live table: both rounds update rows (no inserts),
+  // so one and two workers do the same database work.
+  await ctx.db.pool.query(
+    `INSERT INTO "Video" (id) SELECT 'f1-' || g FROM generate_series(0, $1::int - 1) AS g ON CONFLICT DO NOTHING`,
+    [plan.flushKeys],
+  );
+
+  const preload = async () => {
+    const load = await runLoad({
+      concurrency: plan.preloadInFlight,
+      total: plan.flushKeys,
+      maxMs: 300_000,
+      op: (index) => cache.increment('video', idOf(index), 'likes'),
+    });
+    if (load.errors > 0) throw new Error(`F1 preload: ${load.errors} errors, first: ${load.firstError}`);
+    // Every flush job is delayed by the window: wait until the last one is due, so the worker starts on a
+    // full queue and the measurement is pure flushing.
+    await new Promise((resolve) => setTimeout(resolve, plan.windowMs + 200));
+    return load;
+  };
+
+  const flushRound = async (workers: number): Promise<FlushRound> => {
+    const keys = (await cache.stats()).dirtyKeys;
+    const queue = cache.queues[0] as Queue;
+    let children: WorkerChild[] = [];
+    try {
+      // Paused until every child is up, so that two workers start together and start-up is not timed.
+      await queue.pause();
+      children = await Promise.all(
+        Array.from({ length: workers }, () =>
+          startWorkerChild({
+            mode: 'flush',
+            redisUrl: ctx.redisUrl,
+            dbUrl: ctx.db.url,
+            prefix,
+            windowMs: plan.windowMs,
+            concurrency: plan.workerConcurrency,
+          }),
+        ),
+      );
+      const redisCpuBefore = await redisCpuMicros(ctx.redis);
+      const started = performance.now();
+      await queue.resume();
+      const finished = await waitFor(
+        `F1 flush with ${workers} worker(s)`,
+        async () => (await cache.stats()).dirtyKeys === 0,
+        FLUSH_TIMEOUT_MS,
+      );
+      const redisCpu = (await redisCpuMicros(ctx.redis)) - redisCpuBefore;
+      const counters = await Promise.all(children.map((c) => c.stop()));
+      const total: Record<string, number> = {};
+      for (const name of COUNTERS) total[name] = sum(counters, name);
+      const cpu = { nodeUsPerOp: (total.cpuMicros ?? 0) / keys, redisUsPerOp: redisCpu / keys };
+      return { keys, ms: finished - started, counters: total, cpu };
+    } finally {
+      await Promise.all(children.map((c) => c.stop().catch(() => ({}))));
+    }
+  };
+
+  try {
+    ctx.progress(`F1: preloading ${plan.flushKeys.toLocaleString('en')} dirty keys`);
+    const memoryBefore = await usedMemory(ctx.redis);
+    const firstLoad = await preload();
+    const memoryAfter = await usedMemory(ctx.redis);
+    const dirtyKeys = (await cache.stats()).dirtyKeys;
+    const bytesPerKey = (memoryAfter - memoryBefore) / dirtyKeys;
+
+    ctx.progress('F1: flushing with 1 worker process');
+    const one = await flushRound(1);
+    ctx.progress('F1: re-dirtying the same keys (warm), flushing with 2 worker processes');
+    const secondLoad = await preload();
+    const two = await flushRound(2);
+
+    ctx.progress('F1: BullMQ no-op ceiling, 1 and 2 processes');
+    const ceilingOne = await noopCeiling(ctx, plan.flushKeys, 1);
+    const ceilingTwo = await noopCeiling(ctx, plan.flushKeys, 2);
+
+    const flushRow = (id: string, round: FlushRound, workers: number): CaseResult => {
+      const { statements = 0, keysFlushed = 0, batches = 0 } = round.counters;
+      return {
+        id,
+        title: `flush ${round.keys.toLocaleString('en')} dirty keys, ${workers} worker process${workers > 1 ? 'es' : ''}`,
+        count: round.keys,
+        countUnit: 'keys',
+        rate: (round.keys / round.ms) * 1000,
+        rateUnit: 'keys/s',
+        cpu: round.cpu,
+        notes: [
+          `${(statements / keysFlushed).toFixed(4)} SQL statements per key (${statements} statements, ${keysFlushed.toLocaleString('en')} keys flushed, ${(keysFlushed / Math.max(1, batches)).toFixed(0)} keys per batch)`,
+        ],
+        metrics: { ms: round.ms, statementsPerKey: statements / keysFlushed, ...round.counters },
+      };
+    };
+    return {
+      flush: flushRow('F1', one, 1),
+      flushTwo: flushRow('F1 ×2', two, 2),
+      ceiling: ceilingRow('F1 ceiling', ceilingOne, 1, plan.workerConcurrency),
+      ceilingTwo: ceilingRow('F1 ceiling ×2', ceilingTwo, 2, plan.workerConcurrency),
+      memory: {
+        id: 'M1',
+        title: `Redis used_memory per dirty key, around the F1 preload`,
+        count: dirtyKeys,
+        countUnit: 'dirty keys',
+        notes: [
+          `${formatBytes(bytesPerKey)} per dirty key (${formatBytes(memoryAfter - memoryBefore)} for ${dirtyKeys.toLocaleString('en')}; data hash + dirty index + delayed BullMQ job)`,
+          `preload ${Math.round(firstLoad.opsPerSec).toLocaleString('en')} cold / ${Math.round(secondLoad.opsPerSec).toLocaleString('en')} warm increments/s at ${plan.preloadInFlight} in flight`,
+        ],
+        metrics: {
+          bytesPerKey,
+          usedMemoryDelta: memoryAfter - memoryBefore,
+          dirtyKeys,
+          coldPreloadOpsPerSec: firstLoad.opsPerSec,
+          warmPreloadOpsPerSec: secondLoad.opsPerSec,
+        },
+      },
+    };
+  } finally {
+    await cache.close();
+    await prisma.$disconnect();
+    await deleteKeys(ctx.redis, prefix);
+  }
+}
+
+interface CeilingRound {
+  jobs: number;
+  ms: number;
+  cpu: CpuPerOp;
+}
+
+function ceilingRow(id: string, round: CeilingRound, workers: number, concurrency: number): CaseResult {
+  return {
+    id,
+    title: `BullMQ no-op Worker, ${round.jobs.toLocaleString('en')} jobs, ${workers} process${workers > 1 ? 'es' : ''}`,
+    count: round.jobs,
+    countUnit: 'jobs',
+    rate: (round.jobs / round.ms) * 1000,
+    rateUnit: 'jobs/s',
+    cpu: round.cpu,
+    notes: [`concurrency ${concurrency} per process, jobs added beforehand with addBulk`],
+    metrics: { ms: round.ms },
+  };
+}
+
+/** BullMQ's own ceiling: a processor that does nothing, same concurrency, same number of jobs. */
+async function noopCeiling(ctx: BenchContext, jobs: number, workers: number): Promise<CeilingRound> {
+  const prefix = `${ctx.prefix}-noop${workers}`;
+  const queue = new Queue(QUEUE_NAME, { connection: ctx.redis, prefix: shardKeys(prefix, 0).tag });
+  let children: WorkerChild[] = [];
+  try {
+    await queue.pause();
+    // Four addBulk calls in flight: setup, not measured.
+    await runLoad({
+      concurrency: 4,
+      total: Math.ceil(jobs / 1000),
+      maxMs: FLUSH_TIMEOUT_MS,
+      op: (c) => {
+        const first = c * 1000;
+        return queue.addBulk(
+          Array.from({ length: Math.min(1000, jobs - first) }, (_, j) => ({
+            name: 'flush',
+            data: { entity: 'video', id: `n-${first + j}` },
+            opts: { jobId: `video.n-${first + j}.v1`, removeOnComplete: true },
+          })),
+        );
+      },
+    });
+    children = await Promise.all(
+      Array.from({ length: workers }, () =>
+        startWorkerChild({
+          mode: 'noop',
+          redisUrl: ctx.redisUrl,
+          dbUrl: ctx.db.url,
+          prefix,
+          windowMs: 0,
+          concurrency: ctx.plan.workerConcurrency,
+        }),
+      ),
+    );
+    const redisCpuBefore = await redisCpuMicros(ctx.redis);
+    const started = performance.now();
+    await queue.resume();
+    const finished = await waitFor(
+      `no-op ceiling with ${workers} worker(s)`,
+      async () => {
+        const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
+        return Object.values(counts).every((n) => n === 0);
+      },
+      FLUSH_TIMEOUT_MS,
+    );
+    const redisCpu = (await redisCpuMicros(ctx.redis)) - redisCpuBefore;
+    const counters = await Promise.all(children.map((c) => c.stop()));
+    const cpu = { nodeUsPerOp: sum(counters, 'cpuMicros') / jobs, redisUsPerOp: redisCpu / jobs };
+    return { jobs, ms: finished - started, cpu };
+  } finally {
+    await Promise.all(children.map((c) => c.stop().catch(() => ({}))));
+    await queue.close();
+    await deleteKeys(ctx.redis, prefix);
+  }
+}
