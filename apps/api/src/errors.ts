@@ -56,6 +56,10 @@ export function toHttpError(error: unknown, retryAfterSeconds: number): HttpErro
       'Retry-After': String(retryAfterSeconds),
     });
   }
+  // The router could not percent-decode a path parameter: the id itself is malformed.
+  if (error instanceof URIError) {
+    return new HttpError(400, 'VALIDATION', 'the id in the path is not valid percent-encoded UTF-8');
+  }
   if (isBodyParserError(error)) {
     switch (error.type) {
       case 'entity.parse.failed':

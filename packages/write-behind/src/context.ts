@@ -28,9 +28,17 @@ export async function closeConnection(redis: Redis | Cluster): Promise<void> {
   else redis.disconnect();
 }
 
-/** Error details safe to log: the message and code only (connection errors can carry the URL's host, never its password). */
-export function redactError(error: Error): { message: string; code?: string } {
-  return { message: error.message, code: (error as { code?: string }).code };
+/** A copy of an error that is safe to log or to wrap as a cause: its name, message, code and stack only. */
+export function redactError(error: unknown): Error {
+  if (!(error instanceof Error)) return new Error(String(error));
+  // ioredis attaches the failed command to its errors, and `HELLO 3 AUTH user <password>` is a command:
+  // keep only what says what went wrong.
+  const copy = new Error(error.message);
+  copy.name = error.name;
+  if (error.stack) copy.stack = error.stack;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') Object.assign(copy, { code });
+  return copy;
 }
 
 /** A connection for commands that may wait (BullMQ workers): same server, `maxRetriesPerRequest: null`. */
@@ -79,7 +87,9 @@ export function createContext(options: ResolvedOptions): Context {
       if (!queue) {
         const keys = shards[shard] as ShardKeys;
         queue = new Queue(QUEUE_NAME, { connection: redis, prefix: keys.tag, defaultJobOptions: jobOptions });
-        queue.on('error', (error) => options.logger.error({ err: error, shard }, 'flush queue error'));
+        queue.on('error', (error) =>
+          options.logger.error({ err: redactError(error), shard }, 'flush queue error'),
+        );
         queues.set(shard, queue);
       }
       return queue;
@@ -117,5 +127,7 @@ export function checkId(context: Context, entity: string, id: unknown): string {
   }
   if (!id.isWellFormed())
     throw new ValidationError(`${entity} id contains a lone surrogate (not valid Unicode)`);
+  // PostgreSQL text cannot hold U+0000, so such an id could never be loaded or flushed.
+  if (id.includes('\u0000')) throw new ValidationError(`${entity} id contains a NUL character (U+0000)`);
   return id;
 }

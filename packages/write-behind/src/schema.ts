@@ -172,6 +172,8 @@ export function checkValue(entity: string, fieldName: string, spec: FieldSpec, v
       }
       if (!value.isWellFormed())
         throw new ValidationError(`${where} contains a lone surrogate (not valid Unicode)`);
+      // PostgreSQL text cannot hold U+0000: accepted here, the value could never be flushed.
+      if (value.includes('\u0000')) throw new ValidationError(`${where} contains a NUL character (U+0000)`);
       return value;
     }
   }

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { type Context, checkId, closeConnection, createContext, entityOf } from './context.js';
+import { type Context, checkId, closeConnection, createContext, entityOf, redactError } from './context.js';
 import {
   BacklogFullError,
   ClosedError,
@@ -88,7 +88,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     this.#context = createContext(resolveOptions(options));
     this.#loader = new BatchLoader(this.#context.options.store);
     this.checkRedis().catch((error: unknown) =>
-      this.#context.logger.warn({ err: error }, 'could not read Redis maxmemory-policy'),
+      this.#context.logger.warn({ err: redactError(error) }, 'could not read Redis maxmemory-policy'),
     );
   }
 
@@ -434,7 +434,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     } catch (error) {
       // The write is already acknowledged by Redis and the key is dirty; the sweep enqueues it later.
       this.#context.logger.warn(
-        { err: error, entity, id },
+        { err: redactError(error), entity, id },
         'could not enqueue a flush job; the sweep will retry',
       );
     }
@@ -454,7 +454,9 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
       return await call();
     } catch (error) {
       if (error instanceof WriteBehindError) throw error;
-      throw new UnavailableError(`Redis command failed: ${(error as Error).message}`, { cause: error });
+      throw new UnavailableError(`Redis command failed: ${(error as Error).message}`, {
+        cause: redactError(error),
+      });
     }
   }
 }

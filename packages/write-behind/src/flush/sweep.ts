@@ -32,7 +32,9 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
         data: { entity, id },
         opts: {
           ...context.jobOptions,
-          jobId: flushJobId(entity, id, Number(orphans[i + 1])),
+          // A fresh id: the key's last job may still sit in the failed set under the plain id (it stalled
+          // too often, which is no fault of the key's), and BullMQ ignores an add whose id exists.
+          jobId: `${flushJobId(entity, id, Number(orphans[i + 1]))}.s${now}`,
           deduplication: { id: dedupId(entity, id), keepLastIfActive: true },
         },
       });

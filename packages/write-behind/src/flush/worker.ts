@@ -1,6 +1,6 @@
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
-import { type Context, closeConnection, duplicateForWorker } from '../context.js';
+import { type Context, closeConnection, duplicateForWorker, redactError } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, QUEUE_NAME, type ShardKeys } from '../keys.js';
 import { FlushBatcher, type FlushCounters } from './batcher.js';
@@ -16,6 +16,11 @@ export interface FlushWorkerOptions {
   lockDurationMs?: number;
   /** How often BullMQ looks for stalled jobs (those whose worker died). @defaultValue `30000` */
   stalledIntervalMs?: number;
+  /**
+   * How many times a job may stall (its worker died) before BullMQ fails it. A key whose job failed this way is
+   * not the operator's to fix: the sweep enqueues it again under a fresh job id. @defaultValue `1`
+   */
+  maxStalledCount?: number;
   /** How long `close()` waits for jobs in flight before abandoning them to stalled-job recovery. @defaultValue `10000` */
   closeTimeoutMs?: number;
   /** Whether this worker registers the periodic sweep and tombstone purge. @defaultValue `true` */
@@ -62,6 +67,7 @@ export class FlushWorker {
       concurrency: options.concurrency ?? context.options.flush.concurrency,
       lockDurationMs: options.lockDurationMs ?? 30_000,
       stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: options.maxStalledCount ?? 1,
       closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
       sweep: options.sweep ?? true,
     };
@@ -81,12 +87,13 @@ export class FlushWorker {
           concurrency: this.#options.concurrency,
           lockDuration: this.#options.lockDurationMs,
           stalledInterval: this.#options.stalledIntervalMs,
+          maxStalledCount: this.#options.maxStalledCount,
           // A huge limit never throttles; it only lets an outage pause the whole queue (`queue.rateLimit`).
           limiter: { max: Number.MAX_SAFE_INTEGER - 1, duration: 1000 },
         },
       );
       worker.on('error', (error) =>
-        context.logger.error({ err: error, shard: shard.shard }, 'flush worker error'),
+        context.logger.error({ err: redactError(error), shard: shard.shard }, 'flush worker error'),
       );
       worker.on('failed', (job, error) => {
         if (!job || job.name === SWEEP_JOB) return;

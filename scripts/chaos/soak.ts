@@ -1,0 +1,144 @@
+// Soak: `npm run soak -- --duration 10m --rate 400`. Holds a steady write rate (increments and sets over a
+// few thousand keys) against one flush worker in a child process for a long time, and reports the worker's
+// RSS and Redis used_memory at the start and the end, BullMQ completed/failed counts and the flush lag
+// (age of the oldest unflushed write), so leaks and a growing backlog show.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createWriteBehind } from '@write-behind/core';
+import { Redis } from 'ioredis';
+import { cleanupRedis, createTestDatabase, REDIS_URL, testPrefix } from '../../test/support/env.ts';
+import { entities, type TestEntities } from '../../test/support/harness.ts';
+import { parseDuration } from './run.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL('../../test/support/worker-process.ts', import.meta.url));
+
+export interface SoakOptions {
+  durationMs: number;
+  /** Target writes per second. */
+  rate: number;
+  keys: number;
+  sampleEveryMs: number;
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 102.4) / 10;
+}
+
+async function usedMemoryMb(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Math.round(Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 104857.6) / 10;
+}
+
+export async function runSoak(partial: Partial<SoakOptions> = {}) {
+  const o: SoakOptions = { durationMs: 120_000, rate: 400, keys: 3000, sampleEveryMs: 10_000, ...partial };
+  const db = await createTestDatabase();
+  const prefix = testPrefix();
+  const cache = createWriteBehind<TestEntities>({
+    redis: REDIS_URL,
+    entities,
+    prisma: db.prisma,
+    prefix,
+    flush: { windowMs: 100 },
+    logger: { info() {}, warn() {}, error() {} },
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+    cwd: ROOT,
+    env: { ...process.env, WB_PREFIX: prefix, WB_SCHEMA: db.schema },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve) =>
+    child.stdout?.on('data', (d: Buffer) => d.includes('ready') && resolve()),
+  );
+  const pid = child.pid as number;
+  const redis = new Redis(REDIS_URL);
+  const samples: { t: number; workerRssMb: number; redisUsedMb: number; lagMs: number; dirty: number }[] = [];
+  const sample = async (t: number) => {
+    const stats = await cache.stats();
+    samples.push({
+      t: Math.round(t / 1000),
+      workerRssMb: rssMb(pid),
+      redisUsedMb: await usedMemoryMb(redis),
+      lagMs: stats.oldestDirtyAgeMs,
+      dirty: stats.dirtyKeys,
+    });
+    process.stderr.write(`[soak] ${JSON.stringify(samples.at(-1))}\n`);
+  };
+  await sample(0);
+  const start = Date.now();
+  let acknowledged = 0;
+  let refused = 0;
+  let maxLagMs = 0;
+  let nextSample = start + o.sampleEveryMs;
+  const languages = ['en', 'de', 'fr'];
+  // Paced in ticks of 50 ms: rate/20 writes per tick, all in flight at once.
+  for (let tick = 0; Date.now() - start < o.durationMs; tick++) {
+    const due = start + tick * 50;
+    if (due > Date.now()) await sleep(due - Date.now());
+    const batch = Math.max(1, Math.round(o.rate / 20));
+    await Promise.all(
+      Array.from({ length: batch }, async (_, i) => {
+        const k = (tick * batch + i) % o.keys;
+        try {
+          if (k % 4 === 0) await cache.set('settings', `u${k}`, { language: languages[k % 3] as string });
+          else await cache.increment('video', `v${k}`, k % 2 ? 'likes' : 'views', 1);
+          acknowledged++;
+        } catch {
+          refused++;
+        }
+      }),
+    );
+    if (Date.now() >= nextSample) {
+      nextSample += o.sampleEveryMs;
+      await sample(Date.now() - start);
+      maxLagMs = Math.max(maxLagMs, samples.at(-1)?.lagMs ?? 0);
+    }
+  }
+  const loadMs = Date.now() - start;
+  await sample(loadMs);
+  const drainStart = Date.now();
+  await cache.drain({ timeoutMs: 60_000 });
+  const drainMs = Date.now() - drainStart;
+  const counts = await cache.queues[0]?.getJobCounts('completed', 'failed', 'delayed', 'wait', 'active');
+  const report = {
+    options: o,
+    loadMs,
+    acknowledged,
+    refused,
+    rate: Math.round((acknowledged / loadMs) * 1000),
+    start: samples[0],
+    end: samples.at(-1),
+    maxLagMs,
+    drainMs,
+    jobs: counts,
+    samples,
+  };
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  redis.disconnect();
+  await cache.close();
+  await cleanupRedis(prefix);
+  await db.drop();
+  return report;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const argv = process.argv.slice(2);
+  const flag = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const report = await runSoak({
+    ...(flag('--duration') ? { durationMs: parseDuration(flag('--duration') as string) } : {}),
+    ...(flag('--rate') ? { rate: Number(flag('--rate')) } : {}),
+    ...(flag('--keys') ? { keys: Number(flag('--keys')) } : {}),
+    ...(flag('--sample-every') ? { sampleEveryMs: parseDuration(flag('--sample-every') as string) } : {}),
+  });
+  const { samples: _, ...summary } = report;
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  process.exit(0);
+}
