@@ -27,9 +27,16 @@ test('reject policy: the write past the limit fails and changes nothing', async 
   assert.equal(await h.cache.increment('video', 'k0', 'likes'), 2);
 
   // Once the workers drain the backlog, writes are accepted again.
-  await h.startWorker();
+  const worker = await h.startWorker();
   await h.cache.drain();
   assert.equal(await h.cache.increment('video', 'k5', 'likes'), 1);
+
+  // A key that is in Redis but clean makes the backlog grow too: refused the same way, unchanged.
+  await worker.close();
+  for (let i = 6; i < 10; i++) await h.cache.increment('video', `k${i}`, 'likes');
+  await assert.rejects(h.cache.increment('video', 'k0', 'likes'), BacklogFullError);
+  assert.deepEqual(await h.cache.get('video', 'k0'), { likes: 2, views: 0 });
+  assert.equal((await h.cache.stats()).dirtyKeys, 5);
 });
 
 test('wait policy: a write waits for room, and times out with the same error', async () => {

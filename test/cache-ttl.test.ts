@@ -34,4 +34,7 @@ test('a key filled by a read expires too', async () => {
   await h.db.pool.query(`INSERT INTO "Video" (id, likes, version) VALUES ('read', 5, 1)`);
   assert.equal((await h.cache.get('video', 'read'))?.likes, 5);
   assert.ok((await redis.pttl(`{${h.prefix}:0}:e:video:read`)) > 0);
+  // An increment of that warm, clean key takes the fast path; it too makes the key dirty and permanent.
+  assert.equal(await h.cache.increment('video', 'read', 'likes'), 6);
+  assert.equal(await redis.pttl(`{${h.prefix}:0}:e:video:read`), -1);
 });

@@ -111,3 +111,14 @@ test('a stale delete cannot remove a newer row', async () => {
   const { rows } = await h.db.pool.query(`SELECT likes::int FROM "Video" WHERE id = 'd6'`);
   assert.equal(rows[0]?.likes, 4);
 });
+
+test('an increment after a delete creates the record again, from zero', async () => {
+  assert.equal(await h.cache.increment('video', 'd7', 'likes', 3), 3);
+  await h.cache.flushed('video', 'd7');
+  assert.equal(await h.cache.delete('video', 'd7'), true);
+  assert.equal(await h.cache.increment('video', 'd7', 'likes', 2), 2);
+  assert.deepEqual(await h.cache.get('video', 'd7'), { likes: 2, views: 0 });
+  await h.cache.flushed('video', 'd7');
+  const { rows } = await h.db.pool.query(`SELECT likes::int, views::int FROM "Video" WHERE id = 'd7'`);
+  assert.deepEqual(rows[0], { likes: 2, views: 0 });
+});

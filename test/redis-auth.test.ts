@@ -2,62 +2,26 @@
 // the password appears in no log line and no error message, also when it is wrong.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createWriteBehind, type Logger, PrismaStore, WriteBehindError } from '@write-behind/core';
+import { createWriteBehind, PrismaStore, WriteBehindError } from '@write-behind/core';
 import { Redis } from 'ioredis';
-import { startRedis } from '../scripts/chaos/redis-durability.ts';
+import { type RedisServer, startRedis } from '../scripts/chaos/redis-durability.ts';
 import { createTestDatabase, type TestDatabase } from './support/env.ts';
 import { entities, type TestEntities, videoRow } from './support/harness.ts';
+import { assertNoSecret, flatten, recordingLogger, withTimeout } from './support/secrets.ts';
 
 const PASSWORD = 'Zq8pSecretPw91';
 const ACL_PASSWORD = 'AclSecretPw73';
 const WRONG = 'WrongSecretPw55';
 const SECRETS = [PASSWORD, ACL_PASSWORD, WRONG];
 
-let server: Awaited<ReturnType<typeof startRedis>>;
+let server: RedisServer;
 let db: TestDatabase;
-const lines: string[] = [];
-const logger: Logger = {
-  info: (obj, msg = '') => lines.push(`${msg} ${flatten(obj)}`),
-  warn: (obj, msg = '') => lines.push(`${msg} ${flatten(obj)}`),
-  error: (obj, msg = '') => lines.push(`${msg} ${flatten(obj)}`),
-};
-
-/** Everything a log shipper could print: messages, stacks, causes, nested objects. */
-function flatten(value: unknown, depth = 0): string {
-  if (depth > 4 || value === null || value === undefined) return String(value);
-  if (value instanceof Error) {
-    const extra = Object.entries(value).map(([k, v]) => `${k}=${flatten(v, depth + 1)}`);
-    return `${value.name}: ${value.message} ${value.stack ?? ''} ${extra.join(' ')} cause=${flatten(value.cause, depth + 1)}`;
-  }
-  if (typeof value === 'object') {
-    try {
-      return JSON.stringify(value);
-    } catch {
-      return Object.entries(value as object)
-        .map(([k, v]) => `${k}=${flatten(v, depth + 1)}`)
-        .join(' ');
-    }
-  }
-  return String(value);
-}
-
-function assertNoSecret(text: string, where: string): void {
-  for (const secret of SECRETS)
-    assert.ok(!text.includes(secret), `${where} contains a password: ${text.slice(0, 500)}`);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not settle in ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
+const { logger, lines } = recordingLogger();
 
 before(async () => {
-  server = await startRedis(['--requirepass', PASSWORD, '--save', '', '--appendonly', 'no'], PASSWORD);
+  server = await startRedis(['--requirepass', PASSWORD, '--save', '', '--appendonly', 'no'], {
+    password: PASSWORD,
+  });
   const admin = new Redis({ port: server.port, host: '127.0.0.1', password: PASSWORD });
   await admin.acl('SETUSER', 'wb', 'on', `>${ACL_PASSWORD}`, '~*', '&*', '+@all');
   admin.disconnect();
@@ -93,7 +57,7 @@ for (const [name, url] of [
       await worker.close();
       await cache.close();
     }
-    assertNoSecret(lines.join('\n'), 'a log line');
+    assertNoSecret(lines.join('\n'), 'a log line', SECRETS);
   });
 }
 
@@ -115,14 +79,19 @@ test('a wrong password fails with a WriteBehindError naming no password, and log
       'an increment with a wrong password',
     );
     assert.ok(error instanceof WriteBehindError, `got ${flatten(error)}`);
-    assertNoSecret(`${(error as Error).message} ${(error as Error).stack}`, "the error's message and stack");
-    assertNoSecret(String(error), 'the error as a string');
-    assertNoSecret(lines.join('\n'), 'a log line');
+    assertNoSecret(
+      `${(error as Error).message} ${(error as Error).stack}`,
+      "the error's message and stack",
+      SECRETS,
+    );
+    assertNoSecret(String(error), 'the error as a string', SECRETS);
+    assertNoSecret(lines.join('\n'), 'a log line', SECRETS);
     // ioredis's ReplyError has an enumerable `command`, { name: 'hello', args: ['3', 'AUTH', 'default',
     // <password>] }, which pino's err serializer would print: the cause must not be that error.
     assertNoSecret(
       flatten((error as Error).cause),
       "the error's cause (what a logger serializing err.cause prints)",
+      SECRETS,
     );
   } finally {
     await withTimeout(cache.close(), 5000, 'close').catch(() => {});

@@ -7,6 +7,7 @@ import { type BenchContext, type CaseResult, waitFor } from '../lib/context.ts';
 import { createBenchCache } from '../lib/entities.ts';
 import { benchPrisma, type CpuPerOp, deleteKeys, redisCpuMicros, usedMemory } from '../lib/env.ts';
 import { runLoad } from '../lib/load.ts';
+import { describeBreakdown, memoryBreakdown } from '../lib/memory.ts';
 import { formatBytes } from './writes.ts';
 
 const FLUSH_TIMEOUT_MS = 240_000;
@@ -117,6 +118,11 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
     const memoryAfter = await usedMemory(ctx.redis);
     const dirtyKeys = (await cache.stats()).dirtyKeys;
     const bytesPerKey = (memoryAfter - memoryBefore) / dirtyKeys;
+    const breakdown = await memoryBreakdown(
+      ctx.redis,
+      prefix,
+      Array.from({ length: 50 }, (_, i) => idOf(i * 97)),
+    );
 
     ctx.progress('F1: flushing with 1 worker process');
     const one = await flushRound(1);
@@ -156,12 +162,14 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         countUnit: 'dirty keys',
         notes: [
           `${formatBytes(bytesPerKey)} per dirty key (${formatBytes(memoryAfter - memoryBefore)} for ${dirtyKeys.toLocaleString('en')}; data hash + dirty index + delayed BullMQ job)`,
+          describeBreakdown(breakdown, formatBytes),
           `preload ${Math.round(firstLoad.opsPerSec).toLocaleString('en')} cold / ${Math.round(secondLoad.opsPerSec).toLocaleString('en')} warm increments/s at ${plan.preloadInFlight} in flight`,
         ],
         metrics: {
           bytesPerKey,
           usedMemoryDelta: memoryAfter - memoryBefore,
           dirtyKeys,
+          ...breakdown,
           coldPreloadOpsPerSec: firstLoad.opsPerSec,
           warmPreloadOpsPerSec: secondLoad.opsPerSec,
         },

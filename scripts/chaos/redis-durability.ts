@@ -8,7 +8,7 @@
 //
 // Flags: --load 5s  --clients 16  --keys 500  --json
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,14 +66,42 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(
-  args: string[],
-  password?: string,
-): Promise<{ port: number; process: ChildProcess; kill(): Promise<void> }> {
+export interface StartRedisOptions {
+  /** The password the readiness probe authenticates with (pass `--requirepass` in the arguments too). */
+  password?: string;
+  /**
+   * Serve TLS only: `--tls-port` on the free port, `--port 0`, these PEM files, and no client certificates
+   * (`--tls-auth-clients no`). The readiness probe trusts `caFile`.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+}
+
+export interface RedisServer {
+  port: number;
+  process: ChildProcess;
+  kill(): Promise<void>;
+}
+
+/** Starts a private redis-server on a free port of 127.0.0.1 and resolves once it answers PING. */
+export async function startRedis(args: string[], options: StartRedisOptions = {}): Promise<RedisServer> {
+  const { password, tls } = options;
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...args], {
-    stdio: 'ignore',
+  const listen = tls
+    ? [
+        ...['--port', '0', '--tls-port', String(port), '--tls-auth-clients', 'no'],
+        ...['--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile],
+      ]
+    : ['--port', String(port)];
+  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // The end of redis-server's own log, to say why it did not start.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-2000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const probe = new Redis({
     port,
@@ -81,6 +109,7 @@ export async function startRedis(
     lazyConnect: true,
     retryStrategy: () => null,
     ...(password ? { password } : {}),
+    ...(tls ? { tls: { ca: readFileSync(tls.caFile) } } : {}),
   });
   probe.on('error', () => {});
   const deadline = Date.now() + 30_000;
@@ -92,8 +121,11 @@ export async function startRedis(
     } catch {
       probe.disconnect();
     }
-    if (Date.now() > deadline || child.exitCode !== null)
-      throw new Error(`redis-server on ${port} did not start`);
+    if (Date.now() > deadline || child.exitCode !== null) {
+      probe.disconnect();
+      if (child.exitCode === null) child.kill('SIGKILL');
+      throw new Error(`redis-server on ${port} did not start; its output ends with:\n${output.trim()}`);
+    }
     await sleep(50);
   }
   probe.disconnect();

@@ -8,6 +8,7 @@ import type { Cluster, Redis, Result } from 'ioredis';
  */
 const SCRIPTS = {
   wbWrite: 'write-2.lua',
+  wbIncr: 'incr-2.lua',
   wbFill: 'fill-1.lua',
   wbSnapshot: 'snapshot.lua',
   wbAck: 'ack.lua',
@@ -24,6 +25,7 @@ export type WriteReply = [
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     wbWrite(dataKey: string, dirtyKey: string, ...args: (string | number)[]): Result<WriteReply, Context>;
+    wbIncr(dataKey: string, dirtyKey: string, ...args: (string | number)[]): Result<WriteReply, Context>;
     wbFill(dataKey: string, ...args: (string | number)[]): Result<string[], Context>;
     wbSnapshot(numKeys: number, dirtyKey: string, ...dataKeys: string[]): Result<string[][], Context>;
     wbAck(

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { type Context, checkId, closeConnection, createContext, entityOf, redactError } from './context.js';
+import { JobBatcher } from './enqueue.js';
 import {
   BacklogFullError,
   ClosedError,
@@ -39,6 +40,8 @@ const Status = {
   BacklogFull: 2,
   Overflow: 3,
   NotFound: 4,
+  /** From the increment fast path: the key is deleted, and the general script must create its record. */
+  Deleted: 5,
 } as const;
 
 export interface WaitOptions {
@@ -82,6 +85,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #context: Context;
   readonly #loader: BatchLoader;
   readonly #incrementCreateArgs = new Map<string, string[]>();
+  readonly #jobBatchers = new Map<number, JobBatcher>();
   #closed = false;
 
   constructor(options: WriteBehindOptions<E>) {
@@ -175,11 +179,13 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
         `${entity} write is ${size} bytes encoded; the limit is ${this.#context.options.limits.maxValueBytes} (limits.maxValueBytes)`,
       );
     }
-    const reply = await this.#write(spec, id, key, shard, 'set', new Set(named), [
+    // A write of every field needs no read-back: the record is exactly what was written.
+    const whole = named.length === Object.keys(fields).length;
+    const reply = await this.#write(spec, id, key, shard, whole ? 'put' : 'set', new Set(named), [
       String(named.length),
       ...pairs,
     ]);
-    return this.#decode(spec, pairsToMap(reply[1] as string[])) as Values<E, N>;
+    return this.#decode(spec, pairsToMap(whole ? pairs : (reply[1] as string[]))) as Values<E, N>;
   }
 
   /** Adds `by` (default 1, may be negative) to a counter field and returns the new value. */
@@ -292,6 +298,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#jobBatchers.values()].map((b) => b.settled()));
     await this.#context.closeQueues();
     if (this.#context.ownsRedis) await closeConnection(this.#context.redis);
   }
@@ -313,7 +320,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     id: string,
     key: string,
     shard: ShardKeys,
-    op: 'set' | 'incr' | 'del',
+    op: 'set' | 'put' | 'incr' | 'del',
     named: Set<string> | null,
     opArgs: string[],
   ): Promise<WriteReply> {
@@ -321,19 +328,32 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     const createArgs = named ? this.#createArgs(spec, named) : NO_CREATE;
     let fill: string[] = ['', '0', '0'];
     const deadline = Date.now() + options.backlog.waitTimeoutMs;
+    // An increment tries the fast path first; a cold or deleted key takes the general script.
+    let fast = op === 'incr';
     for (let backoff = 5; ; ) {
       const reply = await this.#redis(() =>
-        redis.wbWrite(
-          key,
-          shard.dirty,
-          op,
-          Date.now(),
-          options.backlog.limit,
-          options.cacheTtlMs > 0 ? '1' : '0',
-          ...fill,
-          ...createArgs,
-          ...opArgs,
-        ),
+        fast
+          ? redis.wbIncr(
+              key,
+              shard.dirty,
+              opArgs[0] as string,
+              opArgs[1] as string,
+              opArgs[2] as string,
+              Date.now(),
+              options.backlog.limit,
+              options.cacheTtlMs > 0 ? '1' : '0',
+            )
+          : redis.wbWrite(
+              key,
+              shard.dirty,
+              op,
+              Date.now(),
+              options.backlog.limit,
+              options.cacheTtlMs > 0 ? '1' : '0',
+              ...fill,
+              ...createArgs,
+              ...opArgs,
+            ),
       );
       switch (reply[0]) {
         case Status.Ok:
@@ -341,6 +361,10 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
           return reply;
         case Status.Cold:
           fill = await this.#loadCold(spec, id);
+          fast = false;
+          continue;
+        case Status.Deleted:
+          fast = false;
           continue;
         case Status.BacklogFull:
           if (options.backlog.policy === 'wait' && Date.now() < deadline) {
@@ -421,16 +445,21 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   }
 
   async #enqueue(entity: string, id: string, shard: ShardKeys, version: number): Promise<void> {
+    let batcher = this.#jobBatchers.get(shard.shard);
+    if (!batcher) {
+      batcher = new JobBatcher(this.#context.queue(shard.shard));
+      this.#jobBatchers.set(shard.shard, batcher);
+    }
     try {
-      await this.#context.queue(shard.shard).add(
-        'flush',
-        { entity, id },
-        {
+      await batcher.add({
+        name: 'flush',
+        data: { entity, id },
+        opts: {
           jobId: flushJobId(entity, id, version),
           delay: this.#context.options.flush.windowMs,
           deduplication: { id: dedupId(entity, id), keepLastIfActive: true },
         },
-      );
+      });
     } catch (error) {
       // The write is already acknowledged by Redis and the key is dirty; the sweep enqueues it later.
       this.#context.logger.warn(

@@ -4,7 +4,7 @@
 
   KEYS[1] data key (hash)      KEYS[2] the shard's dirty index (sorted set)
 
-  ARGV[1] op: 'incr' | 'set' | 'del'
+  ARGV[1] op: 'incr' | 'set' | 'put' | 'del' ('put' is a 'set' of every field: it returns no value)
   ARGV[2] now, in ms (score of a newly dirty key)
   ARGV[3] backlog limit: most dirty keys before a write to a clean key is refused (0: no limit)
   ARGV[4] '1' when clean keys may expire (cacheTtlMs > 0): a dirty key must not
@@ -12,7 +12,7 @@
   ARGV[6] fill version      ARGV[7] fill pair count n, then n field/value pairs
   then:   missing required fields if the record must be created, create pair count m, m pairs (defaults)
   then for 'incr': field, delta, largest magnitude allowed
-       for 'set':  pair count k, k pairs
+       for 'set' and 'put': pair count k, k pairs
 
   Returns { status, value, version, newlyDirty }
     status 0 ok, 1 cold (load the key and call again with a fill), 2 backlog full (value: dirty count),
@@ -75,10 +75,12 @@ if op == 'incr' then
   if nextValue > max or nextValue < -max then return refuse(3, tostring(current)) end
   if not exists and not create() then return refuse(4) end
   value = rcall('HINCRBY', key, counterField, delta)
-elseif op == 'set' then
+elseif op == 'set' or op == 'put' then
   if not exists and not create() then return refuse(4) end
+  -- One HSET for all pairs; the count is bounded by the entity's fields, far below Lua's stack limit.
   local count = tonumber(ARGV[p])
-  for i = 0, count - 1 do rcall('HSET', key, ARGV[p + 1 + 2 * i], ARGV[p + 2 + 2 * i]) end
+  if count > 0 then rcall('HSET', key, unpack(ARGV, p + 1, p + 2 * count)) end
+  value = 0
 else
   -- A delete keeps only the metadata and a tombstone, so a later create starts from nothing.
   for _, f in ipairs(rcall('HKEYS', key)) do

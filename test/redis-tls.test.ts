@@ -1,0 +1,226 @@
+// Redis over TLS (`rediss://`), with a password: a private redis-server that serves TLS only (plain port off),
+// its certificate signed by a throwaway CA made with openssl. The library works end to end (writes, a worker
+// flushes to PostgreSQL) both when the CA is given through an ioredis instance and when a bare URL string is
+// trusted the way Node trusts any private CA (NODE_EXTRA_CA_CERTS); an untrusted certificate is refused with
+// a WriteBehindError; the password appears in no log line and no error message.
+//
+// A URL string cannot carry a CA: ioredis turns `rediss://` into `tls: true` with Node's default trust store.
+// For a private CA, pass `new Redis('rediss://…', { tls: { ca } })` as `redis`, or start Node with
+// NODE_EXTRA_CA_CERTS=<ca.pem>.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { createWriteBehind, PrismaStore, WriteBehindError } from '@write-behind/core';
+import { Redis } from 'ioredis';
+import { type RedisServer, startRedis } from '../scripts/chaos/redis-durability.ts';
+import { createTestDatabase, type TestDatabase } from './support/env.ts';
+import { entities, type TestEntities, videoRow } from './support/harness.ts';
+import { assertNoSecret, flatten, recordingLogger, withTimeout } from './support/secrets.ts';
+
+const PASSWORD = 'TlsSecretPw38';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL('./support/worker-process.ts', import.meta.url));
+
+interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+/** A CA and a server certificate for 127.0.0.1 and localhost, valid one day, in `dir`. */
+function makeCertificates(dir: string): TlsFiles {
+  const files = {
+    caFile: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    keyFile: join(dir, 'server.key'),
+    csr: join(dir, 'server.csr'),
+    certFile: join(dir, 'server.crt'),
+    extensions: join(dir, 'server.ext'),
+  };
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...ecKey,
+    '-keyout',
+    files.caKey,
+    '-out',
+    files.caFile,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=wb-test-ca',
+  );
+  openssl('req', ...ecKey, '-keyout', files.keyFile, '-out', files.csr, '-subj', '/CN=localhost');
+  writeFileSync(files.extensions, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl(
+    ...['x509', '-req', '-in', files.csr, '-CA', files.caFile, '-CAkey', files.caKey, '-CAcreateserial'],
+    ...['-out', files.certFile, '-days', '1', '-extfile', files.extensions],
+  );
+  return files;
+}
+
+/**
+ * Starts the TLS Redis, or says why this machine cannot: no openssl, or a redis-server built without TLS
+ * (7.0 does not know the `tls-*` directives; 7.2+ logs "Missing implement of connection type tls").
+ * Any other failure is a failure, not a skip.
+ */
+async function startTlsRedis(dir: string): Promise<{ server: RedisServer; files: TlsFiles } | string> {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'pipe' });
+  } catch {
+    return 'openssl is not installed; it makes the test certificates';
+  }
+  const files = makeCertificates(dir);
+  try {
+    const args = ['--requirepass', PASSWORD, '--save', '', '--appendonly', 'no'];
+    return { server: await startRedis(args, { password: PASSWORD, tls: files }), files };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/Missing implement of connection type tls|>>> 'tls-[^\n]*\n\s*Bad directive/.test(message))
+      return `this redis-server was built without TLS: ${message.replace(/\s+/g, ' ').slice(-200)}`;
+    throw error;
+  }
+}
+
+// Certificates before the tests are declared: whether they are skipped depends on them.
+const dir = mkdtempSync(join(tmpdir(), 'wb-tls-'));
+const started = await startTlsRedis(dir);
+const skip = typeof started === 'string' ? started : false;
+const tls = typeof started === 'string' ? undefined : started;
+const db: TestDatabase | undefined = tls ? await createTestDatabase() : undefined;
+
+after(async () => {
+  await tls?.server.kill();
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function given() {
+  assert.ok(tls && db, 'set up');
+  const url = `rediss://:${PASSWORD}@127.0.0.1:${tls.server.port}`;
+  return { tls, db, url, ca: readFileSync(tls.files.caFile) };
+}
+
+test('rediss:// with the CA on an ioredis instance: writes reach PostgreSQL, no password logged', {
+  skip,
+}, async () => {
+  const { db, url, ca } = given();
+  const { logger, lines } = recordingLogger();
+  // The password comes from the URL; the server requires it (requirepass), so it was sent and accepted.
+  const redis = new Redis(url, { tls: { ca } });
+  const cache = createWriteBehind<TestEntities>({
+    redis,
+    entities,
+    prefix: 'tlsinst',
+    store: new PrismaStore(db.prisma),
+    flush: { windowMs: 50 },
+    logger,
+  });
+  // The worker's connections are duplicates of `redis`: TLS options and password included.
+  const worker = cache.createWorker({ closeTimeoutMs: 2000 });
+  try {
+    await worker.ready;
+    assert.equal(await cache.increment('video', 'tls-v', 'likes', 3), 3);
+    assert.equal(await cache.increment('video', 'tls-v', 'likes', 2), 5);
+    await cache.set('settings', 'tls-u', { language: 'fr' });
+    await cache.flushed('video', 'tls-v', { timeoutMs: 10_000 });
+    await cache.flushed('settings', 'tls-u', { timeoutMs: 10_000 });
+    assert.equal((await videoRow(db, 'tls-v'))?.likes, 5);
+    const { rows } = await db.pool.query('SELECT language FROM user_settings WHERE user_id = $1', ['tls-u']);
+    assert.equal(rows[0]?.language, 'fr');
+  } finally {
+    await worker.close();
+    await cache.close();
+    // The library closes only connections it opened itself.
+    await redis.quit();
+  }
+  assertNoSecret(lines.join('\n'), 'a log line', [PASSWORD]);
+});
+
+test('a bare rediss:// URL string works once Node trusts the CA (NODE_EXTRA_CA_CERTS)', {
+  skip,
+}, async () => {
+  const { tls, db, url, ca } = given();
+  const { logger, lines } = recordingLogger();
+  // The flush worker is a child process whose only Redis setting is the URL string (REDIS_URL).
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL: url,
+      NODE_EXTRA_CA_CERTS: tls.files.caFile,
+      WB_PREFIX: 'tlsurl',
+      WB_SCHEMA: db.schema,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString('utf8');
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString('utf8');
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const redis = new Redis(url, { tls: { ca } });
+  const cache = createWriteBehind<TestEntities>({
+    redis,
+    entities,
+    prefix: 'tlsurl',
+    store: new PrismaStore(db.prisma),
+    flush: { windowMs: 50 },
+    logger,
+  });
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!output.includes('ready') && child.exitCode === null && Date.now() < deadline) await sleep(50);
+    assert.ok(output.includes('ready'), `the worker did not connect; its output: ${output.slice(0, 1000)}`);
+    assert.equal(await cache.increment('video', 'tls-url-v', 'views', 7), 7);
+    await cache.flushed('video', 'tls-url-v', { timeoutMs: 15_000 });
+    assert.equal((await videoRow(db, 'tls-url-v'))?.views, 7);
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+    await cache.close();
+    await redis.quit();
+  }
+  assertNoSecret(`${output}\n${lines.join('\n')}`, "the URL worker's output or a log line", [PASSWORD]);
+});
+
+test('an untrusted certificate is refused with a WriteBehindError naming no password', { skip }, async () => {
+  const { db, url } = given();
+  const { logger, lines } = recordingLogger();
+  // This process does not trust the throwaway CA: the TLS handshake fails on every attempt.
+  const cache = createWriteBehind<TestEntities>({
+    redis: url,
+    entities,
+    prefix: 'tlsbad',
+    store: new PrismaStore(db.prisma),
+    logger,
+  });
+  try {
+    const error = await withTimeout(
+      cache.increment('video', 'w', 'likes').then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      15_000,
+      'an increment over an untrusted TLS connection',
+    );
+    assert.ok(error instanceof WriteBehindError, `got ${flatten(error)}`);
+    assert.equal(error.code, 'UNAVAILABLE');
+    // The error says Redis could not be reached; the log says why.
+    assert.match(lines.join('\n'), /SELF_SIGNED_CERT_IN_CHAIN/);
+    assertNoSecret(flatten(error), 'the error, its stack and cause', [PASSWORD]);
+    assertNoSecret(lines.join('\n'), 'a log line', [PASSWORD]);
+  } finally {
+    await withTimeout(cache.close(), 5000, 'close').catch(() => {});
+  }
+});
