@@ -2,6 +2,9 @@
 // api reach PostgreSQL through the worker; the dashboard guards Bull Board, retries a failed job through
 // its HTTP API, and reports lag that grows while no worker runs and drains once one is back.
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type AppProcess, startApp } from './apps-support/app-process.ts';
 import {
@@ -174,6 +177,27 @@ test('the dashboard refuses anonymous and wrong credentials', async () => {
   assert.equal(wrong.status, 401);
   assert.equal((await fetch(`${dashboard.url}/`, { headers: AUTH })).status, 200);
   assert.equal((await fetch(`${dashboard.url}/healthz`)).status, 200);
+});
+
+test('without configured credentials the dashboard generates a password into a private file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wb-dashboard-'));
+  const file = join(dir, 'nested', 'credentials');
+  const local = await startApp('dashboard', { ...env, DASHBOARD_CREDENTIALS_FILE: file });
+  try {
+    const [user, password] = (await readFile(file, 'utf8')).trim().split(':');
+    assert.equal(user, 'admin');
+    assert.ok(password && password.length >= 24);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.equal((await fetch(`${local.url}/`)).status, 401, 'anonymous is refused');
+    const auth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` };
+    assert.equal((await fetch(`${local.url}/`, { headers: auth })).status, 200);
+    const printed = `${JSON.stringify(local.logs)}\n${local.output.join('\n')}`;
+    assert.ok(!printed.includes(password), 'the password is not in the log');
+    assert.ok(printed.includes(file), 'the log says where it is');
+  } finally {
+    await local.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('a flush job the database refused is retried through Bull Board and reaches PostgreSQL', async () => {

@@ -16,8 +16,8 @@ export const BOARD_PATH = '/admin/queues';
 export interface DashboardDependencies {
   /** The cache whose queues and backlog are shown: `cache.queues` go to Bull Board. */
   cache: BacklogSource;
-  /** HTTP Basic credentials. Without them nothing is checked: bind to a loopback address only. */
-  credentials?: { user: string; password: string };
+  /** HTTP Basic credentials: every route but `/healthz` asks for them. */
+  credentials: { user: string; password: string };
   logger?: Logger;
   /** How long `/healthz` waits for Redis. @defaultValue `1000` */
   healthTimeoutMs?: number;
@@ -27,8 +27,8 @@ export interface DashboardDependencies {
 
 /**
  * The operators' dashboard: Bull Board over the flush queues at {@link BOARD_PATH}, a live chart of lag and
- * dirty keys at `/` (fed by `/api/stats`), Prometheus metrics at `/metrics`, all behind HTTP Basic auth
- * when credentials are given; `/healthz` stays open for orchestrators.
+ * dirty keys at `/` (fed by `/api/stats`), Prometheus metrics at `/metrics`, all behind HTTP Basic auth;
+ * `/healthz` stays open for orchestrators.
  */
 export function createApp({
   cache,
@@ -58,7 +58,7 @@ export function createApp({
     }
   });
 
-  if (credentials) app.use(basicAuth(credentials));
+  app.use(basicAuth(credentials));
 
   app.get('/', (_req, res) => {
     const nonce = randomBytes(16).toString('base64');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   type Config,
   ConfigError,
@@ -17,26 +18,40 @@ export const dashboardConfigSpec = {
         'dashboard: address to listen on; 127.0.0.1 without credentials (any other address then refuses to start), else 0.0.0.0',
     }),
   ),
-  DASHBOARD_USER: optional(text({ description: 'dashboard: HTTP Basic user name (set both or neither)' })),
+  DASHBOARD_USER: optional(
+    text({
+      description:
+        'dashboard: HTTP Basic user name (set both or neither; neither: user `admin` with a generated password)',
+    }),
+  ),
   DASHBOARD_PASSWORD: optional(
     text({ secret: true, description: 'dashboard: HTTP Basic password (set both or neither)' }),
   ),
+  DASHBOARD_CREDENTIALS_FILE: text({
+    default: '.data/dashboard-credentials',
+    description:
+      'dashboard: where a generated `user:password` is written (mode 0600) when no credentials are set',
+  }),
 };
 
 export type DashboardConfig = Config<typeof dashboardConfigSpec>;
 
 export interface DashboardAccess {
   host: string;
-  /** Absent: no authentication, and `host` is a loopback address. */
-  credentials?: { user: string; password: string };
+  credentials: { user: string; password: string };
+  /** The password was generated at start (none was configured): `host` is then a loopback address. */
+  generated: boolean;
 }
 
 /**
- * Decides where the dashboard listens and whether it asks for credentials. It can retry and delete jobs,
- * so it never serves anonymous users beyond this machine: without credentials it binds to 127.0.0.1, and
- * an explicit non-loopback `HOST` without credentials is a configuration error.
+ * Decides where the dashboard listens and with which credentials. It can retry and delete jobs, so it never
+ * serves anyone without a password: when none is configured it generates one (user `admin`) and binds to
+ * 127.0.0.1, and an explicit non-loopback `HOST` without configured credentials is a configuration error.
  */
-export function dashboardAccess(config: DashboardConfig): DashboardAccess {
+export function dashboardAccess(
+  config: DashboardConfig,
+  generatePassword = () => randomBytes(18).toString('base64url'),
+): DashboardAccess {
   const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password, HOST: host } = config;
   if ((user === undefined) !== (password === undefined)) {
     const missing = user === undefined ? 'DASHBOARD_USER' : 'DASHBOARD_PASSWORD';
@@ -48,7 +63,7 @@ export function dashboardAccess(config: DashboardConfig): DashboardAccess {
     ]);
   }
   if (user !== undefined && password !== undefined) {
-    return { host: host ?? '0.0.0.0', credentials: { user, password } };
+    return { host: host ?? '0.0.0.0', credentials: { user, password }, generated: false };
   }
   if (host !== undefined && !isLoopback(host)) {
     throw new ConfigError([
@@ -60,5 +75,9 @@ export function dashboardAccess(config: DashboardConfig): DashboardAccess {
       },
     ]);
   }
-  return { host: host ?? '127.0.0.1' };
+  return {
+    host: host ?? '127.0.0.1',
+    credentials: { user: 'admin', password: generatePassword() },
+    generated: true,
+  };
 }

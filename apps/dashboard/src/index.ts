@@ -1,6 +1,8 @@
-// The dashboard process: Bull Board, a live lag chart and /metrics, protected by HTTP Basic auth or bound to
-// 127.0.0.1 when no credentials are configured.
+// The dashboard process: Bull Board, a live lag chart and /metrics, always behind HTTP Basic auth; without
+// configured credentials it generates a password, writes it to a private file and binds to 127.0.0.1.
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { dirname, resolve } from 'node:path';
 import {
   ConfigError,
   createDemoCache,
@@ -29,14 +31,19 @@ const log = libraryLogger(logger);
 const { cache, close } = createDemoCache(config, libraryLogger(logger.child({ component: 'write-behind' })));
 const server = createServer(createApp({ cache, credentials: access.credentials, logger: log }));
 const port = await listen(server, config.PORT, access.host);
-if (!access.credentials) {
+if (access.generated) {
+  // The password goes to a file only this user can read, never to the log.
+  const file = resolve(config.DASHBOARD_CREDENTIALS_FILE);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${access.credentials.user}:${access.credentials.password}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
   logger.warn(
-    { host: access.host, port },
-    '!!! DASHBOARD_USER and DASHBOARD_PASSWORD are not set: the dashboard has NO authentication and listens on ' +
-      `${access.host} only. Anyone on this machine can retry and delete jobs. Set both to expose it safely. !!!`,
+    { host: access.host, port, credentialsFile: file },
+    'DASHBOARD_USER and DASHBOARD_PASSWORD are not set: generated a password for user admin, written to ' +
+      `${file}; the dashboard listens on ${access.host} only. Set both to choose them and to expose it.`,
   );
 }
-logger.info({ port, host: access.host, auth: Boolean(access.credentials) }, 'dashboard listening');
+logger.info({ port, host: access.host }, 'dashboard listening');
 
 onShutdownSignal(
   async () => {

@@ -24,9 +24,14 @@ const credentials = { user: 'ops', password: 's3cret' };
 describe('where the dashboard may listen', () => {
   const access = (env: Record<string, string>) => dashboardAccess(loadConfig(env, dashboardConfigSpec));
 
-  test('without credentials it binds to 127.0.0.1', () => {
-    assert.deepEqual(access({}), { host: '127.0.0.1' });
-    assert.deepEqual(access({ HOST: '::1' }), { host: '::1' });
+  test('without configured credentials it generates a password and binds to 127.0.0.1', () => {
+    const first = access({});
+    assert.equal(first.host, '127.0.0.1');
+    assert.equal(first.generated, true);
+    assert.equal(first.credentials.user, 'admin');
+    assert.ok(first.credentials.password.length >= 24, 'a long random password');
+    assert.notEqual(access({}).credentials.password, first.credentials.password, 'a new one each start');
+    assert.equal(access({ HOST: '::1' }).host, '::1');
   });
 
   test('without credentials a non-loopback HOST is refused, naming HOST', () => {
@@ -48,7 +53,11 @@ describe('where the dashboard may listen', () => {
 
   test('with credentials it listens on every interface unless HOST says otherwise', () => {
     const env = { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'pw' };
-    assert.deepEqual(access(env), { host: '0.0.0.0', credentials: { user: 'ops', password: 'pw' } });
+    assert.deepEqual(access(env), {
+      host: '0.0.0.0',
+      credentials: { user: 'ops', password: 'pw' },
+      generated: false,
+    });
     assert.equal(access({ ...env, HOST: '10.0.0.5' }).host, '10.0.0.5');
   });
 
