@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { type RedisServer, startRedis } from '../scripts/chaos/redis-durability.ts';
 import { createTestDatabase, type TestDatabase } from './support/env.ts';
 import { entities, type TestEntities, videoRow } from './support/harness.ts';
-import { assertNoSecret, flatten, recordingLogger, withTimeout } from './support/secrets.ts';
+import { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './support/secrets.ts';
 
 const PASSWORD = 'Zq8pSecretPw91';
 const ACL_PASSWORD = 'AclSecretPw73';
@@ -70,11 +70,8 @@ test('a wrong password fails with a WriteBehindError naming no password, and log
     logger,
   });
   try {
-    const error = await withTimeout(
-      cache.increment('video', 'w', 'likes').then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
+    const error = await rejectionOf(
+      cache.increment('video', 'w', 'likes'),
       15_000,
       'an increment with a wrong password',
     );

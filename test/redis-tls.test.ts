@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import { type RedisServer, startRedis } from '../scripts/chaos/redis-durability.ts';
 import { createTestDatabase, type TestDatabase } from './support/env.ts';
 import { entities, type TestEntities, videoRow } from './support/harness.ts';
-import { assertNoSecret, flatten, recordingLogger, withTimeout } from './support/secrets.ts';
+import { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './support/secrets.ts';
 
 const PASSWORD = 'TlsSecretPw38';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -206,11 +206,8 @@ test('an untrusted certificate is refused with a WriteBehindError naming no pass
     logger,
   });
   try {
-    const error = await withTimeout(
-      cache.increment('video', 'w', 'likes').then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
+    const error = await rejectionOf(
+      cache.increment('video', 'w', 'likes'),
       15_000,
       'an increment over an untrusted TLS connection',
     );

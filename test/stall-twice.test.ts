@@ -2,49 +2,12 @@
 // more than allowable limit". The key is still dirty and nothing else writes it: it must still reach
 // PostgreSQL: the sweep re-enqueues it under a fresh job id, since the failed job keeps the old one.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createHarness, type Harness, videoRow } from './support/harness.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WORKER_ENTRY = fileURLToPath(new URL('./support/worker-process.ts', import.meta.url));
-
-function hangingWorker(h: Harness): { child: ChildProcess; started: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      WB_PREFIX: h.prefix,
-      WB_SCHEMA: h.db.schema,
-      HANG_ON_UPSERT: '1',
-      LOCK_DURATION_MS: '1000',
-      STALLED_INTERVAL_MS: '500',
-    },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const started = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no upsert-started in 20 s')), 20_000);
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (line.trim() === 'upsert-started') {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return { child, started };
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+import { STALLED, startWorkerProcess, type WorkerChild } from './support/worker-child.ts';
 
 let h: Harness;
-const children: ChildProcess[] = [];
+const children: WorkerChild[] = [];
 before(async () => {
   h = await createHarness({
     flush: { windowMs: 100, backoffMs: 50 },
@@ -52,20 +15,20 @@ before(async () => {
   });
 });
 after(async () => {
-  for (const c of children) await kill(c);
+  for (const c of children) await c.kill();
   await h.close();
 });
 
 test('a job stalled twice still gets its key flushed', async () => {
   assert.equal(await h.cache.increment('video', 'twice', 'likes', 5), 5);
   for (let round = 0; round < 2; round++) {
-    const w = hangingWorker(h);
-    children.push(w.child);
-    await w.started;
-    await kill(w.child);
+    const child = startWorkerProcess(h, { HANG_ON_UPSERT: '1' });
+    children.push(child);
+    await child.waitFor('upsert-started');
+    await child.kill();
   }
   // A healthy worker with a fast stalled check: it finds the job stalled a second time and fails it.
-  await h.startWorker({ lockDurationMs: 1000, stalledIntervalMs: 500 });
+  await h.startWorker(STALLED);
   let drained = true;
   try {
     await h.cache.drain({ timeoutMs: 15_000 });

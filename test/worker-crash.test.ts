@@ -1,78 +1,12 @@
 // Guarantee 7: a worker killed mid-flush loses nothing (BullMQ's stalled-job check runs the job again
 // elsewhere), and a flush that committed but was never acknowledged is not applied twice.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { dataKey, type Store, shardKeys } from '@write-behind/core';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from './support/env.ts';
 import { createHarness, type Harness, videoRow } from './support/harness.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WORKER_ENTRY = fileURLToPath(new URL('./support/worker-process.ts', import.meta.url));
-/** Short enough that a dead worker's jobs are recovered in about two seconds. */
-const STALLED = { lockDurationMs: 1000, stalledIntervalMs: 500 };
-
-interface Child {
-  process: ChildProcess;
-  /** Resolves when the child prints `line`; rejects if it exits first or `timeoutMs` passes. */
-  waitFor(line: string, timeoutMs?: number): Promise<void>;
-  stderr(): string;
-  kill(): Promise<void>;
-}
-
-function startWorkerProcess(h: Harness, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      WB_PREFIX: h.prefix,
-      WB_SCHEMA: h.db.schema,
-      LOCK_DURATION_MS: String(STALLED.lockDurationMs),
-      STALLED_INTERVAL_MS: String(STALLED.stalledIntervalMs),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const seen = new Set<string>();
-  const waiters = new Map<string, () => void>();
-  let errors = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    errors += chunk.toString('utf8');
-  });
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    seen.add(line.trim());
-    waiters.get(line.trim())?.();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    process: child,
-    stderr: () => errors,
-    waitFor(line, timeoutMs = 20_000) {
-      if (seen.has(line)) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`worker process did not print ${line} in ${timeoutMs} ms:\n${errors}`)),
-          timeoutMs,
-        );
-        waiters.set(line, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        void exited.then(() => {
-          clearTimeout(timer);
-          reject(new Error(`worker process exited (${child.exitCode}) before ${line}:\n${errors}`));
-        });
-      });
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
+import { STALLED, startWorkerProcess, type WorkerChild } from './support/worker-child.ts';
 
 /** A trigger that logs every insert and update of a video row, to count real row writes. */
 async function countRowWrites(h: Harness): Promise<(id: string) => Promise<number>> {
@@ -106,7 +40,7 @@ async function redisVersion(h: Harness, entity: string, id: string): Promise<num
 
 describe('a worker SIGKILLed in the middle of a flush', () => {
   let h: Harness;
-  let child: Child | undefined;
+  let child: WorkerChild | undefined;
   before(async () => {
     h = await createHarness({ flush: { windowMs: 100, backoffMs: 50 } });
   });
@@ -174,7 +108,7 @@ describe('a worker SIGKILLed in the middle of a flush', () => {
 
 describe('a worker SIGKILLed after its upsert committed, before the acknowledgement', () => {
   let h: Harness;
-  let child: Child | undefined;
+  let child: WorkerChild | undefined;
   let rowWrites: (id: string) => Promise<number>;
   before(async () => {
     h = await createHarness({ flush: { windowMs: 100, backoffMs: 50 } });

@@ -47,3 +47,15 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     }),
   ]).finally(() => clearTimeout(timer));
 }
+
+/** What `promise` rejects with (`undefined` if it resolves), failing after `ms`. */
+export function rejectionOf(promise: Promise<unknown>, ms: number, what: string): Promise<unknown> {
+  return withTimeout(
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    ms,
+    what,
+  );
+}
