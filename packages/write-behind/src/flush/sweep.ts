@@ -1,7 +1,35 @@
+import type { Queue } from 'bullmq';
 import type { Context } from '../context.js';
-import { dedupId, flushJobId, parseDataKey, type ShardKeys } from '../keys.js';
+import { dataKey, dedupId, flushJobId, parseDataKey, type ShardKeys } from '../keys.js';
 
 const PAGE = 1000;
+/** BullMQ's reason for a job whose worker died more often than `maxStalledCount` allows. */
+const STALLED_REASON = 'stalled more than allowable limit';
+
+/**
+ * Removes the failed jobs of `keys` that failed by stalling: no fault of the key's, and the sweep enqueues
+ * the key again, so leaving them would show operators failures that need nothing from them. Only runs when
+ * the sweep found orphans, which is rare outside crash loops.
+ */
+async function removeStalledFailures(
+  queue: Queue,
+  orphans: Set<string>,
+  keyOf: (entity: string, id: string) => string,
+): Promise<number> {
+  const stale = [];
+  // Collected first, removed after: removing while paging would shift the pages.
+  for (let start = 0; ; start += PAGE) {
+    const jobs = await queue.getJobs(['failed'], start, start + PAGE - 1);
+    for (const job of jobs) {
+      if (!job?.failedReason?.includes(STALLED_REASON)) continue;
+      const { entity, id } = job.data as { entity?: string; id?: string };
+      if (entity !== undefined && id !== undefined && orphans.has(keyOf(entity, id))) stale.push(job);
+    }
+    if (jobs.length < PAGE) break;
+  }
+  await Promise.all(stale.map((job) => job.remove()));
+  return stale.length;
+}
 
 /**
  * Re-enqueues dirty keys of one shard that have no flush job (see `lua/sweep-2.lua`). Runs as a BullMQ job
@@ -12,6 +40,7 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
   const cutoff = now - options.flush.windowMs - options.sweep.graceMs;
   const queue = context.queue(shard.shard);
   let found = 0;
+  let stalled = 0;
   for (let offset = '0'; offset !== ''; ) {
     const [next = '', ...orphans] = await redis.wbSweep(
       shard.dirty,
@@ -25,7 +54,9 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
     );
     offset = next;
     const jobs = [];
+    const keys = new Set<string>();
     for (let i = 0; i + 1 < orphans.length; i += 2) {
+      keys.add(orphans[i] as string);
       const { entity, id } = parseDataKey(shard, orphans[i] as string);
       jobs.push({
         name: 'flush',
@@ -40,13 +71,14 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
       });
     }
     if (jobs.length > 0) {
+      stalled += await removeStalledFailures(queue, keys, (entity, id) => dataKey(shard, entity, id));
       await queue.addBulk(jobs);
       found += jobs.length;
     }
   }
   if (found > 0)
     context.logger.warn(
-      { shard: shard.shard, keys: found },
+      { shard: shard.shard, keys: found, stalledJobsRemoved: stalled },
       'sweep re-enqueued dirty keys that had no flush job',
     );
   return found;
