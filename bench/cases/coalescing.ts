@@ -1,9 +1,7 @@
 // C1: how many acknowledged writes one database row write carries, on a skewed (Zipf) key set at full speed.
-import { startWorkerChild } from '../lib/child.ts';
 import { type BenchContext, type CaseResult, loadSummary } from '../lib/context.ts';
 import { zipf } from '../lib/distributions.ts';
-import { createBenchCache } from '../lib/entities.ts';
-import { benchPrisma, deleteKeys } from '../lib/env.ts';
+import { startFlushingCache } from '../lib/entities.ts';
 import { runLoad } from '../lib/load.ts';
 
 const DRAIN_TIMEOUT_MS = 60_000;
@@ -20,22 +18,7 @@ export async function coalescing(ctx: BenchContext): Promise<CaseResult> {
     CREATE TRIGGER bench_video_row_writes AFTER INSERT OR UPDATE ON "Video"
       FOR EACH ROW WHEN (NEW.id LIKE 'c1-%') EXECUTE FUNCTION bench_log_row_write();
   `);
-  const prisma = benchPrisma(db);
-  const cache = createBenchCache({
-    redisUrl: ctx.redisUrl,
-    prisma,
-    prefix,
-    flush: { windowMs: plan.windowMs },
-  });
-  const worker = await startWorkerChild({
-    mode: 'flush',
-    redisUrl: ctx.redisUrl,
-    dbUrl: db.url,
-    prefix,
-    windowMs: plan.windowMs,
-    concurrency: plan.workerConcurrency,
-  });
-  let stopped = false;
+  const { cache, worker, close } = await startFlushingCache(ctx, prefix);
   try {
     const nextKey = zipf(plan.coalescingKeys, plan.zipfS, 11);
     const load = await runLoad({
@@ -47,7 +30,6 @@ export async function coalescing(ctx: BenchContext): Promise<CaseResult> {
     // Every acknowledged write must reach the database before the row writes are counted.
     await cache.drain({ timeoutMs: DRAIN_TIMEOUT_MS });
     const counters = await worker.stop();
-    stopped = true;
     const { rows } = await db.pool.query<{ row_writes: string; likes: string; keys: string }>(`
       SELECT (SELECT count(*) FROM bench_row_writes)::text AS row_writes,
              (SELECT coalesce(sum(likes), 0) FROM "Video" WHERE id LIKE 'c1-%')::text AS likes,
@@ -82,14 +64,11 @@ export async function coalescing(ctx: BenchContext): Promise<CaseResult> {
       },
     };
   } finally {
-    if (!stopped) await worker.stop().catch(() => ({}));
-    await cache.close();
-    await prisma.$disconnect();
+    await close();
     await db.pool.query(`
       DROP TRIGGER IF EXISTS bench_video_row_writes ON "Video";
       DROP FUNCTION IF EXISTS bench_log_row_write();
       DROP TABLE IF EXISTS bench_row_writes;
     `);
-    await deleteKeys(ctx.redis, prefix);
   }
 }

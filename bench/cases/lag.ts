@@ -2,11 +2,10 @@
 // and how long the backlog takes to drain once the load stops. A second phase repeats it at half the rate the
 // first one achieved, to show the lag of a system that keeps up (informational, no target).
 import type { WriteBehind } from '@write-behind/core';
-import { startWorkerChild } from '../lib/child.ts';
 import { type BenchContext, type CaseResult, loadSummary, waitFor } from '../lib/context.ts';
 import { uniform } from '../lib/distributions.ts';
-import { type BenchEntities, createBenchCache } from '../lib/entities.ts';
-import { type BenchDatabase, benchPrisma, deleteKeys } from '../lib/env.ts';
+import { type BenchEntities, startFlushingCache } from '../lib/entities.ts';
+import type { BenchDatabase } from '../lib/env.ts';
 import { createHistogram, percentile, record } from '../lib/histogram.ts';
 import { type LoadResult, runLoad } from '../lib/load.ts';
 
@@ -25,21 +24,7 @@ interface Sample {
 export async function lag(ctx: BenchContext, ratePerSec: number): Promise<CaseResult[]> {
   const { plan, db } = ctx;
   const prefix = `${ctx.prefix}-l1`;
-  const prisma = benchPrisma(db);
-  const cache = createBenchCache({
-    redisUrl: ctx.redisUrl,
-    prisma,
-    prefix,
-    flush: { windowMs: plan.windowMs },
-  });
-  const worker = await startWorkerChild({
-    mode: 'flush',
-    redisUrl: ctx.redisUrl,
-    dbUrl: db.url,
-    prefix,
-    windowMs: plan.windowMs,
-    concurrency: plan.workerConcurrency,
-  });
+  const { cache, close } = await startFlushingCache(ctx, prefix);
   try {
     // Load every key once and let it flush, so the timed run starts from a warm, clean cache.
     await runLoad({
@@ -56,10 +41,7 @@ export async function lag(ctx: BenchContext, ratePerSec: number): Promise<CaseRe
     const second = await lagPhase(ctx, db, cache, sustainable, 17);
     return [main, lagRow(ctx, 'L1 (½ achieved)', 'lag at ½ of the rate L1 achieved', sustainable, second)];
   } finally {
-    await worker.stop().catch(() => ({}));
-    await cache.close();
-    await prisma.$disconnect();
-    await deleteKeys(ctx.redis, prefix);
+    await close();
   }
 }
 

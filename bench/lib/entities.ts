@@ -1,28 +1,11 @@
-import {
-  boolean,
-  counter,
-  createWriteBehind,
-  type FlushOptions,
-  type Logger,
-  string,
-  type WriteBehind,
-} from '@write-behind/core';
+import { createWriteBehind, type FlushOptions, type Logger, type WriteBehind } from '@write-behind/core';
 import type { PrismaClient } from '@write-behind/db';
+import { entities, type TestEntities } from '../../test/support/entities.ts';
+import { startWorkerChild, type WorkerChild } from './child.ts';
+import type { BenchContext } from './context.ts';
+import { benchPrisma, deleteKeys } from './env.ts';
 
-/** The demo schema's entities (prisma/schema.prisma), as the apps and tests declare them. */
-export const entities = {
-  video: { model: 'Video', fields: { likes: counter(), views: counter() } },
-  settings: {
-    model: 'UserSettings',
-    key: 'userId',
-    fields: {
-      theme: string({ default: 'light' }),
-      language: string(),
-      notifications: boolean({ default: true }),
-    },
-  },
-};
-export type BenchEntities = typeof entities;
+export type BenchEntities = TestEntities;
 
 /**
  * The write cases keep every key dirty (no worker runs), so the default backlog limit (1,000,000 dirty keys
@@ -63,4 +46,37 @@ export function createBenchCache(options: BenchCacheOptions): WriteBehind<BenchE
     logger: benchLogger,
     ...(options.flush ? { flush: options.flush } : {}),
   });
+}
+
+/** A bench cache with one flush worker process, as C1 and L1 run. `close()` stops both and removes the keys. */
+export async function startFlushingCache(
+  ctx: BenchContext,
+  prefix: string,
+): Promise<{ cache: WriteBehind<BenchEntities>; worker: WorkerChild; close(): Promise<void> }> {
+  const { plan, db } = ctx;
+  const prisma = benchPrisma(db);
+  const cache = createBenchCache({
+    redisUrl: ctx.redisUrl,
+    prisma,
+    prefix,
+    flush: { windowMs: plan.windowMs },
+  });
+  const worker = await startWorkerChild({
+    mode: 'flush',
+    redisUrl: ctx.redisUrl,
+    dbUrl: db.url,
+    prefix,
+    windowMs: plan.windowMs,
+    concurrency: plan.workerConcurrency,
+  });
+  return {
+    cache,
+    worker,
+    async close() {
+      await worker.stop().catch(() => ({}));
+      await cache.close();
+      await prisma.$disconnect();
+      await deleteKeys(ctx.redis, prefix);
+    },
+  };
 }

@@ -8,10 +8,8 @@
 //
 // Flags: --duration 60s  --clients 32  --videos 2000  --settings 1000  --hot 8  --workers 2
 //        --kill-every 3s  --outage 10s  --outage-at 0.35  --drain-timeout 60s  --seed 1  --json  --quiet
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import {
   createWriteBehind,
   type FlushWorker,
@@ -25,6 +23,7 @@ import {
 } from '@write-behind/core';
 import { createPrismaClient } from '@write-behind/db';
 import { Redis } from 'ioredis';
+import { mulberry32 } from '../../bench/lib/distributions.ts';
 import {
   cleanupRedis,
   createTestDatabase,
@@ -35,9 +34,7 @@ import {
 } from '../../test/support/env.ts';
 import { entities, type TestEntities } from '../../test/support/harness.ts';
 import { startPgProxy } from '../../test/support/pg-proxy.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const WORKER_ENTRY = fileURLToPath(new URL('../../test/support/worker-process.ts', import.meta.url));
+import { spawnWorkerProcess, type WorkerChild } from '../../test/support/worker-child.ts';
 
 export interface ChaosOptions {
   durationMs: number;
@@ -111,53 +108,6 @@ export interface ChaosReport {
 type VideoRecord = { likes: number; views: number };
 type SettingsRecord = { theme: string; language: string; notifications: boolean };
 
-/** A small deterministic PRNG (mulberry32), one per client. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Child {
-  process: ChildProcess;
-  kind: 'worker' | 'hang-after-upsert';
-  waitFor(line: string, timeoutMs: number): Promise<boolean>;
-  kill(): Promise<void>;
-}
-
-function startChild(env: Record<string, string>, kind: Child['kind']): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const seen = new Set<string>();
-  const waiters = new Set<() => void>();
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    seen.add(line.trim());
-    for (const w of waiters) w();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    process: child,
-    kind,
-    async waitFor(line, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      while (!seen.has(line) && Date.now() < deadline && child.exitCode === null) await sleep(25);
-      return seen.has(line);
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
 const bump = (counts: Record<string, number>, key: string, by = 1) => {
   counts[key] = (counts[key] ?? 0) + by;
 };
@@ -201,9 +151,9 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     STALLED_INTERVAL_MS: '1000',
   };
   const faults: Record<string, number> = {};
-  const children = new Set<Child>();
+  const children = new Set<WorkerChild>();
   const spawnWorker = () => {
-    const c = startChild(childEnv, 'worker');
+    const c = spawnWorkerProcess(childEnv);
     children.add(c);
     c.process.once('exit', () => children.delete(c));
     return c;
@@ -228,7 +178,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
 
   let stop = false;
   const clientLoop = async (c: number) => {
-    const r = rng(o.seed * 1000 + c);
+    const r = mulberry32(o.seed * 1000 + c);
     const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)] as T;
     // Keys this client owns: only it writes them, so the model is exact per key.
     const myVideos = videoIds.filter((_, i) => i % o.clients === c);
@@ -369,8 +319,11 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       kills++;
       if (kills % 3 === 0 && !outage) {
         // Killed right after a flush committed, before the acknowledgement.
-        const hang = startChild({ ...childEnv, HANG_AFTER_UPSERT: '1' }, 'hang-after-upsert');
-        const committed = await hang.waitFor('upsert-committed', 8000);
+        const hang = spawnWorkerProcess({ ...childEnv, HANG_AFTER_UPSERT: '1' });
+        const committed = await hang.waitFor('upsert-committed', 8000).then(
+          () => true,
+          () => false,
+        );
         await hang.kill();
         bump(faults, committed ? 'kill-after-commit' : 'kill-hung-worker-before-commit');
         log(`hang-after-upsert worker killed (committed: ${committed})`);

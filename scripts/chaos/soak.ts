@@ -2,18 +2,15 @@
 // few thousand keys) against one flush worker in a child process for a long time, and reports the worker's
 // RSS and Redis used_memory at the start and the end, BullMQ completed/failed counts and the flush lag
 // (age of the oldest unflushed write), so leaks and a growing backlog show.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { createWriteBehind } from '@write-behind/core';
 import { Redis } from 'ioredis';
 import { cleanupRedis, createTestDatabase, REDIS_URL, testPrefix } from '../../test/support/env.ts';
 import { entities, type TestEntities } from '../../test/support/harness.ts';
+import { spawnWorkerProcess } from '../../test/support/worker-child.ts';
 import { parseDuration } from './run.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const WORKER_ENTRY = fileURLToPath(new URL('../../test/support/worker-process.ts', import.meta.url));
 
 export interface SoakOptions {
   durationMs: number;
@@ -46,14 +43,9 @@ export async function runSoak(partial: Partial<SoakOptions> = {}) {
     flush: { windowMs: 100 },
     logger: { info() {}, warn() {}, error() {} },
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
-    cwd: ROOT,
-    env: { ...process.env, WB_PREFIX: prefix, WB_SCHEMA: db.schema },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve) =>
-    child.stdout?.on('data', (d: Buffer) => d.includes('ready') && resolve()),
-  );
+  const worker = spawnWorkerProcess({ WB_PREFIX: prefix, WB_SCHEMA: db.schema });
+  await worker.waitFor('ready');
+  const child = worker.process;
   const pid = child.pid as number;
   const redis = new Redis(REDIS_URL);
   const samples: { t: number; workerRssMb: number; redisUsedMb: number; lagMs: number; dirty: number }[] = [];

@@ -1,33 +1,18 @@
 import {
-  boolean,
-  counter,
   createWriteBehind,
   type FlushWorker,
   type FlushWorkerOptions,
   type Logger,
   PrismaStore,
   type Store,
-  string,
   type WriteBehind,
   type WriteBehindOptions,
 } from '@write-behind/core';
 import type { Queue } from 'bullmq';
+import { entities, type TestEntities } from './entities.ts';
 import { cleanupRedis, createTestDatabase, REDIS_URL, type TestDatabase, testPrefix } from './env.ts';
 
-/** The demo's entities, as the tests use them. */
-export const entities = {
-  video: { model: 'Video', fields: { likes: counter(), views: counter() } },
-  settings: {
-    model: 'UserSettings',
-    key: 'userId',
-    fields: {
-      theme: string({ default: 'light' }),
-      language: string(),
-      notifications: boolean({ default: true }),
-    },
-  },
-};
-export type TestEntities = typeof entities;
+export { entities, type TestEntities } from './entities.ts';
 
 export interface Harness {
   cache: WriteBehind<TestEntities>;

@@ -1,4 +1,4 @@
-// A flush worker in a child process (`worker-process.ts`), for tests that SIGKILL it mid-flush.
+// A flush worker in a child process (`worker-process.ts`), for the tests and chaos scripts that SIGKILL it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -22,16 +22,20 @@ export interface WorkerChild {
  * worker-process.ts switches such as `HANG_ON_UPSERT`.
  */
 export function startWorkerProcess(h: Harness, env: Record<string, string>): WorkerChild {
+  return spawnWorkerProcess({
+    WB_PREFIX: h.prefix,
+    WB_SCHEMA: h.db.schema,
+    LOCK_DURATION_MS: String(STALLED.lockDurationMs),
+    STALLED_INTERVAL_MS: String(STALLED.stalledIntervalMs),
+    ...env,
+  });
+}
+
+/** Starts `worker-process.ts` with `env` over this process's environment (`WB_PREFIX`, `WB_SCHEMA`, ...). */
+export function spawnWorkerProcess(env: Record<string, string>): WorkerChild {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      WB_PREFIX: h.prefix,
-      WB_SCHEMA: h.db.schema,
-      LOCK_DURATION_MS: String(STALLED.lockDurationMs),
-      STALLED_INTERVAL_MS: String(STALLED.stalledIntervalMs),
-      ...env,
-    },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const seen = new Set<string>();

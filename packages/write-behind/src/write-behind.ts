@@ -84,7 +84,6 @@ type Values<E extends EntityDefinitions, N extends keyof E> = EntityValues<E[N]>
 export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #context: Context;
   readonly #loader: BatchLoader;
-  readonly #incrementCreateArgs = new Map<string, string[]>();
   readonly #jobBatchers = new Map<number, JobBatcher>();
   #closed = false;
 
@@ -325,7 +324,6 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     opArgs: string[],
   ): Promise<WriteReply> {
     const { options, redis } = this.#context;
-    const createArgs = named ? this.#createArgs(spec, named) : NO_CREATE;
     let fill: string[] = ['', '0', '0'];
     const deadline = Date.now() + options.backlog.waitTimeoutMs;
     // An increment tries the fast path first; a cold or deleted key takes the general script.
@@ -351,7 +349,8 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
               options.backlog.limit,
               options.cacheTtlMs > 0 ? '1' : '0',
               ...fill,
-              ...createArgs,
+              // Built only here: an increment the fast path serves never needs them.
+              ...(named ? this.#createArgs(spec, named) : NO_CREATE),
               ...opArgs,
             ),
       );
@@ -395,19 +394,6 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
 
   /** Arguments for a write that may create the record: count of required fields it leaves out, then defaults. */
   #createArgs(spec: StoreEntity, named: Set<string>): string[] {
-    // An increment names no value field: its arguments depend on the entity only, so build them once.
-    if (named.size === 0) {
-      let cached = this.#incrementCreateArgs.get(spec.name);
-      if (!cached) {
-        cached = this.#buildCreateArgs(spec, named);
-        this.#incrementCreateArgs.set(spec.name, cached);
-      }
-      return cached;
-    }
-    return this.#buildCreateArgs(spec, named);
-  }
-
-  #buildCreateArgs(spec: StoreEntity, named: Set<string>): string[] {
     let missing = 0;
     const pairs: string[] = [];
     for (const [field, fieldSpec] of Object.entries(spec.definition.fields) as [string, FieldSpec][]) {

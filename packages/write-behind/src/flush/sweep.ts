@@ -39,8 +39,7 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
   const { options, redis } = context;
   const cutoff = now - options.flush.windowMs - options.sweep.graceMs;
   const queue = context.queue(shard.shard);
-  let found = 0;
-  let stalled = 0;
+  const found = new Set<string>();
   for (let offset = '0'; offset !== ''; ) {
     const [next = '', ...orphans] = await redis.wbSweep(
       shard.dirty,
@@ -54,9 +53,8 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
     );
     offset = next;
     const jobs = [];
-    const keys = new Set<string>();
     for (let i = 0; i + 1 < orphans.length; i += 2) {
-      keys.add(orphans[i] as string);
+      found.add(orphans[i] as string);
       const { entity, id } = parseDataKey(shard, orphans[i] as string);
       jobs.push({
         name: 'flush',
@@ -70,16 +68,14 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
         },
       });
     }
-    if (jobs.length > 0) {
-      stalled += await removeStalledFailures(queue, keys, (entity, id) => dataKey(shard, entity, id));
-      await queue.addBulk(jobs);
-      found += jobs.length;
-    }
+    if (jobs.length > 0) await queue.addBulk(jobs);
   }
-  if (found > 0)
-    context.logger.warn(
-      { shard: shard.shard, keys: found, stalledJobsRemoved: stalled },
-      'sweep re-enqueued dirty keys that had no flush job',
-    );
-  return found;
+  if (found.size === 0) return 0;
+  // One pass over the failed set for all the keys this sweep found.
+  const stalled = await removeStalledFailures(queue, found, (entity, id) => dataKey(shard, entity, id));
+  context.logger.warn(
+    { shard: shard.shard, keys: found.size, stalledJobsRemoved: stalled },
+    'sweep re-enqueued dirty keys that had no flush job',
+  );
+  return found.size;
 }
