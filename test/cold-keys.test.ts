@@ -1,9 +1,9 @@
 // Guarantee 4: a key missing from Redis is loaded from the database, once, before it is changed or read.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Store } from '@write-behind/core';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from './support/env.ts';
+import { forwardingStore } from './support/forwarding-store.ts';
 import { createHarness, type Harness, videoRow } from './support/harness.ts';
 
 let h: Harness;
@@ -12,18 +12,14 @@ let loadedIds = 0;
 before(async () => {
   h = await createHarness({
     flush: { windowMs: 50 },
-    wrapStore: (inner): Store => ({
-      ...inner,
-      upsert: (e, rows) => inner.upsert(e, rows),
-      delete: (e, rows) => inner.delete(e, rows),
-      purgeTombstones: (ms) => inner.purgeTombstones(ms),
-      isUnavailable: (err) => inner.isUnavailable(err),
-      load(e, ids) {
-        loads++;
-        loadedIds += ids.length;
-        return inner.load(e, ids);
-      },
-    }),
+    wrapStore: (inner) =>
+      forwardingStore(inner, {
+        load(e, ids) {
+          loads++;
+          loadedIds += ids.length;
+          return inner.load(e, ids);
+        },
+      }),
   });
   await h.startWorker();
 });

@@ -2,8 +2,9 @@
 // not acknowledged does not apply an increment twice.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Store, StoreEntity } from '@write-behind/core';
+import type { StoreEntity } from '@write-behind/core';
 import { eventually } from './support/env.ts';
+import { forwardingStore } from './support/forwarding-store.ts';
 import { createHarness, entities, type Harness, videoRow } from './support/harness.ts';
 
 let h: Harness;
@@ -11,21 +12,17 @@ let failAfterCommit = 0;
 before(async () => {
   h = await createHarness({
     flush: { windowMs: 50, backoffMs: 20 },
-    wrapStore: (inner): Store => ({
-      ...inner,
-      load: (e, ids) => inner.load(e, ids),
-      delete: (e, rows) => inner.delete(e, rows),
-      purgeTombstones: (ms) => inner.purgeTombstones(ms),
-      isUnavailable: (err) => inner.isUnavailable(err),
-      async upsert(e, rows) {
-        await inner.upsert(e, rows);
-        // The commit happened; now "crash" before the acknowledgement reaches Redis.
-        if (failAfterCommit > 0) {
-          failAfterCommit--;
-          throw new Error('simulated crash after commit');
-        }
-      },
-    }),
+    wrapStore: (inner) =>
+      forwardingStore(inner, {
+        async upsert(e, rows) {
+          await inner.upsert(e, rows);
+          // The commit happened; now "crash" before the acknowledgement reaches Redis.
+          if (failAfterCommit > 0) {
+            failAfterCommit--;
+            throw new Error('simulated crash after commit');
+          }
+        },
+      }),
   });
 });
 after(() => h.close());

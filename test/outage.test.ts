@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type FlushOptions, PrismaStore, type Store, UnavailableError } from '@write-behind/core';
 import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import { DATABASE_URL, eventually, schemaUrl } from './support/env.ts';
+import { forwardingStore } from './support/forwarding-store.ts';
 import { createHarness, type Harness, videoRow } from './support/harness.ts';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.ts';
 
@@ -33,13 +34,7 @@ async function createWorld(flush: FlushOptions): Promise<World> {
   const h = await createHarness({
     flush,
     sweep: { intervalMs: SWEEP_MS },
-    wrapStore: () => ({
-      load: (e, ids) => s().load(e, ids),
-      upsert: (e, rows) => s().upsert(e, rows),
-      delete: (e, rows) => s().delete(e, rows),
-      purgeTombstones: (ms) => s().purgeTombstones(ms),
-      isUnavailable: (err) => s().isUnavailable(err),
-    }),
+    wrapStore: () => forwardingStore(s),
   });
   // Same schema as the harness (whose db.pool reads rows directly), reached through the proxy.
   const prisma: PrismaClient = createPrismaClient(schemaUrl(h.db.schema, proxy.url(DATABASE_URL)), {

@@ -2,9 +2,10 @@
 // elsewhere), and a flush that committed but was never acknowledged is not applied twice.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { dataKey, type Store, shardKeys } from '@write-behind/core';
+import { dataKey, shardKeys } from '@write-behind/core';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from './support/env.ts';
+import { forwardingStore } from './support/forwarding-store.ts';
 import { createHarness, type Harness, videoRow } from './support/harness.ts';
 import { STALLED, startWorkerProcess, type WorkerChild } from './support/worker-child.ts';
 
@@ -145,20 +146,17 @@ describe('a flush that committed, then failed before its acknowledgement', () =>
   before(async () => {
     h = await createHarness({
       flush: { windowMs: 100, backoffMs: 50 },
-      wrapStore: (inner): Store => ({
-        load: (e, ids) => inner.load(e, ids),
-        delete: (e, rows) => inner.delete(e, rows),
-        purgeTombstones: (ms) => inner.purgeTombstones(ms),
-        isUnavailable: (err) => inner.isUnavailable(err),
-        async upsert(e, rows) {
-          await inner.upsert(e, rows);
-          if (throwsLeft > 0) {
-            throwsLeft--;
-            thrown++;
-            throw new Error('simulated crash after commit');
-          }
-        },
-      }),
+      wrapStore: (inner) =>
+        forwardingStore(inner, {
+          async upsert(e, rows) {
+            await inner.upsert(e, rows);
+            if (throwsLeft > 0) {
+              throwsLeft--;
+              thrown++;
+              throw new Error('simulated crash after commit');
+            }
+          },
+        }),
     });
     rowWrites = await countRowWrites(h);
   });

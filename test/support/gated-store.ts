@@ -1,4 +1,5 @@
 import type { Store } from '@write-behind/core';
+import { forwardingStore } from './forwarding-store.ts';
 
 /** A store whose writes can be held open mid-flush, to stage races deterministically. */
 export interface GatedStore extends Store {
@@ -19,10 +20,8 @@ export function gatedStore(inner: Store): GatedStore {
     signalHeld = r;
   });
   const store: GatedStore = {
+    ...forwardingStore(inner),
     upserts: 0,
-    load: (e, ids) => inner.load(e, ids),
-    purgeTombstones: (ms) => inner.purgeTombstones(ms),
-    isUnavailable: (err) => inner.isUnavailable(err),
     async upsert(e, rows) {
       if (gate) {
         signalHeld();
