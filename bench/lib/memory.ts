@@ -1,4 +1,4 @@
-import { dataKey, shardKeys } from '@write-behind/core';
+import { dataKey, flushJobId, shardKeys } from '@write-behind/core';
 import type { Redis } from 'ioredis';
 
 /** Bytes per dirty key, by structure: whose memory M1 is. */
@@ -6,9 +6,8 @@ export interface MemoryBreakdown {
   /** The library's: the key's state hash, its entry in the shard's dirty index. */
   dataHash: number;
   dirtyEntry: number;
-  /** BullMQ's: the job hash, its deduplication key, its entry in the delayed (or wait) set. */
+  /** BullMQ's: the job hash, its entry in the delayed (or wait) set. */
   jobHash: number;
-  dedupKey: number;
   queueEntry: number;
 }
 
@@ -29,9 +28,12 @@ async function mean(values: Promise<number>[]): Promise<number> {
  */
 export async function memoryBreakdown(redis: Redis, prefix: string, ids: string[]): Promise<MemoryBreakdown> {
   const shard = shardKeys(prefix, 0);
-  const dedupKeys = ids.map((id) => `${shard.dedupPrefix}video:${id}`);
-  const jobIds = await Promise.all(dedupKeys.map((key) => redis.get(key)));
-  const jobKeys = jobIds.filter((id): id is string => id !== null).map((id) => `${shard.jobPrefix}${id}`);
+  // `_j` holds the suffix of the key's flush job id.
+  const suffixes = await Promise.all(ids.map((id) => redis.hget(dataKey(shard, 'video', id), '_j')));
+  const jobKeys = ids.flatMap((id, i) => {
+    const suffix = suffixes[i];
+    return suffix ? [`${shard.jobPrefix}${flushJobId('video', id, suffix)}`] : [];
+  });
   const perEntry = async (key: string, size: Promise<number>) =>
     (await usage(redis, key)) / Math.max(1, await size);
   const delayed = `${shard.jobPrefix}delayed`;
@@ -41,16 +43,15 @@ export async function memoryBreakdown(redis: Redis, prefix: string, ids: string[
     dataHash: await mean(ids.map((id) => usage(redis, dataKey(shard, 'video', id)))),
     dirtyEntry: await perEntry(shard.dirty, redis.zcard(shard.dirty)),
     jobHash: await mean(jobKeys.map((key) => usage(redis, key))),
-    dedupKey: await mean(dedupKeys.map((key) => usage(redis, key))),
     queueEntry: await perEntry(queueKey, queueKey === delayed ? redis.zcard(delayed) : redis.llen(wait)),
   };
 }
 
 export function describeBreakdown(b: MemoryBreakdown, formatBytes: (n: number) => string): string {
   const ours = b.dataHash + b.dirtyEntry;
-  const bullmq = b.jobHash + b.dedupKey + b.queueEntry;
+  const bullmq = b.jobHash + b.queueEntry;
   return (
     `MEMORY USAGE per key: the library's ${formatBytes(ours)} (state hash ${formatBytes(b.dataHash)}, dirty index ${formatBytes(b.dirtyEntry)}), ` +
-    `BullMQ's ${formatBytes(bullmq)} (job hash ${formatBytes(b.jobHash)}, dedup key ${formatBytes(b.dedupKey)}, queue entry ${formatBytes(b.queueEntry)}); the rest is Redis's keyspace overhead`
+    `BullMQ's ${formatBytes(bullmq)} (job hash ${formatBytes(b.jobHash)}, queue entry ${formatBytes(b.queueEntry)}); the rest is Redis's keyspace overhead`
   );
 }

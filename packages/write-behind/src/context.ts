@@ -67,11 +67,11 @@ export function createContext(options: ResolvedOptions): Context {
       ([name, definition]: [string, EntityDefinition]) => [name, { name, definition }],
     ),
   );
+  // Only what BullMQ reads from the job itself: every byte here is stored once per dirty key. Retention
+  // (`removeOnComplete`, `removeOnFail`) is a Worker option, read when the job carries none.
   const jobOptions: JobsOptions = {
     attempts: options.flush.attempts,
     backoff: { type: 'exponential', delay: options.flush.backoffMs, jitter: 0.5 },
-    removeOnComplete: true,
-    removeOnFail: options.flush.keepFailed,
   };
   const queues = new Map<number, Queue>();
   return {

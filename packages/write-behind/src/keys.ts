@@ -2,7 +2,8 @@
  * Every Redis key, queue name and job id the library uses is built here, from pure functions.
  *
  * Layout for prefix `app`, shard 3, entity `video`, id `abc`:
- *   {app:3}:e:video:abc      hash: the key's state, its version (`_v`), last flushed version (`_fv`), tombstone (`_d`)
+ *   {app:3}:e:video:abc      hash: the key's state, its version (`_v`), last flushed version (`_fv`), tombstone (`_d`),
+ *                            and the suffix of its flush job's id (`_j`, set when the key becomes dirty)
  *   {app:3}:dirty            sorted set: data keys waiting to be flushed, scored by when they became dirty
  *   {app:3}:failed           hash: data key -> id of its flush job that failed for good
  *   {app:3}:flush:...        the shard's BullMQ queue (BullMQ prefix `{app:3}`, queue name `flush`)
@@ -20,8 +21,6 @@ export interface ShardKeys {
   failed: string;
   /** Prefix of BullMQ's per-job hashes (`<prefix>:<queue>:<jobId>`). */
   jobPrefix: string;
-  /** Prefix of BullMQ's deduplication keys (`<prefix>:<queue>:de:<dedupId>`). */
-  dedupPrefix: string;
 }
 
 export function shardKeys(prefix: string, shard: number): ShardKeys {
@@ -32,7 +31,6 @@ export function shardKeys(prefix: string, shard: number): ShardKeys {
     dirty: `${tag}:dirty`,
     failed: `${tag}:failed`,
     jobPrefix: `${tag}:${QUEUE_NAME}:`,
-    dedupPrefix: `${tag}:${QUEUE_NAME}:de:`,
   };
 }
 
@@ -65,15 +63,16 @@ export function parseDataKey(shard: ShardKeys, key: string): { entity: string; i
   return { entity: rest.slice(0, colon), id: rest.slice(colon + 1) };
 }
 
-/** The BullMQ deduplication id of a key: one live flush job per key. */
-export function dedupId(entity: string, id: string): string {
-  return `${entity}:${id}`;
+/**
+ * A flush job's id: `entity.id.v<suffix>`, where the suffix is the version that made the key dirty (or, for a
+ * job the sweep added, `<version>.s<time>`). Unique per dirty period, because BullMQ ignores an add whose id
+ * exists and keeps failed jobs under their id. `%` and `:` in the id are percent-encoded (BullMQ refuses
+ * `:`), which keeps it injective and readable in Bull Board; `lua/sweep-2.lua` builds the same id.
+ */
+export function flushJobId(entity: string, id: string, suffix: number | string): string {
+  return `${entity}.${escapeJobIdPart(id)}.v${suffix}`;
 }
 
-/**
- * A flush job's id: readable in Bull Board, free of `:` (BullMQ refuses it), and unique per dirty period,
- * because BullMQ ignores an add whose id already exists and keeps failed jobs under their id.
- */
-export function flushJobId(entity: string, id: string, version: number): string {
-  return `${entity}.${encodeURIComponent(id)}.v${version}`;
+function escapeJobIdPart(id: string): string {
+  return id.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
 }

@@ -11,7 +11,7 @@ import {
   WriteBehindError,
 } from './errors.js';
 import { FlushWorker, type FlushWorkerOptions } from './flush/worker.js';
-import { dataKey, dedupId, flushJobId, type ShardKeys, shardOf } from './keys.js';
+import { dataKey, flushJobId, type ShardKeys, shardOf } from './keys.js';
 import { BatchLoader } from './loader.js';
 import { resolveOptions, type WriteBehindOptions } from './options.js';
 import {
@@ -443,7 +443,6 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
         opts: {
           jobId: flushJobId(entity, id, version),
           delay: this.#context.options.flush.windowMs,
-          deduplication: { id: dedupId(entity, id), keepLastIfActive: true },
         },
       });
     } catch (error) {

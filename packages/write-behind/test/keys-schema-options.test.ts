@@ -14,12 +14,15 @@ test('data keys share the shard hash tag and parse back whatever the id holds', 
     assert.deepEqual(parseDataKey(shard, key), { entity: 'video', id });
   }
   assert.equal(shard.dirty, '{app:3}:dirty');
-  assert.equal(shard.dedupPrefix, '{app:3}:flush:de:');
+  assert.equal(shard.jobPrefix, '{app:3}:flush:');
 });
 
 test('job ids carry no colon and differ per version', () => {
   const id = flushJobId('video', 'a:b', 7);
   assert.equal(id, 'video.a%3Ab.v7');
+  // Only `%` and `:` are encoded: injective, and the id stays readable in Bull Board.
+  assert.equal(flushJobId('video', '50%: off', '3.s99'), 'video.50%25%3A off.v3.s99');
+  assert.notEqual(flushJobId('video', '%3A', 1), flushJobId('video', ':', 1));
   assert.notEqual(flushJobId('video', 'a', 1), flushJobId('video', 'a', 2));
 });
 

@@ -88,6 +88,8 @@ export class FlushWorker {
           lockDuration: this.#options.lockDurationMs,
           stalledInterval: this.#options.stalledIntervalMs,
           maxStalledCount: this.#options.maxStalledCount,
+          removeOnComplete: { count: 0 },
+          removeOnFail: context.options.flush.keepFailed,
           // A huge limit never throttles; it only lets an outage pause the whole queue (`queue.rateLimit`).
           limiter: { max: Number.MAX_SAFE_INTEGER - 1, duration: 1000 },
         },

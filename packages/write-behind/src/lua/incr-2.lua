@@ -34,6 +34,8 @@ if ARGV[6] == '1' then rcall('PERSIST', key) end
 local newlyDirty = 0
 if not alreadyDirty then
   rcall('ZADD', dirtyKey, ARGV[4], key)
+  -- The suffix of the flush job the caller enqueues: the sweep finds the key's job by it.
+  rcall('HSET', key, '_j', version)
   newlyDirty = 1
 end
 return { 0, value, version, newlyDirty }

@@ -1,29 +1,52 @@
 --[[
   Finds dirty keys that have no flush job: the process that wrote them died between the write and the
-  enqueue, or their failed job was evicted from the failed set.
+  enqueue, their job failed by stalling (its worker died too often, no fault of the key's), or their failed
+  job was evicted from the failed set. Gives each a fresh job id suffix, `<version>.s<now>`, in `_j`.
 
   KEYS[1] the shard's dirty index    KEYS[2] the shard's failed index
   ARGV[1] only keys dirty since before this score (ms)
   ARGV[2] offset to start from (cursor)    ARGV[3] most keys to examine
-  ARGV[4] BullMQ deduplication key prefix    ARGV[5] BullMQ job key prefix    ARGV[6] length of the data key's prefix before `entity:id` (the dedup id)
-  Returns { nextOffset, key1, version1, key2, version2, ... }; nextOffset '' when the scan reached the end.
+  ARGV[4] BullMQ job key prefix    ARGV[5] length of the data key's prefix before `entity:id`    ARGV[6] now (ms)
+  Returns { nextOffset, key1, newJobId1, staleJobId1, key2, ... }; nextOffset '' when the scan reached the end;
+  staleJobId '' unless the key's last job is still stored, finished but not failed for good by the flush.
   Offsets shift as keys are flushed meanwhile, so a pass may miss a key; the next pass finds it.
 ]]
 local rcall = redis.call
 local limit = tonumber(ARGV[3])
 local entries = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', tonumber(ARGV[2]), limit)
 local out = { '' }
-local tagLength = tonumber(ARGV[6])
+local prefixLength = tonumber(ARGV[5])
+local escapes = { ['%'] = '%25', [':'] = '%3A' }
+
+-- The same id as flushJobId in keys.ts.
+local function jobId(key, suffix)
+  local rest = string.sub(key, prefixLength + 1)
+  local colon = string.find(rest, ':', 1, true)
+  local escaped = string.gsub(string.sub(rest, colon + 1), '[%%:]', escapes)
+  return string.sub(rest, 1, colon - 1) .. '.' .. escaped .. '.v' .. suffix
+end
+
 for i = 1, #entries do
   local key = entries[i]
-  local hasJob = rcall('EXISTS', ARGV[4] .. string.sub(key, tagLength + 1)) == 1
-  if not hasJob then
-    local failedJob = rcall('HGET', KEYS[2], key)
-    hasJob = failedJob and rcall('EXISTS', ARGV[5] .. failedJob) == 1
+  local suffix = rcall('HGET', key, '_j')
+  local live, stale = false, ''
+  if suffix then
+    local id = jobId(key, suffix)
+    local jobKey = ARGV[4] .. id
+    if rcall('EXISTS', jobKey) == 1 then
+      -- Waiting, delayed or active; or failed for good by the flush, which is the operator's to retry.
+      live = rcall('HEXISTS', jobKey, 'finishedOn') == 0 or rcall('HGET', KEYS[2], key) == id
+      if not live then stale = id end
+    end
   end
-  if not hasJob then
+  if not live then
+    local version = rcall('HGET', key, '_v')
+    local fresh = (version or '0') .. '.s' .. ARGV[6]
+    -- A dirty-index entry whose hash is gone gets a job too (its flush clears the entry), but no hash.
+    if version then rcall('HSET', key, '_j', fresh) end
     out[#out + 1] = key
-    out[#out + 1] = rcall('HGET', key, '_v') or '0'
+    out[#out + 1] = jobId(key, fresh)
+    out[#out + 1] = stale
   end
 end
 if #entries >= limit then out[1] = tostring(tonumber(ARGV[2]) + limit) end

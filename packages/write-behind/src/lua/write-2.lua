@@ -95,6 +95,8 @@ if ARGV[4] == '1' then rcall('PERSIST', key) end
 local newlyDirty = 0
 if not alreadyDirty then
   rcall('ZADD', dirtyKey, ARGV[2], key)
+  -- The suffix of the flush job the caller enqueues: the sweep finds the key's job by it.
+  rcall('HSET', key, '_j', version)
   newlyDirty = 1
 end
 if op == 'set' then value = rcall('HGETALL', key) end
