@@ -12,6 +12,7 @@ import { naiveQueue, rawIncr, writeThrough } from './cases/baselines.ts';
 import { coalescing } from './cases/coalescing.ts';
 import { flushThroughput } from './cases/flush.ts';
 import { lag } from './cases/lag.ts';
+import { listpackMemory } from './cases/memory-listpack.ts';
 import { distinctIncrements, hotIncrements, settingsWrites } from './cases/writes.ts';
 import { type BenchContext, type CaseResult, createPlan } from './lib/context.ts';
 import { createBenchDatabase, DATABASE_URL, deleteKeys, REDIS_URL, redisInfo, runPrefix } from './lib/env.ts';
@@ -127,6 +128,7 @@ try {
   const w1 = results.find((r) => r.id === 'W1');
   const f1 = await run('F1', 'flush throughput', () => flushThroughput(ctx));
   if (f1) for (const row of [f1.flush, f1.ceiling, f1.flushTwo, f1.ceilingTwo, f1.memory]) keep(row);
+  keep(await run('F1', 'M1 on a Redis tuned for small hashes', () => listpackMemory(ctx)));
   keep(await run('C1', 'coalescing', () => coalescing(ctx)));
   if (w1?.rate) {
     const rate = w1.rate / 2;

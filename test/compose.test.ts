@@ -42,6 +42,7 @@ test('Redis persists every second and never evicts', () => {
   assert.equal(option('appendonly'), 'yes');
   assert.equal(option('appendfsync'), 'everysec');
   assert.equal(option('maxmemory-policy'), 'noeviction');
+  assert.equal(option('hash-max-listpack-value'), '256');
   assert.ok(redis.healthcheck, 'redis has a healthcheck');
 });
 

@@ -82,7 +82,7 @@ export function evaluateTargets(results: readonly CaseResult[], windowMs: number
     false,
     `${fmt(drain ?? 0, 0)} ms`,
   );
-  for (const id of ['M1', 'M1 (W2)']) {
+  for (const id of ['M1', 'M1 (W2)', 'M1 (listpack)']) {
     const bytes = metric(id, 'bytesPerKey');
     add(`${id} < 1 KiB per dirty key`, bytes, 1024, false, `${fmt(bytes ?? 0, 0)} B`);
   }

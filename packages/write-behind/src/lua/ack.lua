@@ -5,31 +5,36 @@
   ARGV[1] now, in ms    ARGV[2] ms a clean key stays cached (0: for ever)    ARGV[3..] the version written for each data key
 
   A key whose version is unchanged becomes clean (a flushed tombstone is removed entirely: the database
-  remembers the delete), and a clean key may expire: the database holds it. A key written meanwhile stays dirty with a fresh score, and needs another flush.
+  remembers the delete), and a clean key may expire: the database holds it. A key written meanwhile stays
+  dirty with a fresh score, and needs another flush. Either way its failed-job marker goes: it was written.
   Returns one flag per data key: 1 still dirty, 0 clean.
 ]]
+local rcall = redis.call
 local out = {}
+-- The failed index is almost always empty: skip a command per key when it is.
+local anyFailed = rcall('HLEN', KEYS[2]) > 0
+local ttl = tonumber(ARGV[2])
 for i = 3, #KEYS do
   local key, flushed = KEYS[i], tonumber(ARGV[i])
-  local current = tonumber(redis.call('HGET', key, '_v'))
-  redis.call('HDEL', KEYS[2], key)
+  local meta = rcall('HMGET', key, '_v', '_fv', '_d')
+  local current = tonumber(meta[1])
+  if anyFailed then rcall('HDEL', KEYS[2], key) end
   if current == nil then
-    redis.call('ZREM', KEYS[1], key)
+    rcall('ZREM', KEYS[1], key)
+    out[i - 2] = 0
+  elseif current == flushed then
+    rcall('ZREM', KEYS[1], key)
+    if meta[3] then
+      rcall('DEL', key)
+    else
+      if flushed > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', flushed) end
+      if ttl > 0 then rcall('PEXPIRE', key, ttl) end
+    end
     out[i - 2] = 0
   else
-    if flushed > tonumber(redis.call('HGET', key, '_fv') or '0') then redis.call('HSET', key, '_fv', flushed) end
-    if current == flushed then
-      redis.call('ZREM', KEYS[1], key)
-      if redis.call('HEXISTS', key, '_d') == 1 then
-        redis.call('DEL', key)
-      elseif tonumber(ARGV[2]) > 0 then
-        redis.call('PEXPIRE', key, ARGV[2])
-      end
-      out[i - 2] = 0
-    else
-      redis.call('ZADD', KEYS[1], 'XX', ARGV[1], key)
-      out[i - 2] = 1
-    end
+    if flushed > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', flushed) end
+    rcall('ZADD', KEYS[1], 'XX', ARGV[1], key)
+    out[i - 2] = 1
   end
 end
 return out
