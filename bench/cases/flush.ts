@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { startWorkerChild, type WorkerChild } from '../lib/child.ts';
 import { type BenchContext, type CaseResult, waitFor } from '../lib/context.ts';
 import { createBenchCache } from '../lib/entities.ts';
-import { benchPrisma, type CpuPerOp, deleteKeys, redisCpuMicros, usedMemory } from '../lib/env.ts';
+import { benchPrisma, type CpuPerOp, deleteKeys, startServerCpuMeter, usedMemory } from '../lib/env.ts';
 import { runLoad } from '../lib/load.ts';
 import { describeBreakdown, memoryBreakdown } from '../lib/memory.ts';
 import { formatBytes } from './writes.ts';
@@ -92,7 +92,7 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
           }),
         ),
       );
-      const redisCpuBefore = await redisCpuMicros(ctx.redis);
+      const servers = await startServerCpuMeter(ctx.redis);
       const started = performance.now();
       await queue.resume();
       const finished = await waitFor(
@@ -100,11 +100,11 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         async () => (await cache.stats()).dirtyKeys === 0,
         FLUSH_TIMEOUT_MS,
       );
-      const redisCpu = (await redisCpuMicros(ctx.redis)) - redisCpuBefore;
+      const serverCpu = await servers.stop(keys);
       const counters = await Promise.all(children.map((c) => c.stop()));
       const total: Record<string, number> = {};
       for (const name of COUNTERS) total[name] = sum(counters, name);
-      const cpu = { nodeUsPerOp: (total.cpuMicros ?? 0) / keys, redisUsPerOp: redisCpu / keys };
+      const cpu = { nodeUsPerOp: (total.cpuMicros ?? 0) / keys, ...serverCpu };
       return { keys, ms: finished - started, counters: total, cpu };
     } finally {
       await Promise.all(children.map((c) => c.stop().catch(() => ({}))));
@@ -237,7 +237,7 @@ async function noopCeiling(ctx: BenchContext, jobs: number, workers: number): Pr
         }),
       ),
     );
-    const redisCpuBefore = await redisCpuMicros(ctx.redis);
+    const servers = await startServerCpuMeter(ctx.redis);
     const started = performance.now();
     await queue.resume();
     const finished = await waitFor(
@@ -248,9 +248,9 @@ async function noopCeiling(ctx: BenchContext, jobs: number, workers: number): Pr
       },
       FLUSH_TIMEOUT_MS,
     );
-    const redisCpu = (await redisCpuMicros(ctx.redis)) - redisCpuBefore;
+    const serverCpu = await servers.stop(jobs);
     const counters = await Promise.all(children.map((c) => c.stop()));
-    const cpu = { nodeUsPerOp: sum(counters, 'cpuMicros') / jobs, redisUsPerOp: redisCpu / jobs };
+    const cpu = { nodeUsPerOp: sum(counters, 'cpuMicros') / jobs, ...serverCpu };
     return { jobs, ms: finished - started, cpu };
   } finally {
     await Promise.all(children.map((c) => c.stop().catch(() => ({}))));

@@ -4,6 +4,7 @@ import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { applyMigrations } from '../../scripts/lib/migrations.mjs';
+import { postgresCpuMicros } from './proc-cpu.ts';
 
 /** The servers: the same variables and defaults as `npm test`. */
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -80,17 +81,36 @@ export async function redisCpuMicros(redis: Redis): Promise<number> {
 }
 
 /**
- * Measures CPU per operation: this process's (process.cpuUsage) and the Redis server's. Redis's figure
- * includes every other client of the server, so on a shared server it is an upper bound.
+ * Measures the servers' CPU per operation: Redis's and, when it runs on this machine, PostgreSQL's. Both
+ * include every other client of those servers, so on a shared machine they are upper bounds.
  */
+export async function startServerCpuMeter(
+  redis: Redis,
+): Promise<{ stop(ops: number): Promise<Omit<CpuPerOp, 'nodeUsPerOp'>> }> {
+  const redisStart = await redisCpuMicros(redis);
+  const postgresStart = await postgresCpuMicros();
+  return {
+    async stop(ops) {
+      const redisUsed = (await redisCpuMicros(redis)) - redisStart;
+      const postgresEnd = await postgresCpuMicros();
+      return {
+        redisUsPerOp: redisUsed / ops,
+        ...(postgresStart !== undefined && postgresEnd !== undefined
+          ? { postgresUsPerOp: (postgresEnd - postgresStart) / ops }
+          : {}),
+      };
+    },
+  };
+}
+
+/** {@link startServerCpuMeter}, plus this process's CPU (process.cpuUsage): the load generator and the library. */
 export async function startCpuMeter(redis: Redis): Promise<{ stop(ops: number): Promise<CpuPerOp> }> {
   const node = process.cpuUsage();
-  const redisStart = await redisCpuMicros(redis);
+  const servers = await startServerCpuMeter(redis);
   return {
     async stop(ops) {
       const used = process.cpuUsage(node);
-      const redisUsed = (await redisCpuMicros(redis)) - redisStart;
-      return { nodeUsPerOp: (used.user + used.system) / ops, redisUsPerOp: redisUsed / ops };
+      return { nodeUsPerOp: (used.user + used.system) / ops, ...(await servers.stop(ops)) };
     },
   };
 }
@@ -98,6 +118,8 @@ export async function startCpuMeter(redis: Redis): Promise<{ stop(ops: number): 
 export interface CpuPerOp {
   nodeUsPerOp: number;
   redisUsPerOp: number;
+  /** Absent when PostgreSQL does not run on this machine. Resolution: 10 ms of CPU per measurement. */
+  postgresUsPerOp?: number;
 }
 
 /** One value from `INFO server` (redis_version, ...). */

@@ -31,6 +31,8 @@ interface Progress {
   load: LoadResult;
   nodeMicros: number;
   redisMicros: number;
+  /** Undefined once any slice could not measure it. */
+  postgresMicros: number | undefined;
   started: number;
 }
 
@@ -58,6 +60,7 @@ export async function runInterleaved(
         },
         nodeMicros: 0,
         redisMicros: 0,
+        postgresMicros: 0,
         started: 0,
       });
     } catch (error) {
@@ -89,6 +92,10 @@ export async function runInterleaved(
         state.started += load.completed + load.errors;
         state.nodeMicros += cpu.nodeUsPerOp;
         state.redisMicros += cpu.redisUsPerOp;
+        state.postgresMicros =
+          state.postgresMicros === undefined || cpu.postgresUsPerOp === undefined
+            ? undefined
+            : state.postgresMicros + cpu.postgresUsPerOp;
         const total = state.load;
         total.completed += load.completed;
         total.errors += load.errors;
@@ -118,7 +125,11 @@ export async function runInterleaved(
         rows.push(
           ...(await c.finish({
             ...load,
-            cpu: { nodeUsPerOp: state.nodeMicros / ops, redisUsPerOp: state.redisMicros / ops },
+            cpu: {
+              nodeUsPerOp: state.nodeMicros / ops,
+              redisUsPerOp: state.redisMicros / ops,
+              ...(state.postgresMicros === undefined ? {} : { postgresUsPerOp: state.postgresMicros / ops }),
+            },
           })),
         );
       }

@@ -1,4 +1,5 @@
 import type { CaseResult } from './context.ts';
+import type { CpuPerOp } from './env.ts';
 import type { TargetResult } from './targets.ts';
 
 /*
@@ -27,7 +28,17 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 
 export function resultsTable(results: readonly CaseResult[]): string {
   return markdownTable(
-    ['case', 'what', 'count', 'throughput', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU µs/op app+Redis', 'notes'],
+    [
+      'case',
+      'what',
+      'count',
+      'throughput',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'CPU µs/op app+Redis+PG',
+      'notes',
+    ],
     results.map((r) => [
       r.id,
       r.title,
@@ -36,7 +47,7 @@ export function resultsTable(results: readonly CaseResult[]): string {
       formatMs(r.p50Ms),
       formatMs(r.p99Ms),
       formatMs(r.p999Ms),
-      r.cpu ? `${r.cpu.nodeUsPerOp.toFixed(0)} + ${r.cpu.redisUsPerOp.toFixed(0)}` : '',
+      r.cpu ? formatCpu(r.cpu) : '',
       [...r.notes, ...(r.errors ? [`${r.errors} errors, first: ${r.firstError ?? '?'}`] : [])].join('; '),
     ]),
   );
@@ -47,4 +58,10 @@ export function targetsTable(targets: readonly TargetResult[]): string {
     ['target', 'measured', 'result'],
     targets.map((t) => [t.target, t.measured, t.verdict]),
   );
+}
+
+/** `app + Redis + PG` µs per operation; PG is `?` where PostgreSQL does not run on this machine. */
+export function formatCpu(cpu: CpuPerOp): string {
+  const pg = cpu.postgresUsPerOp === undefined ? '?' : cpu.postgresUsPerOp.toFixed(0);
+  return `${cpu.nodeUsPerOp.toFixed(0)} + ${cpu.redisUsPerOp.toFixed(0)} + ${pg}`;
 }

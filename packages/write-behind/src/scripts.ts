@@ -7,8 +7,7 @@ import type { Cluster, Redis, Result } from 'ioredis';
  * the reply. A file named `name-N.lua` takes N keys; `name.lua` takes a variable number.
  */
 const SCRIPTS = {
-  wbWrite: 'write-2.lua',
-  wbIncr: 'incr-2.lua',
+  wbWrite: 'write.lua',
   wbFill: 'fill-1.lua',
   wbSnapshot: 'snapshot.lua',
   wbAck: 'ack.lua',
@@ -24,8 +23,7 @@ export type WriteReply = [
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    wbWrite(dataKey: string, dirtyKey: string, ...args: (string | number)[]): Result<WriteReply, Context>;
-    wbIncr(dataKey: string, dirtyKey: string, ...args: (string | number)[]): Result<WriteReply, Context>;
+    wbWrite(numKeys: number, dirtyKey: string, ...rest: (string | number)[]): Result<WriteReply[], Context>;
     wbFill(dataKey: string, ...args: (string | number)[]): Result<string[], Context>;
     wbSnapshot(numKeys: number, dirtyKey: string, ...dataKeys: string[]): Result<string[][], Context>;
     wbAck(

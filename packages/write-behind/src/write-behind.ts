@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
+import type { TurnBatcher } from './batch.js';
 import { type Context, checkId, closeConnection, createContext, entityOf, redactError } from './context.js';
-import { JobBatcher } from './enqueue.js';
+import { createJobBatcher, type FlushJob } from './enqueue.js';
 import {
   BacklogFullError,
   ClosedError,
@@ -29,6 +30,7 @@ import {
 import { pairsToMap, type WriteReply } from './scripts.js';
 import type { StoreEntity } from './store/store.js';
 import { pollUntil, sleep } from './util.js';
+import { createWriteBatcher, type WriteCall } from './write-batch.js';
 
 /** A delete never creates a record. */
 const NO_CREATE = ['0', '0'];
@@ -84,7 +86,8 @@ type Values<E extends EntityDefinitions, N extends keyof E> = EntityValues<E[N]>
 export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #context: Context;
   readonly #loader: BatchLoader;
-  readonly #jobBatchers = new Map<number, JobBatcher>();
+  readonly #jobBatchers = new Map<number, TurnBatcher<FlushJob, void>>();
+  readonly #writeBatchers = new Map<number, TurnBatcher<WriteCall, WriteReply>>();
   #closed = false;
 
   constructor(options: WriteBehindOptions<E>) {
@@ -297,6 +300,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#writeBatchers.values()].map((b) => b.settled()));
     await Promise.all([...this.#jobBatchers.values()].map((b) => b.settled()));
     await this.#context.closeQueues();
     if (this.#context.ownsRedis) await closeConnection(this.#context.redis);
@@ -323,36 +327,28 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     named: Set<string> | null,
     opArgs: string[],
   ): Promise<WriteReply> {
-    const { options, redis } = this.#context;
+    const { options } = this.#context;
+    const writes = this.#writeBatcher(shard);
     let fill: string[] = ['', '0', '0'];
     const deadline = Date.now() + options.backlog.waitTimeoutMs;
-    // An increment tries the fast path first; a cold or deleted key takes the general script.
+    // An increment tries the short form first; a cold or deleted key takes the general one.
     let fast = op === 'incr';
     for (let backoff = 5; ; ) {
       const reply = await this.#redis(() =>
-        fast
-          ? redis.wbIncr(
-              key,
-              shard.dirty,
-              opArgs[0] as string,
-              opArgs[1] as string,
-              opArgs[2] as string,
-              Date.now(),
-              options.backlog.limit,
-              options.cacheTtlMs > 0 ? '1' : '0',
-            )
-          : redis.wbWrite(
-              key,
-              shard.dirty,
-              op,
-              Date.now(),
-              options.backlog.limit,
-              options.cacheTtlMs > 0 ? '1' : '0',
-              ...fill,
-              // Built only here: an increment the fast path serves never needs them.
-              ...(named ? this.#createArgs(spec, named) : NO_CREATE),
-              ...opArgs,
-            ),
+        writes.submit(
+          fast
+            ? { key, op: 'i', args: opArgs }
+            : {
+                key,
+                op,
+                args: [
+                  ...fill,
+                  // Built only here: an increment the short form serves never needs them.
+                  ...(named ? this.#createArgs(spec, named) : NO_CREATE),
+                  ...opArgs,
+                ],
+              },
+        ),
       );
       switch (reply[0]) {
         case Status.Ok:
@@ -430,14 +426,29 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     return ['row', String(loaded.version), String(pairs.length / 2), ...pairs];
   }
 
+  /** The shard's write batcher: the writes of one event-loop turn go to Redis as one script call. */
+  #writeBatcher(shard: ShardKeys): TurnBatcher<WriteCall, WriteReply> {
+    let batcher = this.#writeBatchers.get(shard.shard);
+    if (!batcher) {
+      const { redis, options } = this.#context;
+      batcher = createWriteBatcher(redis, shard, () => [
+        Date.now(),
+        options.backlog.limit,
+        options.cacheTtlMs > 0 ? '1' : '0',
+      ]);
+      this.#writeBatchers.set(shard.shard, batcher);
+    }
+    return batcher;
+  }
+
   async #enqueue(entity: string, id: string, shard: ShardKeys, version: number): Promise<void> {
     let batcher = this.#jobBatchers.get(shard.shard);
     if (!batcher) {
-      batcher = new JobBatcher(this.#context.queue(shard.shard));
+      batcher = createJobBatcher(this.#context.queue(shard.shard));
       this.#jobBatchers.set(shard.shard, batcher);
     }
     try {
-      await batcher.add({
+      await batcher.submit({
         name: 'flush',
         data: { entity, id },
         opts: {

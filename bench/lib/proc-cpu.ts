@@ -1,0 +1,61 @@
+// PostgreSQL's CPU time, read from /proc: the benchmark's servers share the machine's two cores with the load
+// generator, so the CPU each case costs PostgreSQL belongs beside what it costs the app and Redis.
+import { readdir, readFile } from 'node:fs/promises';
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`, 100 on every Linux this runs on). */
+const CLOCK_TICKS = 100;
+
+/** One /proc/<pid>/stat line: the command name and the CPU fields, in ticks. */
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  ppid: number;
+  /** utime + stime: the process itself. */
+  own: number;
+  /** cutime + cstime: its children that exited and were waited for. */
+  children: number;
+}
+
+export function parseProcStat(line: string): ProcStat | undefined {
+  // The command name is in parentheses and may itself hold spaces or parentheses: split at the last ')'.
+  const open = line.indexOf('(');
+  const close = line.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = line.slice(close + 2).split(' ');
+  const field = (n: number) => Number(rest[n - 3]); // rest[0] is field 3 of proc(5)
+  return {
+    pid: Number(line.slice(0, open).trim()),
+    comm: line.slice(open + 1, close),
+    ppid: field(4),
+    own: field(14) + field(15),
+    children: field(16) + field(17),
+  };
+}
+
+/**
+ * CPU time of every PostgreSQL process on this machine, in microseconds: the live processes' own time, plus
+ * the postmaster's waited-for children (backends that exited, so their time is not lost). Undefined where
+ * PostgreSQL does not run locally (or /proc is missing): the column is then left out.
+ */
+export function postgresCpuTicks(stats: readonly ProcStat[]): number | undefined {
+  const postgres = stats.filter((s) => s.comm === 'postgres');
+  if (postgres.length === 0) return undefined;
+  const pids = new Set(postgres.map((s) => s.pid));
+  const postmasters = postgres.filter((s) => !pids.has(s.ppid));
+  return postgres.reduce((n, s) => n + s.own, 0) + postmasters.reduce((n, s) => n + s.children, 0);
+}
+
+/** {@link postgresCpuTicks} over this machine's /proc, in microseconds. */
+export async function postgresCpuMicros(): Promise<number | undefined> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  const stats = await Promise.all(
+    pids.map((pid) => readFile(`/proc/${pid}/stat`, 'utf8').then(parseProcStat, () => undefined)),
+  );
+  const ticks = postgresCpuTicks(stats.filter((s): s is ProcStat => s !== undefined));
+  return ticks === undefined ? undefined : (ticks * 1e6) / CLOCK_TICKS;
+}

@@ -1,0 +1,148 @@
+--[[
+  Applies a batch of writes to keys of one shard, each atomically with its dirty flag, in order. Concurrent
+  callers' writes travel together (one round trip, one script call for many writes: see write-batch.ts); each
+  write still gets its own reply, and a refused write changes nothing. The hot path (an increment of a key
+  that is already dirty) costs four commands: HMGET, ZSCORE and two HINCRBY.
+
+  KEYS[1] the shard's dirty index (sorted set)      KEYS[1 + i] data key (hash) of write i
+  ARGV[1] now, in ms (score of a newly dirty key)
+  ARGV[2] backlog limit: most dirty keys before a write to a clean key is refused (0: no limit)
+  ARGV[3] '1' when clean keys may expire (cacheTtlMs > 0): a dirty key must not
+  then one record per write: op, argument count c, then c arguments:
+    'i'   (increment of a key Redis holds; the common case)     field, delta, largest magnitude allowed
+    'incr' | 'set' | 'put' | 'del' ('put' is a 'set' of every field: it returns no value)
+          fill: '' (key must be in Redis), 'row' or 'absent' (cold key: state loaded from the database),
+          fill version, fill pair count n, n field/value pairs,
+          missing required fields if the record must be created, create pair count m, m pairs (defaults),
+          then for 'incr': field, delta, largest magnitude allowed; for 'set' and 'put': pair count k, k pairs
+
+  Returns one reply per write: { status, value, version, newlyDirty }
+    status 0 ok, 1 cold (load the key and write again with a fill), 2 backlog full (value: dirty count),
+           3 counter overflow (value: current), 4 record does not exist (a partial set cannot create it),
+           5 deleted ('i' only: write again with 'incr', which may create the record)
+    value: increments the new counter value; 'set' the whole hash as a flat list; 'del' 1 if something was
+           deleted
+  A newly dirty key records its version in `_j`: the suffix of the flush job the caller enqueues, by which
+  the sweep finds that job.
+]]
+local rcall = redis.call
+local dirtyKey = KEYS[1]
+local now, limit, mayExpire = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+
+-- A write to a clean key makes it dirty, unless the backlog is full.
+local function backlogFull(alreadyDirty)
+  if alreadyDirty or limit <= 0 then return nil end
+  local count = rcall('ZCARD', dirtyKey)
+  if count >= limit then return count end
+  return nil
+end
+
+local function finish(key, alreadyDirty)
+  local version = rcall('HINCRBY', key, '_v', 1)
+  if mayExpire then rcall('PERSIST', key) end
+  if alreadyDirty then return version, 0 end
+  rcall('ZADD', dirtyKey, now, key)
+  rcall('HSET', key, '_j', version)
+  return version, 1
+end
+
+local function increment(key, p)
+  local field = ARGV[p]
+  local meta = rcall('HMGET', key, '_v', '_d', field)
+  if not meta[1] then return { 1 } end
+  if meta[2] then return { 5 } end
+  local alreadyDirty = rcall('ZSCORE', dirtyKey, key)
+  local full = backlogFull(alreadyDirty)
+  if full then return { 2, full } end
+  local delta, max = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+  local current = tonumber(meta[3] or '0')
+  local nextValue = current + delta
+  if nextValue > max or nextValue < -max then return { 3, tostring(current) } end
+  local value = rcall('HINCRBY', key, field, delta)
+  local version, newlyDirty = finish(key, alreadyDirty)
+  return { 0, value, version, newlyDirty }
+end
+
+local function write(key, op, p)
+  local fillMode, fillVersion, fillCount = ARGV[p], ARGV[p + 1], tonumber(ARGV[p + 2])
+  local fillAt = p + 3
+  local q = fillAt + 2 * fillCount
+  local missingRequired, createCount = tonumber(ARGV[q]), tonumber(ARGV[q + 1])
+  local createAt = q + 2
+  q = createAt + 2 * createCount
+  local counterField = op == 'incr' and ARGV[q] or '_v'
+
+  local meta = rcall('HMGET', key, '_v', '_d', counterField)
+  local filled = false
+  if not meta[1] then
+    if fillMode == '' then return { 1 } end
+    filled = true
+    rcall('HSET', key, '_v', fillVersion, '_fv', fillVersion)
+    if fillCount > 0 then rcall('HSET', key, unpack(ARGV, fillAt, fillAt + 2 * fillCount - 1)) end
+    if fillMode == 'absent' then rcall('HSET', key, '_d', '1') end
+    meta = rcall('HMGET', key, '_v', '_d', counterField)
+  end
+
+  -- A refused write leaves Redis as it found it, including a fill made by this call.
+  local function refuse(status, detail)
+    if filled then rcall('DEL', key) end
+    return { status, detail }
+  end
+
+  local exists = not meta[2]
+  if op == 'del' and not exists then
+    refuse(0)
+    return { 0, 0, 0, 0 }
+  end
+
+  local alreadyDirty = rcall('ZSCORE', dirtyKey, key)
+  local full = backlogFull(alreadyDirty)
+  if full then return refuse(2, full) end
+
+  local function create()
+    if missingRequired > 0 then return false end
+    rcall('HDEL', key, '_d')
+    if createCount > 0 then rcall('HSET', key, unpack(ARGV, createAt, createAt + 2 * createCount - 1)) end
+    return true
+  end
+
+  local value
+  if op == 'incr' then
+    local delta, max = tonumber(ARGV[q + 1]), tonumber(ARGV[q + 2])
+    local current = exists and tonumber(meta[3] or '0') or 0
+    local nextValue = current + delta
+    if nextValue > max or nextValue < -max then return refuse(3, tostring(current)) end
+    if not exists and not create() then return refuse(4) end
+    value = rcall('HINCRBY', key, counterField, delta)
+  elseif op == 'set' or op == 'put' then
+    if not exists and not create() then return refuse(4) end
+    -- One HSET for all pairs; the count is bounded by the entity's fields, far below Lua's stack limit.
+    local count = tonumber(ARGV[q])
+    if count > 0 then rcall('HSET', key, unpack(ARGV, q + 1, q + 2 * count)) end
+    value = 0
+  else
+    -- A delete keeps only the metadata and a tombstone, so a later create starts from nothing.
+    for _, f in ipairs(rcall('HKEYS', key)) do
+      if string.sub(f, 1, 1) ~= '_' then rcall('HDEL', key, f) end
+    end
+    rcall('HSET', key, '_d', '1')
+    value = 1
+  end
+
+  local version, newlyDirty = finish(key, alreadyDirty)
+  if op == 'set' then value = rcall('HGETALL', key) end
+  return { 0, value, version, newlyDirty }
+end
+
+local replies = {}
+local p = 4
+for i = 2, #KEYS do
+  local op, count = ARGV[p], tonumber(ARGV[p + 1])
+  if op == 'i' then
+    replies[i - 1] = increment(KEYS[i], p + 2)
+  else
+    replies[i - 1] = write(KEYS[i], op, p + 2)
+  end
+  p = p + 2 + count
+end
+return replies
