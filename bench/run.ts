@@ -8,7 +8,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { naiveQueue, rawIncr, writeThrough } from './cases/baselines.ts';
+import { bullmqAdds, naiveQueue, rawIncr, writeThrough } from './cases/baselines.ts';
 import { coalescing } from './cases/coalescing.ts';
 import { flushThroughput } from './cases/flush.ts';
 import { lag } from './cases/lag.ts';
@@ -22,7 +22,7 @@ import { evaluateTargets } from './lib/targets.ts';
 
 /** Requests in flight of the informational low-concurrency runs of A and W1. */
 const LOW_IN_FLIGHT = 8;
-const CASES = ['A', 'B', 'C', 'W1', 'W2', 'W3', 'F1', 'C1', 'L1'] as const;
+const CASES = ['A', 'B', 'C', 'J', 'W1', 'W2', 'W3', 'F1', 'C1', 'L1'] as const;
 type CaseId = (typeof CASES)[number];
 
 const { values: flags } = parseArgs({
@@ -112,6 +112,7 @@ try {
     ['A', (c) => rawIncr(c)],
     ['B', writeThrough],
     ['C', naiveQueue],
+    ['J', bullmqAdds],
     ['W1', (c) => hotIncrements(c)],
     ['W2', distinctIncrements],
     ['W3', settingsWrites],
@@ -127,7 +128,9 @@ try {
   }
   const w1 = results.find((r) => r.id === 'W1');
   const f1 = await run('F1', 'flush throughput', () => flushThroughput(ctx));
-  if (f1) for (const row of [f1.flush, f1.ceiling, f1.flushTwo, f1.ceilingTwo, f1.memory]) keep(row);
+  if (f1)
+    for (const row of [f1.flush, f1.ceiling, f1.flushTwo, f1.ceilingTwo, f1.ceilingShape, f1.memory])
+      keep(row);
   keep(await run('F1', 'M1 on a Redis tuned for small hashes', () => listpackMemory(ctx)));
   keep(await run('C1', 'coalescing', () => coalescing(ctx)));
   if (w1?.rate) {

@@ -4,7 +4,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type BenchContext, loadSummary } from '../lib/context.ts';
 import { uniform } from '../lib/distributions.ts';
-import { benchPrisma } from '../lib/env.ts';
+import { createBenchCache } from '../lib/entities.ts';
+import { benchPrisma, deleteKeys } from '../lib/env.ts';
 import type { SlicedCase } from '../lib/interleave.ts';
 import { runLoad } from '../lib/load.ts';
 
@@ -112,6 +113,66 @@ export function naiveQueue(ctx: BenchContext): SlicedCase {
     async teardown() {
       await queue.close();
       redis.disconnect();
+    },
+  };
+}
+
+/**
+ * J: BullMQ's add alone, the floor of W2's work: every W2 write makes a new key dirty, and a dirty key needs
+ * its flush job. Each operation adds one job shaped exactly like the library's (its queue's default options,
+ * delayed by the window, an id of its own), and the adds of one event-loop turn go as one `addBulk`, as the
+ * library sends them. No Redis state, no database: whatever W2 does on top of this costs more.
+ */
+export function bullmqAdds(ctx: BenchContext): SlicedCase {
+  const { plan } = ctx;
+  const prisma = benchPrisma(ctx.db);
+  const prefix = `${ctx.prefix}-j`;
+  const cache = createBenchCache({ redisUrl: ctx.redisUrl, prisma, prefix });
+  const queue = cache.queues[0] as Queue;
+  let pending: { index: number; done: () => void; fail: (error: unknown) => void }[] = [];
+  const send = () => {
+    const batch = pending;
+    pending = [];
+    queue
+      .addBulk(
+        batch.map(({ index }) => ({
+          name: 'flush',
+          data: { entity: 'video', id: `j-${index}` },
+          opts: { jobId: `video.j-${index}.v1`, delay: plan.windowMs },
+        })),
+      )
+      .then(
+        () => {
+          for (const b of batch) b.done();
+        },
+        (error: unknown) => {
+          for (const b of batch) b.fail(error);
+        },
+      );
+  };
+  const add = (index: number) =>
+    new Promise<void>((done, fail) => {
+      if (pending.length === 0) setImmediate(send);
+      pending.push({ index, done, fail });
+    });
+  return {
+    id: 'J',
+    budgetMs: plan.closedLoopMs,
+    setup: () => warmKeys(ctx, 2000, (key) => add(-1 - key)),
+    op: add,
+    finish: async (load) => [
+      {
+        id: 'J',
+        title: 'BullMQ addBulk of flush-shaped jobs alone, one per operation',
+        ...loadSummary(load),
+        notes: ["W2's floor: the job a new dirty key needs, batched per turn as the library does"],
+        metrics: {},
+      },
+    ],
+    async teardown() {
+      await cache.close();
+      await prisma.$disconnect();
+      await deleteKeys(ctx.redis, prefix);
     },
   };
 }

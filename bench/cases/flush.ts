@@ -1,7 +1,7 @@
 // F1 (flush throughput, one and two worker processes, against BullMQ's no-op ceiling) and M1 (memory per
 // dirty key around the preload).
 import { QUEUE_NAME, shardKeys } from '@write-behind/core';
-import { Queue } from 'bullmq';
+import { type JobsOptions, Queue } from 'bullmq';
 import { startWorkerChild, type WorkerChild } from '../lib/child.ts';
 import { type BenchContext, type CaseResult, waitFor } from '../lib/context.ts';
 import { createBenchCache } from '../lib/entities.ts';
@@ -35,6 +35,7 @@ export interface FlushResults {
   flushTwo: CaseResult;
   ceiling: CaseResult;
   ceilingTwo: CaseResult;
+  ceilingShape: CaseResult;
   memory: CaseResult;
 }
 
@@ -133,6 +134,13 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
     ctx.progress('F1: BullMQ no-op ceiling, 1 and 2 processes');
     const ceilingOne = await noopCeiling(ctx, plan.flushKeys, 1);
     const ceilingTwo = await noopCeiling(ctx, plan.flushKeys, 2);
+    ctx.progress("F1: BullMQ no-op over the library's job shape, 1 process");
+    const queue = cache.queues[0] as Queue;
+    const shapeOpts = { ...queue.defaultJobOptions, delay: plan.windowMs };
+    const ceilingShape = await noopCeiling(ctx, plan.flushKeys, 1, {
+      opts: shapeOpts,
+      windowMs: plan.windowMs,
+    });
 
     const flushRow = (id: string, round: FlushRound, workers: number): CaseResult => {
       const { statements = 0, keysFlushed = 0, batches = 0 } = round.counters;
@@ -155,6 +163,13 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
       flushTwo: flushRow('F1 ×2', two, 2),
       ceiling: ceilingRow('F1 ceiling', ceilingOne, 1, plan.workerConcurrency),
       ceilingTwo: ceilingRow('F1 ceiling ×2', ceilingTwo, 2, plan.workerConcurrency),
+      ceilingShape: {
+        ...ceilingRow('F1 ceiling (job shape)', ceilingShape, 1, plan.workerConcurrency),
+        title: `BullMQ no-op Worker over flush-shaped jobs, ${ceilingShape.jobs.toLocaleString('en')} jobs, 1 process`,
+        notes: [
+          `informational: jobs with the library's options (${JSON.stringify(shapeOpts)}), due when the clock starts; what BullMQ alone costs per flush job`,
+        ],
+      },
       memory: {
         id: 'M1',
         title: `Redis used_memory per dirty key, around the F1 preload`,
@@ -202,9 +217,18 @@ function ceilingRow(id: string, round: CeilingRound, workers: number, concurrenc
   };
 }
 
-/** BullMQ's own ceiling: a processor that does nothing, same concurrency, same number of jobs. */
-async function noopCeiling(ctx: BenchContext, jobs: number, workers: number): Promise<CeilingRound> {
-  const prefix = `${ctx.prefix}-noop${workers}`;
+/**
+ * BullMQ's own ceiling: a processor that does nothing, same concurrency, same number of jobs. With
+ * `shape`, over jobs with exactly the options of the library's flush jobs (delayed by the window, attempts,
+ * backoff), added and left until due before the clock starts: what BullMQ alone costs per flush job.
+ */
+async function noopCeiling(
+  ctx: BenchContext,
+  jobs: number,
+  workers: number,
+  shape?: { opts: JobsOptions; windowMs: number },
+): Promise<CeilingRound> {
+  const prefix = `${ctx.prefix}-noop${workers}${shape ? 's' : ''}`;
   const queue = new Queue(QUEUE_NAME, { connection: ctx.redis, prefix: shardKeys(prefix, 0).tag });
   let children: WorkerChild[] = [];
   try {
@@ -220,11 +244,13 @@ async function noopCeiling(ctx: BenchContext, jobs: number, workers: number): Pr
           Array.from({ length: Math.min(1000, jobs - first) }, (_, j) => ({
             name: 'flush',
             data: { entity: 'video', id: `n-${first + j}` },
-            opts: { jobId: `video.n-${first + j}.v1`, removeOnComplete: true },
+            opts: { ...shape?.opts, jobId: `video.n-${first + j}.v1`, removeOnComplete: true },
           })),
         );
       },
     });
+    // Delayed jobs: wait until the last is due, as F1 does, so the clock times only processing.
+    if (shape) await new Promise((resolve) => setTimeout(resolve, shape.windowMs + 200));
     children = await Promise.all(
       Array.from({ length: workers }, () =>
         startWorkerChild({

@@ -22,6 +22,7 @@ test('ratios from the same run decide PASS and MISS; missing cases are n/a', () 
       row('F1', { rate: 6_000, metrics: { statementsPerKey: 0.01 } }),
       row('F1 ceiling', { rate: 10_000 }),
       row('M1', { metrics: { bytesPerKey: 1024 } }),
+      row('L1', { metrics: { targetRate: 10_000, achievedRate: 9_000, lagP99Ms: 1500, drainMs: 900 } }),
     ],
     1000,
   );
@@ -36,4 +37,6 @@ test('ratios from the same run decide PASS and MISS; missing cases are n/a', () 
   assert.equal(verdict('F1 ≤ 1 SQL'), 'PASS');
   assert.equal(verdict('C1'), 'n/a');
   assert.equal(verdict('M1 <'), 'MISS', 'exactly 1 KiB is not below 1 KiB');
+  assert.equal(verdict('L1 holds'), 'MISS', '90 % of the rate asked is not the load L1 names');
+  assert.equal(verdict('L1 ack→row'), 'PASS');
 });

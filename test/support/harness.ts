@@ -27,7 +27,7 @@ export interface Harness {
 }
 
 export interface HarnessOptions
-  extends Partial<Omit<WriteBehindOptions<TestEntities>, 'entities' | 'redis'>> {
+  extends Partial<Omit<WriteBehindOptions<TestEntities>, 'entities'>> {
   /** Wraps the Prisma store, to hold or fail writes. */
   wrapStore?: (store: Store) => Store;
 }
