@@ -26,8 +26,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions
-  extends Partial<Omit<WriteBehindOptions<TestEntities>, 'entities'>> {
+export interface HarnessOptions extends Partial<Omit<WriteBehindOptions<TestEntities>, 'entities'>> {
   /** Wraps the Prisma store, to hold or fail writes. */
   wrapStore?: (store: Store) => Store;
 }
