@@ -1,6 +1,9 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 
-/** A TCP proxy in front of PostgreSQL whose link can be cut and restored, to stage a database outage. */
+/**
+ * A TCP proxy whose link can be cut and restored, to stage an outage: in front of PostgreSQL, or of Redis
+ * (nothing but `swallowedQueries` knows the protocol).
+ */
 export interface PgProxy {
   host: string;
   port: number;
@@ -15,6 +18,11 @@ export interface PgProxy {
   readonly swallowedQueries: number;
   /** Keeps every connection open but forwards nothing either way, as a network partition does. */
   freeze(): void;
+  /**
+   * Forwards requests but no replies: the server does the work and the client never hears of it, as when a
+   * link dies after the request went out.
+   */
+  muteReplies(): void;
   /**
    * Destroys every live connection, both sides, and drops new ones as soon as they arrive. With `reset`,
    * clients get a TCP RST (ECONNRESET), as from a crashed load balancer or a firewall, instead of a FIN.
@@ -32,6 +40,7 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
   let isCut = false;
   let reset = false;
   let frozen = false;
+  let muted = false;
   const clients = new Set<Socket>();
   let refused = 0;
   let swallowedQueries = 0;
@@ -64,7 +73,7 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
       if (chunk[0] === 0x50 || chunk[0] === 0x51) swallowedQueries++;
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (!frozen) client.write(chunk);
+      if (!frozen && !muted) client.write(chunk);
     });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
@@ -95,6 +104,9 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
     freeze() {
       frozen = true;
     },
+    muteReplies() {
+      muted = true;
+    },
     cut(options = {}) {
       isCut = true;
       reset = options.reset ?? false;
@@ -106,6 +118,7 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
     restore() {
       isCut = false;
       frozen = false;
+      muted = false;
     },
     url(base) {
       const url = new URL(base);

@@ -6,6 +6,8 @@
  *                            and the suffix of its flush job's id (`_j`, set when the key becomes dirty)
  *   {app:3}:dirty            sorted set: data keys waiting to be flushed, scored by when they became dirty
  *   {app:3}:failed           hash: data key -> id of its flush job that failed for good
+ *   {app:3}:w:<writer>       hash: one writing connection's last batch number and its recent replies, so a
+ *                            batch its client resends after a reconnect is answered, not applied twice
  *   {app:3}:flush:...        the shard's BullMQ queue (BullMQ prefix `{app:3}`, queue name `flush`)
  * The braces are a Redis Cluster hash tag: one shard's state, index and queue share a slot, so the Lua
  * scripts that touch them together stay atomic on a Cluster.
@@ -32,6 +34,11 @@ export function shardKeys(prefix: string, shard: number): ShardKeys {
     failed: `${tag}:failed`,
     jobPrefix: `${tag}:${QUEUE_NAME}:`,
   };
+}
+
+/** The state of one writer (a process's write batcher for one shard): see `lua/write.lua`. */
+export function writerKey(shard: ShardKeys, writerId: string): string {
+  return `${shard.tag}:w:${writerId}`;
 }
 
 /** 32-bit FNV-1a over UTF-16 code units: stable across processes and versions, which is all sharding needs. */

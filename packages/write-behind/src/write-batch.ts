@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { TurnBatcher } from './batch.js';
-import type { ShardKeys } from './keys.js';
+import { type ShardKeys, writerKey } from './keys.js';
 import type { WriteReply } from './scripts.js';
 
 /** One write for `lua/write.lua`: its data key, op and the op's arguments (see the script's header). */
@@ -19,6 +20,14 @@ export interface WriteCall {
 export const MAX_WRITES_PER_CALL = 32;
 /** Batches in flight to aim for (see `TurnBatcherOptions.spread`). */
 const BATCHES_IN_FLIGHT = 4;
+/**
+ * Replies of recent batches the writer state keeps, to answer a batch sent again after a reconnect. Must
+ * exceed the batches one writer can have in flight; a resent batch older than that gets status 6, outcome
+ * unknown, never a second application.
+ */
+export const KEPT_REPLIES = 1024;
+/** How long a writer's state outlives its last batch: far longer than any reconnect. */
+const WRITER_STATE_TTL_MS = 3_600_000;
 
 /** The script arguments for a batch: the shared ones, then one `op, count, ...args` record per write. */
 export function writeArguments(
@@ -37,19 +46,25 @@ export function writeArguments(
  * The writes of one shard made in one event-loop turn go to Redis as one call of `lua/write.lua`: one round
  * trip and one script call for all of them, each applied atomically and answered on its own. The keys of a
  * shard share a hash tag, so the batch is valid on Redis Cluster.
+ *
+ * Each batcher is a writer of its own, numbering its batches in the order it sends them on its connection,
+ * so the script applies a batch at most once however often the client sends it.
  */
 export function createWriteBatcher(
   redis: Redis | Cluster,
   shard: ShardKeys,
   shared: () => (string | number)[],
 ): TurnBatcher<WriteCall, WriteReply> {
+  const state = writerKey(shard, randomBytes(9).toString('base64url'));
+  let batch = 0;
   return new TurnBatcher(
     (calls) =>
       redis.wbWrite(
-        calls.length + 1,
+        calls.length + 2,
         shard.dirty,
+        state,
         ...calls.map((c) => c.key),
-        ...writeArguments(shared(), calls),
+        ...writeArguments([...shared(), ++batch, KEPT_REPLIES, WRITER_STATE_TTL_MS], calls),
       ),
     { maxItems: MAX_WRITES_PER_CALL, schedule: 'tick', spread: BATCHES_IN_FLIGHT },
   );

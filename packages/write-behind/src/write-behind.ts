@@ -44,6 +44,8 @@ const Status = {
   NotFound: 4,
   /** From the increment fast path: the key is deleted, and the general script must create its record. */
   Deleted: 5,
+  /** A batch sent again after a reconnect, applied once already, whose replies are no longer kept. */
+  Unknown: 6,
 } as const;
 
 export interface WaitOptions {
@@ -361,6 +363,10 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
         case Status.Deleted:
           fast = false;
           continue;
+        case Status.Unknown:
+          throw new UnavailableError(
+            `the connection to Redis was lost while this write to ${spec.name} ${JSON.stringify(id)} was in flight; it may have been applied, and its reply is lost`,
+          );
         case Status.BacklogFull:
           if (options.backlog.policy === 'wait' && Date.now() < deadline) {
             await sleep(Math.min(backoff, deadline - Date.now()));

@@ -4,10 +4,13 @@
   write still gets its own reply, and a refused write changes nothing. The hot path (an increment of a key
   that is already dirty) costs four commands: HMGET, ZSCORE and two HINCRBY.
 
-  KEYS[1] the shard's dirty index (sorted set)      KEYS[1 + i] data key (hash) of write i
+  KEYS[1] the shard's dirty index (sorted set)      KEYS[2] the writer's state (hash, see below)
+  KEYS[2 + i] data key (hash) of write i
   ARGV[1] now, in ms (score of a newly dirty key)
   ARGV[2] backlog limit: most dirty keys before a write to a clean key is refused (0: no limit)
   ARGV[3] '1' when clean keys may expire (cacheTtlMs > 0): a dirty key must not
+  ARGV[4] this batch's number: its writer numbers batches 1, 2, 3... in the order it sends them
+  ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state outlives its last batch
   then one record per write: op, argument count c, then c arguments:
     'i'   (increment of a key Redis holds; the common case)     field, delta, largest magnitude allowed
     'incr' | 'set' | 'put' | 'del' ('put' is a 'set' of every field: it returns no value)
@@ -19,15 +22,35 @@
   Returns one reply per write: { status, value, version, newlyDirty }
     status 0 ok, 1 cold (load the key and write again with a fill), 2 backlog full (value: dirty count),
            3 counter overflow (value: current), 4 record does not exist (a partial set cannot create it),
-           5 deleted ('i' only: write again with 'incr', which may create the record)
+           5 deleted ('i' only: write again with 'incr', which may create the record),
+           6 outcome unknown (a resent batch too old for its replies to be kept: it was applied once)
     value: increments the new counter value; 'set' the whole hash as a flat list; 'del' 1 if something was
            deleted
   A newly dirty key records its version in `_j`: the suffix of the flush job the caller enqueues, by which
   the sweep finds that job.
+
+  Exactly once: a client that loses a connection with a batch unanswered sends it again after reconnecting
+  (ioredis does), although Redis may have applied it already. One connection's batches arrive in the order
+  they were numbered, so a number not above the writer's last one was applied: the script answers it with
+  the replies it kept and applies nothing.
 ]]
 local rcall = redis.call
-local dirtyKey = KEYS[1]
+local dirtyKey, writerKey = KEYS[1], KEYS[2]
 local now, limit, mayExpire = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+local batch, kept = tonumber(ARGV[4]), tonumber(ARGV[5])
+local replySlot = 'r' .. (batch % kept)
+
+local last = tonumber(rcall('HGET', writerKey, 'n') or '0')
+if batch <= last then
+  local stored = rcall('HGET', writerKey, replySlot)
+  if stored then
+    local previous = cmsgpack.unpack(stored)
+    if previous[1] == batch then return previous[2] end
+  end
+  local unknown = {}
+  for i = 3, #KEYS do unknown[i - 2] = { 6 } end
+  return unknown
+end
 
 -- A write to a clean key makes it dirty, unless the backlog is full.
 local function backlogFull(alreadyDirty)
@@ -135,14 +158,16 @@ local function write(key, op, p)
 end
 
 local replies = {}
-local p = 4
-for i = 2, #KEYS do
+local p = 7
+for i = 3, #KEYS do
   local op, count = ARGV[p], tonumber(ARGV[p + 1])
   if op == 'i' then
-    replies[i - 1] = increment(KEYS[i], p + 2)
+    replies[i - 2] = increment(KEYS[i], p + 2)
   else
-    replies[i - 1] = write(KEYS[i], op, p + 2)
+    replies[i - 2] = write(KEYS[i], op, p + 2)
   end
   p = p + 2 + count
 end
+rcall('HSET', writerKey, 'n', batch, replySlot, cmsgpack.pack({ batch, replies }))
+rcall('PEXPIRE', writerKey, ARGV[6])
 return replies

@@ -1,0 +1,91 @@
+// A write whose reply is lost (the link dies after Redis applied it) is sent again by ioredis after the
+// reconnect. It must not be applied a second time, and its caller still gets its answer (lua/write.lua keeps
+// each writer's recent replies).
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { eventually, REDIS_URL } from './support/env.ts';
+import { createHarness, type Harness } from './support/harness.ts';
+import { type PgProxy, startPgProxy } from './support/pg-proxy.ts';
+
+let h: Harness;
+let proxy: PgProxy;
+let direct: Redis;
+
+before(async () => {
+  const target = new URL(REDIS_URL);
+  proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  // The library opens its own connection, through the proxy.
+  h = await createHarness({ redis: proxy.url(REDIS_URL), flush: { windowMs: 60_000 } });
+  direct = new Redis(REDIS_URL);
+});
+after(async () => {
+  await h.close();
+  direct.disconnect();
+  await proxy.close();
+});
+
+test('writes Redis applied but whose replies never came are answered after the reconnect, not applied again', async () => {
+  const key = (id: string) => `{${h.prefix}:0}:e:video:${id}`;
+  assert.equal(await h.cache.increment('video', 'lost', 'likes', 10), 10);
+  await h.cache.set('settings', 'lost', { theme: 'dark', language: 'en' });
+
+  proxy.muteReplies();
+  // Several batches in flight when the link dies: increments of one key, and a set.
+  const lost = Promise.all([
+    ...Array.from({ length: 20 }, () => h.cache.increment('video', 'lost', 'likes', 5)),
+    h.cache.set('settings', 'lost', { language: 'fr' }),
+  ]);
+  // Redis applied them all; the client is still waiting for the answers.
+  assert.ok(await eventually(async () => (await direct.hget(key('lost'), 'likes')) === '110'));
+  proxy.cut();
+  proxy.restore();
+
+  const answers = await lost;
+  assert.deepEqual(
+    answers
+      .slice(0, 20)
+      .map(Number)
+      .sort((a, b) => a - b),
+    Array.from({ length: 20 }, (_, i) => 15 + 5 * i),
+  );
+  assert.deepEqual(answers[20], { theme: 'dark', language: 'fr', notifications: true });
+  assert.equal(await direct.hget(key('lost'), 'likes'), '110');
+  assert.equal(await h.cache.increment('video', 'lost', 'likes'), 111);
+});
+
+test('a resent batch older than the replies kept changes nothing and answers "outcome unknown"', async () => {
+  const source = await readFile(
+    new URL('../packages/write-behind/src/lua/write.lua', import.meta.url),
+    'utf8',
+  );
+  const tag = `{${h.prefix}:0}`;
+  const data = `${tag}:e:video:old`;
+  await direct.hset(data, '_v', '1', '_fv', '1', 'likes', '7');
+  // Keeps 2 replies; batches 1, 2 and 3 leave only 2 and 3 kept.
+  const run = (batch: number) =>
+    direct.eval(
+      source,
+      3,
+      `${tag}:dirty`,
+      `${tag}:w:test`,
+      data,
+      Date.now(),
+      0,
+      '0',
+      batch,
+      2,
+      60_000,
+      'i',
+      3,
+      'likes',
+      '1',
+      '1000',
+    );
+  for (const batch of [1, 2, 3]) await run(batch);
+  assert.equal(await direct.hget(data, 'likes'), '10');
+  assert.deepEqual(await run(2), [[0, 9, 3, 0]], 'a kept reply is answered again');
+  assert.deepEqual(await run(1), [[6]]);
+  assert.equal(await direct.hget(data, 'likes'), '10');
+});
