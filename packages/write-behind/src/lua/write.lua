@@ -10,7 +10,7 @@
   ARGV[2] backlog limit: most dirty keys before a write to a clean key is refused (0: no limit)
   ARGV[3] '1' when clean keys may expire (cacheTtlMs > 0): a dirty key must not
   ARGV[4] this batch's number: its writer numbers batches 1, 2, 3... in the order it sends them
-  ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state outlives its last batch
+  ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state lives, renewed every 64 batches
   then one record per write: op, argument count c, then c arguments:
     'i'   (increment of a key Redis holds; the common case)     field, delta, largest magnitude allowed
     'incr' | 'set' | 'put' | 'del' ('put' is a 'set' of every field: it returns no value)
@@ -169,5 +169,6 @@ for i = 3, #KEYS do
   p = p + 2 + count
 end
 rcall('HSET', writerKey, 'n', batch, replySlot, cmsgpack.pack({ batch, replies }))
-rcall('PEXPIRE', writerKey, ARGV[6])
+-- Its lifetime is renewed now and then, not per batch: it only has to outlive a reconnect.
+if batch % 64 == 1 then rcall('PEXPIRE', writerKey, ARGV[6]) end
 return replies
