@@ -77,7 +77,7 @@ export function writeThrough(ctx: BenchContext): SlicedCase {
         id: 'B',
         title: `write-through UPDATE (Prisma $executeRaw), ${plan.hotKeys} rows`,
         ...loadSummary(load),
-        notes: [`Prisma pool of ${WRITE_THROUGH_POOL}; PostgreSQL CPU not counted`],
+        notes: [`Prisma pool of ${WRITE_THROUGH_POOL}`],
         metrics: { poolSize: WRITE_THROUGH_POOL },
       },
     ],
