@@ -1,12 +1,12 @@
 // F1 (flush throughput, one and two worker processes, against BullMQ's no-op ceiling) and M1 (memory per
 // dirty key around the preload).
-import { QUEUE_NAME, shardKeys } from '@write-behind/core';
+import { QUEUE_NAME, shardKeys, type WriteBehind } from '@write-behind/core';
 import { type JobsOptions, Queue } from 'bullmq';
 import { startWorkerChild, type WorkerChild } from '../lib/child.ts';
 import { type BenchContext, type CaseResult, waitFor } from '../lib/context.ts';
-import { createBenchCache } from '../lib/entities.ts';
+import { type BenchEntities, createBenchCache } from '../lib/entities.ts';
 import { benchPrisma, type CpuPerOp, deleteKeys, startServerCpuMeter, usedMemory } from '../lib/env.ts';
-import { runLoad } from '../lib/load.ts';
+import { type LoadResult, runLoad } from '../lib/load.ts';
 import { describeBreakdown, memoryBreakdown } from '../lib/memory.ts';
 import { formatBytes } from './writes.ts';
 
@@ -42,6 +42,35 @@ export interface FlushResults {
 const sum = (counters: Record<string, number>[], name: string) =>
   counters.reduce((total, c) => total + (c[name] ?? 0), 0);
 
+/**
+ * Rows `<idPrefix>0` .. for F1's keys: they exist, as they do for a cache in front of a live table, so the
+ * flush updates rows.
+ */
+export async function insertVideoRows(ctx: BenchContext, idPrefix: string): Promise<void> {
+  await ctx.db.pool.query(
+    `INSERT INTO "Video" (id) SELECT $2 || g FROM generate_series(0, $1::int - 1) AS g ON CONFLICT DO NOTHING`,
+    [ctx.plan.flushKeys, idPrefix],
+  );
+}
+
+/** F1's preload: one increment of each of its keys, `preloadInFlight` at a time; any error fails the case. */
+export async function dirtyVideoKeys(
+  ctx: BenchContext,
+  cache: WriteBehind<BenchEntities>,
+  idOf: (index: number) => string,
+  caseId: string,
+): Promise<LoadResult> {
+  const { plan } = ctx;
+  const load = await runLoad({
+    concurrency: plan.preloadInFlight,
+    total: plan.flushKeys,
+    maxMs: 300_000,
+    op: (index) => cache.increment('video', idOf(index), 'likes'),
+  });
+  if (load.errors > 0) throw new Error(`${caseId} preload: ${load.errors} errors, first: ${load.firstError}`);
+  return load;
+}
+
 export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> {
   const { plan } = ctx;
   const prefix = `${ctx.prefix}-f1`;
@@ -53,21 +82,11 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
     flush: { windowMs: plan.windowMs },
   });
   const idOf = (index: number) => `f1-${index}`;
-  // The rows exist, as they do for a cache in front of a live table: both rounds update rows (no inserts),
-  // so one and two workers do the same database work.
-  await ctx.db.pool.query(
-    `INSERT INTO "Video" (id) SELECT 'f1-' || g FROM generate_series(0, $1::int - 1) AS g ON CONFLICT DO NOTHING`,
-    [plan.flushKeys],
-  );
+  // Both rounds update rows (no inserts), so one and two workers do the same database work.
+  await insertVideoRows(ctx, 'f1-');
 
   const preload = async () => {
-    const load = await runLoad({
-      concurrency: plan.preloadInFlight,
-      total: plan.flushKeys,
-      maxMs: 300_000,
-      op: (index) => cache.increment('video', idOf(index), 'likes'),
-    });
-    if (load.errors > 0) throw new Error(`F1 preload: ${load.errors} errors, first: ${load.firstError}`);
+    const load = await dirtyVideoKeys(ctx, cache, idOf, 'F1');
     // Every flush job is delayed by the window: wait until the last one is due, so the worker starts on a
     // full queue and the measurement is pure flushing.
     await new Promise((resolve) => setTimeout(resolve, plan.windowMs + 200));

@@ -7,8 +7,8 @@ import { startRedis } from '../../scripts/chaos/redis-durability.ts';
 import type { BenchContext, CaseResult } from '../lib/context.ts';
 import { createBenchCache } from '../lib/entities.ts';
 import { benchPrisma, usedMemory } from '../lib/env.ts';
-import { runLoad } from '../lib/load.ts';
 import { describeBreakdown, memoryBreakdown } from '../lib/memory.ts';
+import { dirtyVideoKeys, insertVideoRows } from './flush.ts';
 import { formatBytes } from './writes.ts';
 
 /** The Redis setting this case measures; docker-compose.yml and the README recommend the same value. */
@@ -37,18 +37,9 @@ export async function listpackMemory(ctx: BenchContext): Promise<CaseResult> {
   const idOf = (index: number) => `m1-${index}`;
   try {
     // The same keys, rows and writes as F1's preload, so the two M1 rows differ only in the Redis setting.
-    await ctx.db.pool.query(
-      `INSERT INTO "Video" (id) SELECT 'm1-' || g FROM generate_series(0, $1::int - 1) AS g ON CONFLICT DO NOTHING`,
-      [plan.flushKeys],
-    );
+    await insertVideoRows(ctx, 'm1-');
     const before = await usedMemory(redis);
-    const load = await runLoad({
-      concurrency: plan.preloadInFlight,
-      total: plan.flushKeys,
-      maxMs: 300_000,
-      op: (index) => cache.increment('video', idOf(index), 'likes'),
-    });
-    if (load.errors > 0) throw new Error(`M1 preload: ${load.errors} errors, first: ${load.firstError}`);
+    await dirtyVideoKeys(ctx, cache, idOf, 'M1');
     const after = await usedMemory(redis);
     const dirtyKeys = (await cache.stats()).dirtyKeys;
     const bytesPerKey = (after - before) / dirtyKeys;

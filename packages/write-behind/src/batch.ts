@@ -87,8 +87,7 @@ export class TurnBatcher<Item, Answer> {
         if (answers.length !== batch.length) {
           throw new Error(`a batch of ${batch.length} got ${answers.length} answers`);
         }
-        for (let i = 0; i < batch.length; i++)
-          (batch[i] as (typeof batch)[number]).done.resolve(answers[i] as Answer);
+        for (const [i, b] of batch.entries()) b.done.resolve(answers[i] as Answer);
       } catch (error) {
         for (const b of batch) b.done.reject(error);
       }

@@ -36,3 +36,13 @@ export async function pollUntil<T>(
     interval = Math.min(interval * 2, maxIntervalMs);
   }
 }
+
+/** The value of `key` in `map`, created by `create` and stored on first use. */
+export function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
+}

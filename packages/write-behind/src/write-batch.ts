@@ -17,7 +17,7 @@ export interface WriteCall {
  * (W1, W3 at 64 and 8 in flight): 16 to 32 writes per call and four batches in flight did best, against 8
  * and 64 writes or one batch at a time.
  */
-export const MAX_WRITES_PER_CALL = 32;
+const MAX_WRITES_PER_CALL = 32;
 /** Batches in flight to aim for (see `TurnBatcherOptions.spread`). */
 const BATCHES_IN_FLIGHT = 4;
 /**
@@ -25,7 +25,7 @@ const BATCHES_IN_FLIGHT = 4;
  * exceed the batches one writer can have in flight; a resent batch older than that gets status 6, outcome
  * unknown, never a second application.
  */
-export const KEPT_REPLIES = 1024;
+const KEPT_REPLIES = 1024;
 /** How long a writer's state outlives its last batch: far longer than any reconnect. */
 const WRITER_STATE_TTL_MS = 3_600_000;
 

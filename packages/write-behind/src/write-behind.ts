@@ -29,7 +29,7 @@ import {
 } from './schema.js';
 import { pairsToMap, type WriteReply } from './scripts.js';
 import type { StoreEntity } from './store/store.js';
-import { pollUntil, sleep } from './util.js';
+import { getOrCreate, pollUntil, sleep } from './util.js';
 import { createWriteBatcher, type WriteCall } from './write-batch.js';
 
 /** A delete never creates a record. */
@@ -42,7 +42,7 @@ const Status = {
   BacklogFull: 2,
   Overflow: 3,
   NotFound: 4,
-  /** From the increment fast path: the key is deleted, and the general script must create its record. */
+  /** From the short increment (`i`): the key is deleted, and the general form must create its record. */
   Deleted: 5,
   /** A batch sent again after a reconnect, applied once already, whose replies are no longer kept. */
   Unknown: 6,
@@ -434,25 +434,20 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
 
   /** The shard's write batcher: the writes of one event-loop turn go to Redis as one script call. */
   #writeBatcher(shard: ShardKeys): TurnBatcher<WriteCall, WriteReply> {
-    let batcher = this.#writeBatchers.get(shard.shard);
-    if (!batcher) {
-      const { redis, options } = this.#context;
-      batcher = createWriteBatcher(redis, shard, () => [
+    const { redis, options } = this.#context;
+    return getOrCreate(this.#writeBatchers, shard.shard, () =>
+      createWriteBatcher(redis, shard, () => [
         Date.now(),
         options.backlog.limit,
         options.cacheTtlMs > 0 ? '1' : '0',
-      ]);
-      this.#writeBatchers.set(shard.shard, batcher);
-    }
-    return batcher;
+      ]),
+    );
   }
 
   async #enqueue(entity: string, id: string, shard: ShardKeys, version: number): Promise<void> {
-    let batcher = this.#jobBatchers.get(shard.shard);
-    if (!batcher) {
-      batcher = createJobBatcher(this.#context.queue(shard.shard));
-      this.#jobBatchers.set(shard.shard, batcher);
-    }
+    const batcher = getOrCreate(this.#jobBatchers, shard.shard, () =>
+      createJobBatcher(this.#context.queue(shard.shard)),
+    );
     try {
       await batcher.submit({
         name: 'flush',
