@@ -294,3 +294,48 @@ describe('a short database blip', () => {
     );
   });
 });
+
+describe('an outage pause', () => {
+  const PAUSE_MS = 2500;
+  let w: World;
+  before(async () => {
+    // A fixed pause (base and cap equal, ±25 % jitter), long enough to watch a second worker wait it out.
+    w = await createWorld({ windowMs: 50, outageBackoffMs: PAUSE_MS, maxOutageBackoffMs: PAUSE_MS });
+  });
+  after(() => w.close());
+
+  test('holds every worker of the queue, also one that saw no failure, and is lifted once flushing works', async () => {
+    const { h, proxy } = w;
+    const first = await h.startWorker({ sweep: false });
+    await h.cache.increment('video', 'early', 'likes');
+    await h.cache.drain({ timeoutMs: 15_000 });
+    // A worker that starts with no outage leaves the queue without a global limit.
+    assert.equal(await h.queue.getGlobalRateLimit(), null);
+
+    proxy.cut();
+    await h.cache.increment('video', 'early', 'likes');
+    assert.ok(await eventually(() => first.counters.outages >= 1, 10_000), 'the first worker met the outage');
+    const pausedAt = Date.now();
+    assert.ok((await h.queue.getRateLimitTtl()) > 0, 'the queue is paused');
+    assert.notEqual(await h.queue.getGlobalRateLimit(), null, 'every worker heeds the pause');
+
+    // The database is back, but the pause stands: a second worker, which never saw it fail, waits too.
+    proxy.restore();
+    await first.close();
+    const second = await h.startWorker({ sweep: false });
+    await h.cache.increment('video', 'late', 'likes', 3);
+    const held = PAUSE_MS * 0.75 - (Date.now() - pausedAt) - 300;
+    assert.ok(held > 500, `the pause left too little time to observe (${held} ms)`);
+    await sleep(held);
+    assert.equal(await videoRow(h.db, 'late'), undefined, 'a worker flushed during the pause');
+    assert.equal(second.counters.batches, 0);
+
+    await h.cache.drain({ timeoutMs: 15_000 });
+    assert.equal((await videoRow(h.db, 'late'))?.likes, 3);
+    assert.equal((await videoRow(h.db, 'early'))?.likes, 2);
+    assert.ok(
+      await eventually(async () => (await h.queue.getGlobalRateLimit()) === null, 5_000),
+      'the pause was not lifted after a successful flush',
+    );
+  });
+});

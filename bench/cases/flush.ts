@@ -25,6 +25,8 @@ const COUNTERS = [
 interface FlushRound {
   keys: number;
   ms: number;
+  /** Keys/s of each round, when this pools several. */
+  rates?: number[];
   counters: Record<string, number>;
   /** Per key: CPU of the worker process(es), and of Redis. */
   cpu: CpuPerOp;
@@ -144,15 +146,22 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
       Array.from({ length: 50 }, (_, i) => idOf(i * 97)),
     );
 
-    ctx.progress('F1: flushing with 1 worker process');
-    const one = await flushRound(1);
-    ctx.progress('F1: re-dirtying the same keys (warm), flushing with 2 worker processes');
+    // F1 and its ceiling alternate, one worker process, then two, then one again: this machine's speed
+    // drifts by tens of percent over minutes, and a ratio of figures taken minutes apart would measure
+    // the drift. The one-process figures pool both of their rounds.
+    const oneRounds: FlushRound[] = [];
+    const ceilingRounds: CeilingRound[] = [];
+    ctx.progress('F1: flushing with 1 worker process (round 1 of 2), then the BullMQ no-op ceiling');
+    oneRounds.push(await flushRound(1));
+    ceilingRounds.push(await noopCeiling(ctx, plan.flushKeys, 1));
+    ctx.progress('F1: re-dirtying the same keys (warm), flushing with 2 worker processes, then the no-op');
     const secondLoad = await preload();
     const two = await flushRound(2);
-
-    ctx.progress('F1: BullMQ no-op ceiling, 1 and 2 processes');
-    const ceilingOne = await noopCeiling(ctx, plan.flushKeys, 1);
     const ceilingTwo = await noopCeiling(ctx, plan.flushKeys, 2);
+    ctx.progress('F1: re-dirtying, flushing with 1 worker process (round 2 of 2), then the no-op');
+    await preload();
+    oneRounds.push(await flushRound(1));
+    ceilingRounds.push(await noopCeiling(ctx, plan.flushKeys, 1));
     ctx.progress("F1: BullMQ no-op over the library's job shape, 1 process");
     const queue = cache.queues[0] as Queue;
     const shapeOpts = { ...queue.defaultJobOptions, delay: plan.windowMs };
@@ -160,7 +169,8 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
       opts: shapeOpts,
       windowMs: plan.windowMs,
     });
-
+    const one = poolFlushRounds(oneRounds);
+    const ceilingOne = poolCeilingRounds(ceilingRounds);
     const flushRow = (id: string, round: FlushRound, workers: number): CaseResult => {
       const { statements = 0, keysFlushed = 0, batches = 0 } = round.counters;
       return {
@@ -172,6 +182,7 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         rateUnit: 'keys/s',
         cpu: round.cpu,
         notes: [
+          ...poolNote(round.rates, 'keys/s'),
           `${(statements / keysFlushed).toFixed(4)} SQL statements per key (${statements} statements, ${keysFlushed.toLocaleString('en')} keys flushed, ${(keysFlushed / Math.max(1, batches)).toFixed(0)} keys per batch)`,
         ],
         metrics: { ms: round.ms, statementsPerKey: statements / keysFlushed, ...round.counters },
@@ -219,6 +230,8 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
 interface CeilingRound {
   jobs: number;
   ms: number;
+  /** Jobs/s of each round, when this pools several. */
+  rates?: number[];
   cpu: CpuPerOp;
 }
 
@@ -231,9 +244,59 @@ function ceilingRow(id: string, round: CeilingRound, workers: number, concurrenc
     rate: (round.jobs / round.ms) * 1000,
     rateUnit: 'jobs/s',
     cpu: round.cpu,
-    notes: [`concurrency ${concurrency} per process, jobs added beforehand with addBulk`],
+    notes: [
+      ...poolNote(round.rates, 'jobs/s'),
+      `concurrency ${concurrency} per process, jobs added beforehand with addBulk`,
+    ],
     metrics: { ms: round.ms },
   };
+}
+
+/** The CPU per operation of pooled rounds: each round's figure weighted by its operations. */
+function poolCpu(rounds: { count: number; cpu: CpuPerOp }[]): CpuPerOp {
+  const total = rounds.reduce((n, r) => n + r.count, 0);
+  const weigh = (pick: (cpu: CpuPerOp) => number | undefined) =>
+    rounds.reduce((acc, r) => acc + (pick(r.cpu) ?? 0) * r.count, 0) / total;
+  const postgres = rounds.every((r) => r.cpu.postgresUsPerOp !== undefined);
+  return {
+    nodeUsPerOp: weigh((c) => c.nodeUsPerOp),
+    redisUsPerOp: weigh((c) => c.redisUsPerOp),
+    ...(postgres ? { postgresUsPerOp: weigh((c) => c.postgresUsPerOp) } : {}),
+  };
+}
+
+/** Several rounds as one: all the keys over all the time, counters summed. */
+function poolFlushRounds(rounds: FlushRound[]): FlushRound {
+  const counters: Record<string, number> = {};
+  for (const name of COUNTERS)
+    counters[name] = sum(
+      rounds.map((r) => r.counters),
+      name,
+    );
+  return {
+    keys: rounds.reduce((n, r) => n + r.keys, 0) / rounds.length,
+    ms: rounds.reduce((n, r) => n + r.ms, 0) / rounds.length,
+    rates: rounds.map((r) => (r.keys / r.ms) * 1000),
+    counters,
+    cpu: poolCpu(rounds.map((r) => ({ count: r.keys, cpu: r.cpu }))),
+  };
+}
+
+function poolCeilingRounds(rounds: CeilingRound[]): CeilingRound {
+  return {
+    jobs: rounds.reduce((n, r) => n + r.jobs, 0) / rounds.length,
+    ms: rounds.reduce((n, r) => n + r.ms, 0) / rounds.length,
+    rates: rounds.map((r) => (r.jobs / r.ms) * 1000),
+    cpu: poolCpu(rounds.map((r) => ({ count: r.jobs, cpu: r.cpu }))),
+  };
+}
+
+function poolNote(rates: number[] | undefined, unit: string): string[] {
+  if (!rates || rates.length < 2) return [];
+  const each = rates.map((r) => Math.round(r).toLocaleString('en')).join(' and ');
+  return [
+    `${rates.length} rounds alternating with the other (${each} ${unit}); the rate is all of them over all their time`,
+  ];
 }
 
 /**

@@ -22,7 +22,8 @@ export interface WorkerChild {
 /** Starts `bench/worker-process.ts` in a child process and waits until its worker is connected. */
 export async function startWorkerChild(options: WorkerChildOptions): Promise<WorkerChild> {
   const child = fork(WORKER_SCRIPT, [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_CHILD_NODE_ARGS: extra node flags for the worker children, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: {
       ...process.env,

@@ -58,6 +58,44 @@ export function storeContract(name: string, open: () => Promise<ContractWorld>):
       });
     });
 
+    test('ids and strings of any content travel intact: quotes, backslashes, separators, the word NULL', async () => {
+      const awkward = [
+        '"',
+        '\\',
+        'a,b',
+        '{x}',
+        'NULL',
+        'null',
+        '',
+        ' padded ',
+        'é ✓ 𝄞',
+        'line\nbreak',
+        "it's",
+      ];
+      const rows = awkward.map((text, i) => ({
+        id: `${text}#${i}`,
+        version: 1,
+        values: { theme: text, language: `${i}`, notifications: i % 2 === 0 },
+      }));
+      await world.store.upsert(settings, rows);
+      const loaded = await world.store.load(
+        settings,
+        rows.map((r) => r.id),
+      );
+      for (const row of rows)
+        assert.deepEqual(loaded.get(row.id), { values: row.values, version: 1 }, row.id);
+      await world.store.delete(settings, [{ id: rows[0]?.id as string, version: 2 }]);
+      assert.deepEqual(
+        (await world.store.load(settings, [rows[0]?.id as string])).get(rows[0]?.id as string),
+        {
+          version: 2,
+        },
+      );
+      const extreme = { likes: Number.MAX_SAFE_INTEGER, views: -Number.MAX_SAFE_INTEGER };
+      await world.store.upsert(video, [{ id: 'extreme', version: 1, values: extreme }]);
+      assert.deepEqual((await world.store.load(video, ['extreme'])).get('extreme')?.values, extreme);
+    });
+
     test('upsert ignores versions not newer than the row', async () => {
       await world.store.upsert(video, [{ id: 'o', version: 5, values: { likes: 5, views: 0 } }]);
       await world.store.upsert(video, [{ id: 'o', version: 5, values: { likes: 50, views: 0 } }]);

@@ -25,13 +25,13 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     wbWrite(numKeys: number, dirtyKey: string, ...rest: (string | number)[]): Result<WriteReply[], Context>;
     wbFill(dataKey: string, ...args: (string | number)[]): Result<string[], Context>;
-    wbSnapshot(numKeys: number, dirtyKey: string, ...dataKeys: string[]): Result<string[][], Context>;
+    wbSnapshotBuffer(numKeys: number, ...dataKeys: string[]): Result<Buffer, Context>;
     wbAck(
       numKeys: number,
       dirtyKey: string,
       failedKey: string,
       ...rest: (string | number)[]
-    ): Result<number[], Context>;
+    ): Result<string, Context>;
     wbSweep(dirtyKey: string, failedKey: string, ...args: (string | number)[]): Result<string[], Context>;
   }
 }

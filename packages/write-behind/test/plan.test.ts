@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { outageBackoff, planFlush, writeIsolatingFailures } from '../src/flush/plan.ts';
+import { isDirty, outageBackoff, planFlush, writeIsolatingFailures } from '../src/flush/plan.ts';
 import { counter, string } from '../src/schema.ts';
 
 const definitions = new Map([
@@ -53,6 +53,68 @@ test('planFlush: upserts, deletes, clean keys left out, duplicates once', () => 
       ['b', 'k2'],
     ],
   );
+});
+
+test('isDirty: a version above the last one flushed; clean when equal, gone when the hash is empty', () => {
+  assert.equal(isDirty(new Map([['_v', '3']])), true, 'never flushed');
+  assert.equal(
+    isDirty(
+      new Map([
+        ['_v', '3'],
+        ['_fv', '2'],
+      ]),
+    ),
+    true,
+  );
+  assert.equal(
+    isDirty(
+      new Map([
+        ['_v', '3'],
+        ['_fv', '3'],
+      ]),
+    ),
+    false,
+  );
+  assert.equal(
+    isDirty(
+      new Map([
+        ['_v', '10'],
+        ['_fv', '9'],
+      ]),
+    ),
+    true,
+    'compared as numbers, not strings',
+  );
+  assert.equal(isDirty(new Map()), false);
+});
+
+test('planFlush leaves out keys already flushed at their current version', () => {
+  const plans = planFlush(
+    [
+      {
+        key: 'k1',
+        entity: 'player',
+        id: 'a',
+        hash: new Map([
+          ['_v', '4'],
+          ['_fv', '4'],
+          ['score', '1'],
+        ]),
+      },
+      {
+        key: 'k2',
+        entity: 'player',
+        id: 'b',
+        hash: new Map([
+          ['_v', '5'],
+          ['_fv', '4'],
+          ['score', '2'],
+        ]),
+      },
+    ],
+    definitions,
+  );
+  assert.deepEqual(plans.get('player')?.upserts, [{ id: 'b', version: 5, values: { score: 2, name: null } }]);
 });
 
 test('writeIsolatingFailures: bisects down to the bad rows only', async () => {

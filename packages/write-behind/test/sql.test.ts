@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deleteSql, loadSql, quoteIdent, type TableMapping, upsertSql } from '../src/store/sql.ts';
+import {
+  arrayLiteral,
+  deleteSql,
+  loadSql,
+  quoteIdent,
+  type TableMapping,
+  upsertSql,
+} from '../src/store/sql.ts';
 
 const mapping: TableMapping = {
   table: 'user_settings',
@@ -40,4 +47,16 @@ test('load returns row version, tombstone version and columns', () => {
     sql,
     /t\."version"::text AS r, tb\.version::text AS tv, t\."theme" AS c0, t\."sc""ore"::text AS c1/,
   );
+});
+
+test('arrayLiteral: strings always quoted with quotes and backslashes escaped, nulls bare, numbers and booleans plain', () => {
+  assert.equal(
+    arrayLiteral('string', ['a', 'b"c', 'd\\e', '', 'NULL', 'x,{y}']),
+    '{"a","b\\"c","d\\\\e","","NULL","x,{y}"}',
+  );
+  assert.equal(arrayLiteral('string', [null, undefined]), '{NULL,NULL}');
+  assert.equal(arrayLiteral('counter', [1, -2, 9007199254740991, null]), '{1,-2,9007199254740991,NULL}');
+  assert.equal(arrayLiteral('number', [1.5, -0.25, Number.POSITIVE_INFINITY]), '{1.5,-0.25,Infinity}');
+  assert.equal(arrayLiteral('boolean', [true, false, null]), '{t,f,NULL}');
+  assert.equal(arrayLiteral('integer', []), '{}');
 });

@@ -1,3 +1,4 @@
+import { unpack } from 'msgpackr';
 import type { Context } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
@@ -89,12 +90,19 @@ export class FlushBatcher {
     const store = options.store;
     // Two jobs for one key in a batch (a stalled job's rerun, a sweep) share one snapshot and one outcome.
     const byKey = new Map<string, Pending[]>();
-    for (const p of batch) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p]);
+    for (const p of batch) {
+      const sameKey = byKey.get(p.key);
+      if (sameKey) sameKey.push(p);
+      else byKey.set(p.key, [p]);
+    }
     const keys = [...byKey.keys()];
-    const snapshots = await redis.wbSnapshot(keys.length + 1, this.#shard.dirty, ...keys);
+    const snapshots = unpack(await redis.wbSnapshotBuffer(keys.length, ...keys)) as (
+      | string[]
+      | Record<string, never>
+    )[];
     const items = keys.map((key, i) => {
       const first = (byKey.get(key) as Pending[])[0] as Pending;
-      return { key, entity: first.entity, id: first.id, hash: pairsToMap(snapshots[i] ?? []) };
+      return { key, entity: first.entity, id: first.id, hash: pairsToMap(asList(snapshots[i])) };
     });
     this.counters.batches++;
 
@@ -138,7 +146,7 @@ export class FlushBatcher {
     this.counters.rowsRejected += failed.size;
     this.counters.rowsWritten += written.length;
 
-    const stillDirty = new Set<string>();
+    const outcomes = new Map<string, FlushOutcome>();
     if (written.length > 0) {
       const flags = await redis.wbAck(
         written.length + 2,
@@ -150,17 +158,22 @@ export class FlushBatcher {
         ...written.map((w) => w.version),
       );
       written.forEach((w, i) => {
-        if (flags[i] === 1) stillDirty.add(w.key);
+        outcomes.set(w.key, flags[i] === '1' ? 'dirty' : 'flushed');
       });
       this.counters.keysFlushed += written.length;
     }
-    const writtenKeys = new Set(written.map((w) => w.key));
     for (const [key, waiting] of byKey) {
       const error = failed.get(key);
+      const outcome = outcomes.get(key) ?? 'clean';
       for (const p of waiting) {
         if (error) p.done.reject(error);
-        else p.done.resolve(stillDirty.has(key) ? 'dirty' : writtenKeys.has(key) ? 'flushed' : 'clean');
+        else p.done.resolve(outcome);
       }
     }
   }
+}
+
+/** Lua's cmsgpack packs an empty table as an empty map, not an empty array. */
+function asList(entry: string[] | Record<string, never> | undefined): string[] {
+  return Array.isArray(entry) ? entry : [];
 }

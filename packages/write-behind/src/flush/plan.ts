@@ -11,7 +11,7 @@ export interface SnapshotItem {
   key: string;
   entity: string;
   id: string;
-  /** The key's hash, or an empty map when the key is clean or gone (nothing to write). */
+  /** The key's hash; empty when the key is gone. */
   hash: Map<string, string>;
 }
 
@@ -22,14 +22,24 @@ export interface EntityPlan {
   keys: Map<string, string>;
 }
 
-/** Groups the dirty snapshots by entity into upsert and delete rows; clean keys are left out. */
+/**
+ * Whether a snapshot holds writes the database lacks: its version (`_v`) is above the last version flushed
+ * (`_fv`). Every write raises `_v` before it marks the key dirty, and the acknowledgement that unmarks it sets
+ * `_fv` to the version written, so this agrees with the dirty index without reading it.
+ */
+export function isDirty(hash: ReadonlyMap<string, string>): boolean {
+  const version = hash.get('_v');
+  return version !== undefined && Number(version) > Number(hash.get('_fv') ?? '0');
+}
+
+/** Groups the dirty snapshots by entity into upsert and delete rows; clean and gone keys are left out. */
 export function planFlush(
   items: readonly SnapshotItem[],
   definitions: ReadonlyMap<string, EntityDefinition>,
 ): Map<string, EntityPlan> {
   const plans = new Map<string, EntityPlan>();
   for (const item of items) {
-    if (item.hash.size === 0) continue;
+    if (!isDirty(item.hash)) continue;
     const definition = definitions.get(item.entity);
     if (!definition) continue;
     let plan = plans.get(item.entity);

@@ -1,4 +1,4 @@
-import { DelayedError, type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { type Context, closeConnection, duplicateForWorker, redactError } from '../context.js';
 import { UnavailableError } from '../errors.js';
@@ -46,6 +46,11 @@ export class FlushWorker {
   readonly #batchers: FlushBatcher[] = [];
   readonly #connection: Redis | Cluster;
   #consecutiveOutages = 0;
+  /**
+   * Shards whose queue may carry an outage pause's global rate limit, lifted by the next successful flush.
+   * At start, all of them: a worker that died during an outage may have left one behind.
+   */
+  readonly #pausedShards: Set<number>;
   #outage: { error: unknown; pause: Promise<void> } | undefined;
   #closing: Promise<void> | undefined;
   /** Running totals, for metrics. */
@@ -71,6 +76,7 @@ export class FlushWorker {
       closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
       sweep: options.sweep ?? true,
     };
+    this.#pausedShards = new Set(this.#options.shards);
     this.#connection = duplicateForWorker(context.redis);
     for (const shardNumber of this.#options.shards) {
       const shard = context.shards[shardNumber];
@@ -90,8 +96,6 @@ export class FlushWorker {
           maxStalledCount: this.#options.maxStalledCount,
           removeOnComplete: { count: 0 },
           removeOnFail: context.options.flush.keepFailed,
-          // A huge limit never throttles; it only lets an outage pause the whole queue (`queue.rateLimit`).
-          limiter: { max: Number.MAX_SAFE_INTEGER - 1, duration: 1000 },
         },
       );
       worker.on('error', (error) =>
@@ -150,6 +154,7 @@ export class FlushWorker {
     try {
       outcome = await batcher.submit(entity, id);
       this.#consecutiveOutages = 0;
+      if (this.#pausedShards.size > 0) this.#liftPauses();
     } catch (error) {
       if (error instanceof UnavailableError) {
         // Not this key's fault: pause the whole queue (every worker) and put the job back without spending
@@ -160,7 +165,8 @@ export class FlushWorker {
           const attempt = ++this.#consecutiveOutages;
           const { outageBackoffMs, maxOutageBackoffMs } = this.#context.options.flush;
           const delay = outageBackoff(attempt, outageBackoffMs, maxOutageBackoffMs);
-          this.#outage = { error, pause: this.#context.queue(shard.shard).rateLimit(delay) };
+          this.#pausedShards.add(shard.shard);
+          this.#outage = { error, pause: pauseQueue(this.#context.queue(shard.shard), delay) };
           if (attempt === 1 || attempt % 20 === 0) {
             this.#context.logger.warn(
               { err: error.cause, pauseMs: delay },
@@ -183,6 +189,20 @@ export class FlushWorker {
       throw new DelayedError();
     }
     return outcome;
+  }
+
+  /** The database answers again: let every worker of the paused queues take jobs at full speed. */
+  #liftPauses(): void {
+    const shards = [...this.#pausedShards];
+    this.#pausedShards.clear();
+    for (const shard of shards) {
+      this.#context
+        .queue(shard)
+        .removeGlobalRateLimit()
+        .catch((error: unknown) =>
+          this.#context.logger.warn({ err: redactError(error), shard }, 'could not lift the outage pause'),
+        );
+    }
   }
 
   /** Stops taking jobs, writes what is batched, waits for jobs in flight (up to `closeTimeoutMs`), disconnects. */
@@ -209,4 +229,15 @@ export class FlushWorker {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * Pauses every worker of the queue, in every process, for `ms`. Workers heed the limiter key that
+ * `rateLimit` sets only while a rate limit is configured, and a per-worker limiter costs every job of normal
+ * operation a few Redis commands; so the pause sets a global limit, too high ever to throttle by itself, only
+ * while an outage lasts.
+ */
+async function pauseQueue(queue: Queue, ms: number): Promise<void> {
+  await queue.setGlobalRateLimit(Number.MAX_SAFE_INTEGER - 1, 1000);
+  await queue.rateLimit(ms);
 }

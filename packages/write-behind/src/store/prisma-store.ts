@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../errors.js';
 import type { FieldSpec, Scalar } from '../schema.js';
 import type { ColumnMapping, TableMapping } from './sql.js';
-import { deleteSql, loadSql, purgeTombstonesSql, upsertSql } from './sql.js';
+import { arrayLiteral, deleteSql, loadSql, purgeTombstonesSql, upsertSql } from './sql.js';
 import type { DeleteRow, LoadedKey, Store, StoreEntity, UpsertRow } from './store.js';
 
 interface RuntimeField {
@@ -61,7 +61,10 @@ const UNAVAILABLE_CODES = new Set([
 const UNAVAILABLE_TEXT =
   /ECONNREFUSED|ECONNRESET|Connection terminated|Can't reach database|DatabaseNotReachable|ConnectionClosed|SocketTimeout|connection (is )?closed|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i;
 
-/** The Prisma implementation of {@link Store}: batched `unnest` statements through `$executeRawUnsafe`. */
+/**
+ * The Prisma implementation of {@link Store}: batched `unnest` statements through `$executeRawUnsafe`, each
+ * column of a batch sent as one array literal (see `arrayLiteral`).
+ */
 export class PrismaStore implements Store {
   readonly #prisma: PrismaClientLike;
   readonly #tombstoneTable: string;
@@ -74,7 +77,11 @@ export class PrismaStore implements Store {
 
   async load(entity: StoreEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>> {
     const { mapping, load } = this.#prepare(entity);
-    const rows = await this.#prisma.$queryRawUnsafe<Record<string, unknown>[]>(load, ids, entity.name);
+    const rows = await this.#prisma.$queryRawUnsafe<Record<string, unknown>[]>(
+      load,
+      arrayLiteral('string', ids),
+      entity.name,
+    );
     const out = new Map<string, LoadedKey>();
     for (const row of rows) {
       const rowVersion = row.r == null ? 0 : Number(row.r);
@@ -95,12 +102,22 @@ export class PrismaStore implements Store {
   async upsert(entity: StoreEntity, rows: readonly UpsertRow[]): Promise<void> {
     if (rows.length === 0) return;
     const { mapping, upsert } = this.#prepare(entity);
-    const columns = mapping.columns.map((c) => rows.map((r) => toDb(c, r.values[c.field] ?? null)));
     await this.#prisma.$executeRawUnsafe(
       upsert,
-      rows.map((r) => r.id),
-      rows.map((r) => String(r.version)),
-      ...columns,
+      arrayLiteral(
+        'string',
+        rows.map((r) => r.id),
+      ),
+      arrayLiteral(
+        'integer',
+        rows.map((r) => r.version),
+      ),
+      ...mapping.columns.map((c) =>
+        arrayLiteral(
+          c.kind,
+          rows.map((r) => r.values[c.field] ?? null),
+        ),
+      ),
       entity.name,
     );
   }
@@ -109,8 +126,14 @@ export class PrismaStore implements Store {
     if (rows.length === 0) return;
     await this.#prisma.$executeRawUnsafe(
       this.#prepare(entity).delete,
-      rows.map((r) => r.id),
-      rows.map((r) => String(r.version)),
+      arrayLiteral(
+        'string',
+        rows.map((r) => r.id),
+      ),
+      arrayLiteral(
+        'integer',
+        rows.map((r) => r.version),
+      ),
       entity.name,
     );
   }
@@ -180,11 +203,6 @@ export class PrismaStore implements Store {
       tombstoneTable: this.#tombstoneTable,
     };
   }
-}
-
-function toDb(c: ColumnMapping, value: Scalar): unknown {
-  if (value === null) return null;
-  return c.kind === 'counter' || c.kind === 'integer' ? String(value) : value;
 }
 
 function fromDb(c: ColumnMapping, value: unknown): Scalar {

@@ -80,3 +80,21 @@ export function loadSql(t: TableMapping): string {
 export function purgeTombstonesSql(tombstoneTable: string): string {
   return `DELETE FROM ${quoteIdent(tombstoneTable)} WHERE deleted_at < CURRENT_TIMESTAMP - $1::bigint * interval '1 millisecond'`;
 }
+
+/**
+ * One column of a batch as a PostgreSQL array literal (`{"a","b",NULL}`), sent as a single text parameter and
+ * cast by the statement (`$1::text[]`). Building the literal here is one string join per column, where an
+ * array parameter costs the client libraries a conversion per element. Strings are always quoted, so any
+ * content (commas, braces, the word NULL, an empty string) stays one element.
+ */
+export function arrayLiteral(kind: FieldKind, values: readonly unknown[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) parts[i] = 'NULL';
+    else if (kind === 'string') parts[i] = `"${String(v).replace(/["\\]/g, '\\$&')}"`;
+    else if (kind === 'boolean') parts[i] = v ? 't' : 'f';
+    else parts[i] = String(v);
+  }
+  return `{${parts.join(',')}}`;
+}
