@@ -102,40 +102,18 @@ export class PrismaStore implements Store {
   async upsert(entity: StoreEntity, rows: readonly UpsertRow[]): Promise<void> {
     if (rows.length === 0) return;
     const { mapping, upsert } = this.#prepare(entity);
-    await this.#prisma.$executeRawUnsafe(
-      upsert,
+    const columns = mapping.columns.map((c) =>
       arrayLiteral(
-        'string',
-        rows.map((r) => r.id),
+        c.kind,
+        rows.map((r) => r.values[c.field]),
       ),
-      arrayLiteral(
-        'integer',
-        rows.map((r) => r.version),
-      ),
-      ...mapping.columns.map((c) =>
-        arrayLiteral(
-          c.kind,
-          rows.map((r) => r.values[c.field] ?? null),
-        ),
-      ),
-      entity.name,
     );
+    await this.#prisma.$executeRawUnsafe(upsert, ...idsAndVersions(rows), ...columns, entity.name);
   }
 
   async delete(entity: StoreEntity, rows: readonly DeleteRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.#prisma.$executeRawUnsafe(
-      this.#prepare(entity).delete,
-      arrayLiteral(
-        'string',
-        rows.map((r) => r.id),
-      ),
-      arrayLiteral(
-        'integer',
-        rows.map((r) => r.version),
-      ),
-      entity.name,
-    );
+    await this.#prisma.$executeRawUnsafe(this.#prepare(entity).delete, ...idsAndVersions(rows), entity.name);
   }
 
   async purgeTombstones(olderThanMs: number): Promise<number> {
@@ -203,6 +181,20 @@ export class PrismaStore implements Store {
       tombstoneTable: this.#tombstoneTable,
     };
   }
+}
+
+/** `$1` and `$2` of every batched statement: the rows' keys and versions. */
+function idsAndVersions(rows: readonly { id: string; version: number }[]): [string, string] {
+  return [
+    arrayLiteral(
+      'string',
+      rows.map((r) => r.id),
+    ),
+    arrayLiteral(
+      'integer',
+      rows.map((r) => r.version),
+    ),
+  ];
 }
 
 function fromDb(c: ColumnMapping, value: unknown): Scalar {
