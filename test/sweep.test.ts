@@ -160,7 +160,8 @@ describe('dirty keys whose jobs are running', () => {
       await eventually(async () => JSON.stringify(await activeIds()) === JSON.stringify(expected)),
       `every key is held in an active flush job: ${JSON.stringify(await activeIds())}`,
     );
-    assert.ok(upsertsStarted > 0, 'the flush reached the store');
+    // Active first, then batched: the upsert starts a moment after the jobs become active.
+    assert.ok(await eventually(() => upsertsStarted > 0), 'the flush reached the store');
 
     const from = Date.now();
     const deadline = from + 10_000;
