@@ -229,17 +229,14 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
    * few flows that must read their own write from the database. Needs a running flush worker.
    */
   async flushed<N extends keyof E & string>(entity: N, id: string, options: WaitOptions = {}): Promise<void> {
-    const { key, shard } = this.#address(entity, id);
+    const { key } = this.#address(entity, id);
     const { redis } = this.#context;
     const target = Number(await this.#redis(() => redis.hget(key, '_v')));
     const timeoutMs = options.timeoutMs ?? 10_000;
     const done = await pollUntil(async () => {
-      const [[, dirty], [, flushedVersion]] = (await redis
-        .multi()
-        .zscore(shard.dirty, key)
-        .hget(key, '_fv')
-        .exec()) as [[unknown, string | null], [unknown, string | null]];
-      return dirty === null || Number(flushedVersion) >= target ? true : undefined;
+      // The last version flushed; no hash once a flushed key has expired or a flushed delete is gone.
+      const flushedVersion = await redis.hget(key, '_fv');
+      return flushedVersion === null || Number(flushedVersion) >= target ? true : undefined;
     }, Date.now() + timeoutMs);
     if (!done)
       throw new TimeoutError(`${entity} ${JSON.stringify(id)} was not flushed within ${timeoutMs} ms`);
