@@ -8,6 +8,7 @@ import { type BenchEntities, createBenchCache } from '../lib/entities.ts';
 import { benchPrisma, type CpuPerOp, deleteKeys, startServerCpuMeter, usedMemory } from '../lib/env.ts';
 import { type LoadResult, runLoad } from '../lib/load.ts';
 import { describeBreakdown, memoryBreakdown } from '../lib/memory.ts';
+import { machineBusyPercent, machineTicks } from '../lib/proc-cpu.ts';
 import { formatBytes } from './writes.ts';
 
 const FLUSH_TIMEOUT_MS = 240_000;
@@ -30,6 +31,8 @@ interface FlushRound {
   counters: Record<string, number>;
   /** Per key: CPU of the worker process(es), and of Redis. */
   cpu: CpuPerOp;
+  /** How busy the machine was, in percent of one core; absent without /proc/stat. */
+  busyPct?: number;
 }
 
 export interface FlushResults {
@@ -115,6 +118,7 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         ),
       );
       const servers = await startServerCpuMeter(ctx.redis);
+      const machine = await machineTicks();
       const started = performance.now();
       await queue.resume();
       const finished = await waitFor(
@@ -122,12 +126,13 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         async () => (await cache.stats()).dirtyKeys === 0,
         FLUSH_TIMEOUT_MS,
       );
+      const busyPct = busySince(machine, await machineTicks());
       const serverCpu = await servers.stop(keys);
       const counters = await Promise.all(children.map((c) => c.stop()));
       const total: Record<string, number> = {};
       for (const name of COUNTERS) total[name] = sum(counters, name);
       const cpu = { nodeUsPerOp: (total.cpuMicros ?? 0) / keys, ...serverCpu };
-      return { keys, ms: finished - started, counters: total, cpu };
+      return { keys, ms: finished - started, counters: total, cpu, ...busyPct };
     } finally {
       await Promise.all(children.map((c) => c.stop().catch(() => ({}))));
     }
@@ -183,9 +188,15 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         cpu: round.cpu,
         notes: [
           ...poolNote(round.rates, 'keys/s'),
+          ...busyNote(round.busyPct),
           `${(statements / keysFlushed).toFixed(4)} SQL statements per key (${statements} statements, ${keysFlushed.toLocaleString('en')} keys flushed, ${(keysFlushed / Math.max(1, batches)).toFixed(0)} keys per batch)`,
         ],
-        metrics: { ms: round.ms, statementsPerKey: statements / keysFlushed, ...round.counters },
+        metrics: {
+          ms: round.ms,
+          ...busyMetric(round.busyPct),
+          statementsPerKey: statements / keysFlushed,
+          ...round.counters,
+        },
       };
     };
     return {
@@ -230,6 +241,7 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
 interface CeilingRound {
   jobs: number;
   ms: number;
+  busyPct?: number;
   /** Jobs/s of each round, when this pools several. */
   rates?: number[];
   cpu: CpuPerOp;
@@ -246,9 +258,10 @@ function ceilingRow(id: string, round: CeilingRound, workers: number, concurrenc
     cpu: round.cpu,
     notes: [
       ...poolNote(round.rates, 'jobs/s'),
+      ...busyNote(round.busyPct),
       `concurrency ${concurrency} per process, jobs added beforehand with addBulk`,
     ],
-    metrics: { ms: round.ms },
+    metrics: { ms: round.ms, ...busyMetric(round.busyPct) },
   };
 }
 
@@ -279,6 +292,7 @@ function poolFlushRounds(rounds: FlushRound[]): FlushRound {
     rates: rounds.map((r) => (r.keys / r.ms) * 1000),
     counters,
     cpu: poolCpu(rounds.map((r) => ({ count: r.keys, cpu: r.cpu }))),
+    ...poolBusy(rounds),
   };
 }
 
@@ -288,7 +302,30 @@ function poolCeilingRounds(rounds: CeilingRound[]): CeilingRound {
     ms: rounds.reduce((n, r) => n + r.ms, 0) / rounds.length,
     rates: rounds.map((r) => (r.jobs / r.ms) * 1000),
     cpu: poolCpu(rounds.map((r) => ({ count: r.jobs, cpu: r.cpu }))),
+    ...poolBusy(rounds),
   };
+}
+
+/** Machine busy time of pooled rounds: each round's weighted by its duration. */
+function poolBusy(rounds: { ms: number; busyPct?: number }[]): { busyPct?: number } {
+  if (rounds.some((r) => r.busyPct === undefined)) return {};
+  const ms = rounds.reduce((n, r) => n + r.ms, 0);
+  return { busyPct: rounds.reduce((n, r) => n + (r.busyPct as number) * r.ms, 0) / ms };
+}
+
+function busySince(
+  from: Awaited<ReturnType<typeof machineTicks>>,
+  to: Awaited<ReturnType<typeof machineTicks>>,
+): { busyPct?: number } {
+  return from && to ? { busyPct: machineBusyPercent(from, to) } : {};
+}
+
+function busyNote(busyPct: number | undefined): string[] {
+  return busyPct === undefined ? [] : [`machine busy ${busyPct.toFixed(0)} % of one core while timed`];
+}
+
+function busyMetric(busyPct: number | undefined): Record<string, number> {
+  return busyPct === undefined ? {} : { machineBusyPct: busyPct };
 }
 
 function poolNote(rates: number[] | undefined, unit: string): string[] {
@@ -346,6 +383,7 @@ async function noopCeiling(
       ),
     );
     const servers = await startServerCpuMeter(ctx.redis);
+    const machine = await machineTicks();
     const started = performance.now();
     await queue.resume();
     const finished = await waitFor(
@@ -356,10 +394,11 @@ async function noopCeiling(
       },
       FLUSH_TIMEOUT_MS,
     );
+    const busyPct = busySince(machine, await machineTicks());
     const serverCpu = await servers.stop(jobs);
     const counters = await Promise.all(children.map((c) => c.stop()));
     const cpu = { nodeUsPerOp: sum(counters, 'cpuMicros') / jobs, ...serverCpu };
-    return { jobs, ms: finished - started, cpu };
+    return { jobs, ms: finished - started, cpu, ...busyPct };
   } finally {
     await Promise.all(children.map((c) => c.stop().catch(() => ({}))));
     await queue.close();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { parseProcStat, postgresCpuTicks } from './proc-cpu.ts';
+import { machineBusyPercent, parseMachineStat, parseProcStat, postgresCpuTicks } from './proc-cpu.ts';
 
 // Field layout of proc(5): pid (comm) state ppid ... utime(14) stime(15) cutime(16) cstime(17) ...
 const line = (pid: number, comm: string, ppid: number, [u, s, cu, cs]: number[]) =>
@@ -25,4 +25,16 @@ test('PostgreSQL CPU counts every postgres process and the postmaster’s exited
   ].map((l) => parseProcStat(l));
   assert.equal(postgresCpuTicks(stats.filter((s) => s !== undefined)), 100 + 50 + 30 + 20 + 7 + 3);
   assert.equal(postgresCpuTicks([]), undefined);
+});
+
+test('machine busy time is every state but idle and iowait, in percent of one core', () => {
+  const stat = (user: number, idle: number) =>
+    `cpu  ${user} 0 ${user / 2} ${idle} 10 0 5 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\ncpu1 1 2 3 4 5 6 7 8 0 0\nintr 1`;
+  const from = parseMachineStat(stat(100, 100));
+  const to = parseMachineStat(stat(300, 150));
+  assert.deepEqual(from, { busy: 155, total: 265, cores: 2 });
+  assert.ok(from && to);
+  // 300 more busy ticks (200 user + 100 system) of 350: 6/7 of two cores.
+  assert.equal(Math.round(machineBusyPercent(from, to)), 171);
+  assert.equal(parseMachineStat('intr 1 2 3'), undefined);
 });

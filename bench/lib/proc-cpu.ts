@@ -59,3 +59,39 @@ export async function postgresCpuMicros(): Promise<number | undefined> {
   const ticks = postgresCpuTicks(stats.filter((s): s is ProcStat => s !== undefined));
   return ticks === undefined ? undefined : (ticks * 1e6) / CLOCK_TICKS;
 }
+
+/** The machine's CPU time from the `cpu` line of /proc/stat, in ticks summed over all cores. */
+export interface MachineTicks {
+  /** Every state but idle and iowait. */
+  busy: number;
+  total: number;
+  cores: number;
+}
+
+export function parseMachineStat(text: string): MachineTicks | undefined {
+  const lines = text.split('\n');
+  const fields = lines[0]?.split(/\s+/);
+  if (fields?.[0] !== 'cpu') return undefined;
+  // user nice system idle iowait irq softirq steal; guest time is already inside user and nice.
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.slice(1, 9).map(Number);
+  const values = [user, nice, system, idle, iowait, irq, softirq, steal].map((v) => v ?? 0);
+  if (values.some((v) => !Number.isFinite(v))) return undefined;
+  const total = values.reduce((a, b) => a + b, 0);
+  const cores = lines.filter((l) => /^cpu\d+\s/.test(l)).length;
+  return { busy: total - (values[3] as number) - (values[4] as number), total, cores };
+}
+
+/**
+ * How busy the whole machine was between two readings, in percent of one core (200 % is two cores fully
+ * busy): every process counts, the servers, the worker and the load generator alike. It tells a run that
+ * waits (cores idle) from one that is short of CPU.
+ */
+export function machineBusyPercent(from: MachineTicks, to: MachineTicks): number {
+  const total = to.total - from.total;
+  return total > 0 ? ((to.busy - from.busy) / total) * to.cores * 100 : 0;
+}
+
+/** {@link parseMachineStat} of this machine's /proc/stat; undefined where there is none. */
+export async function machineTicks(): Promise<MachineTicks | undefined> {
+  return readFile('/proc/stat', 'utf8').then(parseMachineStat, () => undefined);
+}

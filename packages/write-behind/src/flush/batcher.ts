@@ -49,11 +49,14 @@ export class FlushBatcher {
   #pending: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running = new Set<Promise<void>>();
+  readonly #beforeSettle: () => void;
 
-  constructor(context: Context, shard: ShardKeys, counters: FlushCounters) {
+  /** `beforeSettle` runs just before a batch's jobs are told their outcome (see `coalesceWrites`). */
+  constructor(context: Context, shard: ShardKeys, counters: FlushCounters, beforeSettle: () => void) {
     this.#context = context;
     this.#shard = shard;
     this.counters = counters;
+    this.#beforeSettle = beforeSettle;
     this.#definitions = new Map([...context.entities].map(([name, e]) => [name, e.definition]));
   }
 
@@ -162,6 +165,7 @@ export class FlushBatcher {
       });
       this.counters.keysFlushed += written.length;
     }
+    this.#beforeSettle();
     for (const [key, waiting] of byKey) {
       const error = failed.get(key);
       const outcome = outcomes.get(key) ?? 'clean';

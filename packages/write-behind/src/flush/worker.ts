@@ -4,6 +4,7 @@ import { type Context, closeConnection, duplicateForWorker, redactError } from '
 import { UnavailableError } from '../errors.js';
 import { dataKey, QUEUE_NAME, type ShardKeys } from '../keys.js';
 import { FlushBatcher, type FlushCounters } from './batcher.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import { outageBackoff } from './plan.js';
 import { sweepShard } from './sweep.js';
 
@@ -82,7 +83,8 @@ export class FlushWorker {
       const shard = context.shards[shardNumber];
       if (!shard)
         throw new RangeError(`shard ${shardNumber} does not exist (shards: ${context.shards.length})`);
-      const batcher = new FlushBatcher(context, shard, this.counters);
+      // Each settled job makes BullMQ send a command on this connection: send a batch's in one write.
+      const batcher = new FlushBatcher(context, shard, this.counters, () => coalesceWrites(this.#connection));
       this.#batchers.push(batcher);
       const worker = new Worker<FlushJobData>(
         QUEUE_NAME,
