@@ -129,7 +129,15 @@ try {
   const w1 = results.find((r) => r.id === 'W1');
   const f1 = await run('F1', 'flush throughput', () => flushThroughput(ctx));
   if (f1)
-    for (const row of [f1.flush, f1.ceiling, f1.flushTwo, f1.ceilingTwo, f1.ceilingShape, f1.memory])
+    for (const row of [
+      f1.flush,
+      f1.ceiling,
+      f1.flushTwo,
+      f1.ceilingTwo,
+      f1.ceilingShape,
+      f1.flushDiscard,
+      f1.memory,
+    ])
       keep(row);
   keep(await run('F1', 'M1 on a Redis tuned for small hashes', () => listpackMemory(ctx)));
   keep(await run('C1', 'coalescing', () => coalescing(ctx)));

@@ -2,6 +2,7 @@
 //
 // Environment (set by bench/lib/child.ts):
 //   BENCH_MODE          'flush': cache.createWorker() on the cache under BENCH_PREFIX
+//                       'flush-discard': the same, its upserts and deletes discarded (a diagnostic)
 //                       'noop':  a bare BullMQ Worker whose processor does nothing, on the same queue layout
 //   BENCH_REDIS_URL, BENCH_DB_URL, BENCH_PREFIX
 //   BENCH_WINDOW_MS     flush.windowMs of the cache (flush mode)
@@ -31,13 +32,14 @@ const concurrency = Number(required('BENCH_CONCURRENCY'));
 
 let stop: () => Promise<object>;
 
-if (mode === 'flush') {
+if (mode === 'flush' || mode === 'flush-discard') {
   const prisma = createPrismaClient(required('BENCH_DB_URL'));
   const cache = createBenchCache({
     redisUrl,
     prisma,
     prefix,
     flush: { windowMs: Number(required('BENCH_WINDOW_MS')) },
+    discardWrites: mode === 'flush-discard',
   });
   // No sweep: a run lasts seconds, and the sweep's scan of a large dirty index would only add noise.
   const worker = cache.createWorker({ concurrency, sweep: false });
@@ -65,7 +67,7 @@ if (mode === 'flush') {
     return { processed };
   };
 } else {
-  throw new Error(`BENCH_MODE must be 'flush' or 'noop', got ${JSON.stringify(mode)}`);
+  throw new Error(`BENCH_MODE must be 'flush', 'flush-discard' or 'noop', got ${JSON.stringify(mode)}`);
 }
 
 // CPU from here on is the worker's work, not start-up (tsx compiling, connecting).

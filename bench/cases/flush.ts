@@ -41,6 +41,7 @@ export interface FlushResults {
   ceiling: CaseResult;
   ceilingTwo: CaseResult;
   ceilingShape: CaseResult;
+  flushDiscard: CaseResult;
   memory: CaseResult;
 }
 
@@ -98,7 +99,10 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
     return load;
   };
 
-  const flushRound = async (workers: number): Promise<FlushRound> => {
+  const flushRound = async (
+    workers: number,
+    mode: 'flush' | 'flush-discard' = 'flush',
+  ): Promise<FlushRound> => {
     const keys = (await cache.stats()).dirtyKeys;
     const queue = cache.queues[0] as Queue;
     let children: WorkerChild[] = [];
@@ -108,7 +112,7 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
       children = await Promise.all(
         Array.from({ length: workers }, () =>
           startWorkerChild({
-            mode: 'flush',
+            mode,
             redisUrl: ctx.redisUrl,
             dbUrl: ctx.db.url,
             prefix,
@@ -174,6 +178,9 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
       opts: shapeOpts,
       windowMs: plan.windowMs,
     });
+    ctx.progress('F1: re-dirtying, flushing with 1 worker process whose database writes are discarded');
+    await preload();
+    const discard = await flushRound(1, 'flush-discard');
     const one = poolFlushRounds(oneRounds);
     const ceilingOne = poolCeilingRounds(ceilingRounds);
     const flushRow = (id: string, round: FlushRound, workers: number): CaseResult => {
@@ -209,6 +216,14 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         title: `BullMQ no-op Worker over flush-shaped jobs, ${ceilingShape.jobs.toLocaleString('en')} jobs, 1 process`,
         notes: [
           `informational: jobs with the library's options (${JSON.stringify(shapeOpts)}), due when the clock starts; what BullMQ alone costs per flush job`,
+        ],
+      },
+      flushDiscard: {
+        ...flushRow('F1 (no writes)', discard, 1),
+        title: `F1 with the database writes discarded, ${discard.keys.toLocaleString('en')} dirty keys, 1 worker process`,
+        notes: [
+          `informational: the same flush whose upserts succeed without reaching PostgreSQL; what the statements cost F1. ${(discard.keys / discard.ms / (ceilingOne.jobs / ceilingOne.ms)).toFixed(2)}× the no-op ceiling (one round, not alternated)`,
+          ...busyNote(discard.busyPct),
         ],
       },
       memory: {

@@ -6,7 +6,8 @@ const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 30_000;
 
 export interface WorkerChildOptions {
-  mode: 'flush' | 'noop';
+  /** `flush-discard`: the flush worker with database writes discarded (see `discardWrites`). */
+  mode: 'flush' | 'flush-discard' | 'noop';
   redisUrl: string;
   dbUrl: string;
   prefix: string;

@@ -1,6 +1,13 @@
-import { createWriteBehind, type FlushOptions, type Logger, type WriteBehind } from '@write-behind/core';
+import {
+  createWriteBehind,
+  type FlushOptions,
+  type Logger,
+  PrismaStore,
+  type WriteBehind,
+} from '@write-behind/core';
 import type { PrismaClient } from '@write-behind/db';
 import { entities, type TestEntities } from '../../test/support/entities.ts';
+import { forwardingStore } from '../../test/support/forwarding-store.ts';
 import { startWorkerChild, type WorkerChild } from './child.ts';
 import type { BenchContext } from './context.ts';
 import { benchPrisma, deleteKeys } from './env.ts';
@@ -33,13 +40,26 @@ export interface BenchCacheOptions {
   prisma: PrismaClient;
   prefix: string;
   flush?: FlushOptions;
+  /**
+   * Diagnostic: the flush's upserts and deletes succeed without reaching PostgreSQL (loads still do), to
+   * show what the database statements cost F1. Never in a case whose rows are checked.
+   */
+  discardWrites?: boolean;
 }
 
 /** The cache every case uses: one shard, the demo entities, the raised backlog limit. */
 export function createBenchCache(options: BenchCacheOptions): WriteBehind<BenchEntities> {
+  const database = options.discardWrites
+    ? {
+        store: forwardingStore(new PrismaStore(options.prisma), {
+          upsert: async () => {},
+          delete: async () => {},
+        }),
+      }
+    : { prisma: options.prisma };
   return createWriteBehind<BenchEntities>({
     redis: options.redisUrl,
-    prisma: options.prisma,
+    ...database,
     entities,
     prefix: options.prefix,
     backlog: { limit: BENCH_BACKLOG_LIMIT },
