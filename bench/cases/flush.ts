@@ -8,7 +8,6 @@ import { type BenchEntities, createBenchCache } from '../lib/entities.ts';
 import { benchPrisma, type CpuPerOp, deleteKeys, startServerCpuMeter, usedMemory } from '../lib/env.ts';
 import { type LoadResult, runLoad } from '../lib/load.ts';
 import { describeBreakdown, memoryBreakdown } from '../lib/memory.ts';
-import { machineBusyPercent, machineTicks } from '../lib/proc-cpu.ts';
 import { formatBytes } from './writes.ts';
 
 const FLUSH_TIMEOUT_MS = 240_000;
@@ -31,8 +30,6 @@ interface FlushRound {
   counters: Record<string, number>;
   /** Per key: CPU of the worker process(es), and of Redis. */
   cpu: CpuPerOp;
-  /** How busy the machine was, in percent of one core; absent without /proc/stat. */
-  busyPct?: number;
 }
 
 export interface FlushResults {
@@ -122,7 +119,6 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         ),
       );
       const servers = await startServerCpuMeter(ctx.redis);
-      const machine = await machineTicks();
       const started = performance.now();
       await queue.resume();
       const finished = await waitFor(
@@ -130,13 +126,12 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         async () => (await cache.stats()).dirtyKeys === 0,
         FLUSH_TIMEOUT_MS,
       );
-      const busyPct = busySince(machine, await machineTicks());
       const serverCpu = await servers.stop(keys);
       const counters = await Promise.all(children.map((c) => c.stop()));
       const total: Record<string, number> = {};
       for (const name of COUNTERS) total[name] = sum(counters, name);
       const cpu = { nodeUsPerOp: (total.cpuMicros ?? 0) / keys, ...serverCpu };
-      return { keys, ms: finished - started, counters: total, cpu, ...busyPct };
+      return { keys, ms: finished - started, counters: total, cpu };
     } finally {
       await Promise.all(children.map((c) => c.stop().catch(() => ({}))));
     }
@@ -196,12 +191,11 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         cpu: round.cpu,
         notes: [
           ...poolNote(round.rates, 'keys/s'),
-          ...busyNote(round.busyPct),
+          ...busyNote(round.cpu.machineBusyPct),
           `${(statements / keysFlushed).toFixed(4)} SQL statements per key (${statements} statements, ${keysFlushed.toLocaleString('en')} keys flushed, ${(keysFlushed / Math.max(1, batches)).toFixed(0)} keys per batch)`,
         ],
         metrics: {
           ms: round.ms,
-          ...busyMetric(round.busyPct),
           statementsPerKey: statements / keysFlushed,
           ...round.counters,
         },
@@ -224,7 +218,7 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
         title: `F1 with the database writes discarded, ${discard.keys.toLocaleString('en')} dirty keys, 1 worker process`,
         notes: [
           `informational: the same flush, its upserts succeeding without reaching PostgreSQL: what the statements cost F1. One round, right after F1's and the ceiling's second rounds: ${ratioTo(discard, lastOf(oneRounds))}× that F1 round, ${ratioTo(discard, lastOf(ceilingRounds))}× that ceiling round`,
-          ...busyNote(discard.busyPct),
+          ...busyNote(discard.cpu.machineBusyPct),
         ],
       },
       memory: {
@@ -257,7 +251,6 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
 interface CeilingRound {
   jobs: number;
   ms: number;
-  busyPct?: number;
   /** Jobs/s of each round, when this pools several. */
   rates?: number[];
   cpu: CpuPerOp;
@@ -274,23 +267,34 @@ function ceilingRow(id: string, round: CeilingRound, workers: number, concurrenc
     cpu: round.cpu,
     notes: [
       ...poolNote(round.rates, 'jobs/s'),
-      ...busyNote(round.busyPct),
+      ...busyNote(round.cpu.machineBusyPct),
       `concurrency ${concurrency} per process, jobs added beforehand with addBulk`,
     ],
-    metrics: { ms: round.ms, ...busyMetric(round.busyPct) },
+    metrics: { ms: round.ms },
   };
 }
 
-/** The CPU per operation of pooled rounds: each round's figure weighted by its operations. */
-function poolCpu(rounds: { count: number; cpu: CpuPerOp }[]): CpuPerOp {
-  const total = rounds.reduce((n, r) => n + r.count, 0);
-  const weigh = (pick: (cpu: CpuPerOp) => number | undefined) =>
-    rounds.reduce((acc, r) => acc + (pick(r.cpu) ?? 0) * r.count, 0) / total;
-  const postgres = rounds.every((r) => r.cpu.postgresUsPerOp !== undefined);
+/**
+ * The CPU per operation of pooled rounds: each round's figure weighted by its operations; how busy the machine
+ * was, by its duration.
+ */
+function poolCpu(rounds: { count: number; ms: number; cpu: CpuPerOp }[]): CpuPerOp {
+  const weigh = (pick: (cpu: CpuPerOp) => number | undefined, by: (r: (typeof rounds)[number]) => number) =>
+    rounds.reduce((acc, r) => acc + (pick(r.cpu) ?? 0) * by(r), 0) / rounds.reduce((n, r) => n + by(r), 0);
+  const byCount = (r: (typeof rounds)[number]) => r.count;
+  const has = (pick: (cpu: CpuPerOp) => number | undefined) => rounds.every((r) => pick(r.cpu) !== undefined);
   return {
-    nodeUsPerOp: weigh((c) => c.nodeUsPerOp),
-    redisUsPerOp: weigh((c) => c.redisUsPerOp),
-    ...(postgres ? { postgresUsPerOp: weigh((c) => c.postgresUsPerOp) } : {}),
+    nodeUsPerOp: weigh((c) => c.nodeUsPerOp, byCount),
+    redisUsPerOp: weigh((c) => c.redisUsPerOp, byCount),
+    ...(has((c) => c.postgresUsPerOp) ? { postgresUsPerOp: weigh((c) => c.postgresUsPerOp, byCount) } : {}),
+    ...(has((c) => c.machineBusyPct)
+      ? {
+          machineBusyPct: weigh(
+            (c) => c.machineBusyPct,
+            (r) => r.ms,
+          ),
+        }
+      : {}),
   };
 }
 
@@ -307,8 +311,7 @@ function poolFlushRounds(rounds: FlushRound[]): FlushRound {
     ms: rounds.reduce((n, r) => n + r.ms, 0) / rounds.length,
     rates: rounds.map((r) => (r.keys / r.ms) * 1000),
     counters,
-    cpu: poolCpu(rounds.map((r) => ({ count: r.keys, cpu: r.cpu }))),
-    ...poolBusy(rounds),
+    cpu: poolCpu(rounds.map((r) => ({ count: r.keys, ms: r.ms, cpu: r.cpu }))),
   };
 }
 
@@ -317,8 +320,7 @@ function poolCeilingRounds(rounds: CeilingRound[]): CeilingRound {
     jobs: rounds.reduce((n, r) => n + r.jobs, 0) / rounds.length,
     ms: rounds.reduce((n, r) => n + r.ms, 0) / rounds.length,
     rates: rounds.map((r) => (r.jobs / r.ms) * 1000),
-    cpu: poolCpu(rounds.map((r) => ({ count: r.jobs, cpu: r.cpu }))),
-    ...poolBusy(rounds),
+    cpu: poolCpu(rounds.map((r) => ({ count: r.jobs, ms: r.ms, cpu: r.cpu }))),
   };
 }
 
@@ -331,26 +333,8 @@ function lastOf<T>(rounds: T[]): T {
   return last;
 }
 
-/** Machine busy time of pooled rounds: each round's weighted by its duration. */
-function poolBusy(rounds: { ms: number; busyPct?: number }[]): { busyPct?: number } {
-  if (rounds.some((r) => r.busyPct === undefined)) return {};
-  const ms = rounds.reduce((n, r) => n + r.ms, 0);
-  return { busyPct: rounds.reduce((n, r) => n + (r.busyPct as number) * r.ms, 0) / ms };
-}
-
-function busySince(
-  from: Awaited<ReturnType<typeof machineTicks>>,
-  to: Awaited<ReturnType<typeof machineTicks>>,
-): { busyPct?: number } {
-  return from && to ? { busyPct: machineBusyPercent(from, to) } : {};
-}
-
 function busyNote(busyPct: number | undefined): string[] {
   return busyPct === undefined ? [] : [`machine busy ${busyPct.toFixed(0)} % of one core while timed`];
-}
-
-function busyMetric(busyPct: number | undefined): Record<string, number> {
-  return busyPct === undefined ? {} : { machineBusyPct: busyPct };
 }
 
 function poolNote(rates: number[] | undefined, unit: string): string[] {
@@ -408,7 +392,6 @@ async function noopCeiling(
       ),
     );
     const servers = await startServerCpuMeter(ctx.redis);
-    const machine = await machineTicks();
     const started = performance.now();
     await queue.resume();
     const finished = await waitFor(
@@ -419,11 +402,10 @@ async function noopCeiling(
       },
       FLUSH_TIMEOUT_MS,
     );
-    const busyPct = busySince(machine, await machineTicks());
     const serverCpu = await servers.stop(jobs);
     const counters = await Promise.all(children.map((c) => c.stop()));
     const cpu = { nodeUsPerOp: sum(counters, 'cpuMicros') / jobs, ...serverCpu };
-    return { jobs, ms: finished - started, cpu, ...busyPct };
+    return { jobs, ms: finished - started, cpu };
   } finally {
     await Promise.all(children.map((c) => c.stop().catch(() => ({}))));
     await queue.close();

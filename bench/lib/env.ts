@@ -4,7 +4,7 @@ import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { applyMigrations } from '../../scripts/lib/migrations.mjs';
-import { postgresCpuMicros } from './proc-cpu.ts';
+import { machineBusyPercent, machineTicks, postgresCpuMicros } from './proc-cpu.ts';
 
 /** The servers: the same variables and defaults as `npm test`. */
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -82,21 +82,27 @@ export async function redisCpuMicros(redis: Redis): Promise<number> {
 
 /**
  * Measures the servers' CPU per operation: Redis's and, when it runs on this machine, PostgreSQL's. Both
- * include every other client of those servers, so on a shared machine they are upper bounds.
+ * include every other client of those servers, so on a shared machine they are upper bounds. Also how busy
+ * the whole machine was meanwhile.
  */
 export async function startServerCpuMeter(
   redis: Redis,
 ): Promise<{ stop(ops: number): Promise<Omit<CpuPerOp, 'nodeUsPerOp'>> }> {
   const redisStart = await redisCpuMicros(redis);
   const postgresStart = await postgresCpuMicros();
+  const machineStart = await machineTicks();
   return {
     async stop(ops) {
+      const machineEnd = await machineTicks();
       const redisUsed = (await redisCpuMicros(redis)) - redisStart;
       const postgresEnd = await postgresCpuMicros();
       return {
         redisUsPerOp: redisUsed / ops,
         ...(postgresStart !== undefined && postgresEnd !== undefined
           ? { postgresUsPerOp: (postgresEnd - postgresStart) / ops }
+          : {}),
+        ...(machineStart && machineEnd
+          ? { machineBusyPct: machineBusyPercent(machineStart, machineEnd) }
           : {}),
       };
     },
@@ -120,6 +126,11 @@ export interface CpuPerOp {
   redisUsPerOp: number;
   /** Absent when PostgreSQL does not run on this machine. Resolution: 10 ms of CPU per measurement. */
   postgresUsPerOp?: number;
+  /**
+   * Not per operation: how busy the whole machine was over the measurement, in percent of one core (see
+   * `machineBusyPercent`). Absent without /proc/stat.
+   */
+  machineBusyPct?: number;
 }
 
 /** One value from `INFO server` (redis_version, ...). */
