@@ -10,7 +10,7 @@
 // Messages to the parent: { type: 'ready' }, then { type: 'counters', counters } (with `cpuMicros`, the CPU
 // used since ready) on { type: 'stop' }, after
 // which the process exits. The parent decides when the work is done (dirty keys or queue counts at 0).
-import { QUEUE_NAME, shardKeys } from '@write-behind/core';
+import { shardKeys } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -54,11 +54,11 @@ if (mode === 'flush' || mode === 'flush-discard') {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   let processed = 0;
   const worker = new Worker(
-    QUEUE_NAME,
+    shardKeys(prefix, 0, 1).queueName,
     async () => {
       processed++;
     },
-    { connection, prefix: shardKeys(prefix, 0).tag, concurrency },
+    { connection, prefix: shardKeys(prefix, 0, 1).tag, concurrency },
   );
   await worker.waitUntilReady();
   stop = async () => {

@@ -2,8 +2,7 @@
 // never overtaken by an older put.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { StoreEntity } from '@write-behind/core';
-import { createHarness, entities, type Harness } from './support/harness.ts';
+import { createHarness, type Harness } from './support/harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -85,7 +84,7 @@ test('put, delete, put across windows keep their order', async () => {
 });
 
 test('a put older than a delete cannot bring the row back', async () => {
-  const settings: StoreEntity = { name: 'settings', definition: entities.settings };
+  const settings = h.resolved.settings;
   await h.store.upsert(settings, [
     { id: 'u5', version: 1, values: { theme: 'a', language: 'b', notifications: true } },
   ]);
@@ -105,7 +104,7 @@ test('a put older than a delete cannot bring the row back', async () => {
 });
 
 test('a stale delete cannot remove a newer row', async () => {
-  const video: StoreEntity = { name: 'video', definition: entities.video };
+  const video = h.resolved.video;
   await h.store.upsert(video, [{ id: 'd6', version: 4, values: { likes: 4, views: 0 } }]);
   await h.store.delete(video, [{ id: 'd6', version: 3 }]);
   const { rows } = await h.db.pool.query(`SELECT likes::int FROM "Video" WHERE id = 'd6'`);

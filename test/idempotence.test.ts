@@ -2,10 +2,9 @@
 // not acknowledged does not apply an increment twice.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { StoreEntity } from '@write-behind/core';
 import { eventually } from './support/env.ts';
 import { forwardingStore } from './support/forwarding-store.ts';
-import { createHarness, entities, type Harness, videoRow } from './support/harness.ts';
+import { createHarness, type Harness, videoRow } from './support/harness.ts';
 
 let h: Harness;
 let failAfterCommit = 0;
@@ -27,16 +26,14 @@ before(async () => {
 });
 after(() => h.close());
 
-const video: StoreEntity = { name: 'video', definition: entities.video };
-
 test('an older version never overwrites a newer row, whatever the arrival order', async () => {
-  await h.store.upsert(video, [{ id: 'v', version: 5, values: { likes: 50, views: 0 } }]);
-  await h.store.upsert(video, [{ id: 'v', version: 3, values: { likes: 30, views: 0 } }]);
+  await h.store.upsert(h.resolved.video, [{ id: 'v', version: 5, values: { likes: 50, views: 0 } }]);
+  await h.store.upsert(h.resolved.video, [{ id: 'v', version: 3, values: { likes: 30, views: 0 } }]);
   assert.deepEqual(await videoRow(h.db, 'v'), { likes: 50, views: 0, version: 5 });
   // Replaying the same version is a no-op too.
-  await h.store.upsert(video, [{ id: 'v', version: 5, values: { likes: 999, views: 0 } }]);
+  await h.store.upsert(h.resolved.video, [{ id: 'v', version: 5, values: { likes: 999, views: 0 } }]);
   assert.equal((await videoRow(h.db, 'v'))?.likes, 50);
-  await h.store.upsert(video, [{ id: 'v', version: 6, values: { likes: 60, views: 1 } }]);
+  await h.store.upsert(h.resolved.video, [{ id: 'v', version: 6, values: { likes: 60, views: 1 } }]);
   assert.deepEqual(await videoRow(h.db, 'v'), { likes: 60, views: 1, version: 6 });
 });
 

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type FlushOptions, PrismaStore, type Store, UnavailableError } from '@write-behind/core';
+import { type FlushOptions, type Store, UnavailableError } from '@write-behind/core';
+import { PrismaStore } from '@write-behind/core/internal';
 import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import { DATABASE_URL, eventually, schemaUrl } from './support/env.ts';
 import { forwardingStore } from './support/forwarding-store.ts';
@@ -34,13 +35,16 @@ async function createWorld(flush: FlushOptions): Promise<World> {
   const h = await createHarness({
     flush,
     sweep: { intervalMs: SWEEP_MS },
-    wrapStore: () => forwardingStore(s),
+    // The schema is read and checked through the direct connection: only the flush's traffic goes through
+    // the proxy, which the tests cut.
+    wrapStore: (base) =>
+      forwardingStore(s, { dataModel: base.dataModel, verify: (entities) => base.verify(entities) }),
   });
   // Same schema as the harness (whose db.pool reads rows directly), reached through the proxy.
   const prisma: PrismaClient = createPrismaClient(schemaUrl(h.db.schema, proxy.url(DATABASE_URL)), {
     max: 4,
   });
-  inner = new PrismaStore(prisma);
+  inner = new PrismaStore(prisma, { tombstoneTable: 'write_behind_tombstone' });
   return {
     h,
     proxy,

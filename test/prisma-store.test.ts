@@ -1,5 +1,6 @@
 // The Prisma adapter against the store contract.
-import { PrismaStore } from '@write-behind/core';
+import { DEFAULT_OPTIONS } from '@write-behind/core';
+import { PrismaStore } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
 import { createTestDatabase } from './support/env.ts';
 import { storeContract } from './support/store-contract.ts';
@@ -7,17 +8,15 @@ import { storeContract } from './support/store-contract.ts';
 storeContract('PrismaStore', async () => {
   const db = await createTestDatabase();
   return {
-    store: new PrismaStore(db.prisma),
+    store: new PrismaStore(db.prisma, { tombstoneTable: DEFAULT_OPTIONS.tombstoneTable }),
     async unreachableError() {
       // Nothing listens on port 9 (discard) here: the connection is refused.
       const dead = createPrismaClient('postgresql://postgres@127.0.0.1:9/postgres');
-      const store = new PrismaStore(dead);
-      const error = await store
-        .load({ name: 'video', definition: { model: 'Video', fields: {} } }, ['x'])
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        );
+      const store = new PrismaStore(dead, { tombstoneTable: DEFAULT_OPTIONS.tombstoneTable });
+      const error = await store.purgeTombstones(1).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       await dead.$disconnect();
       return error;
     },

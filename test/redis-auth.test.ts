@@ -2,7 +2,7 @@
 // the password appears in no log line and no error message, also when it is wrong.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createWriteBehind, PrismaStore, WriteBehindError } from '@write-behind/core';
+import { createWriteBehind, WriteBehindError } from '@write-behind/core';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedis } from '../scripts/chaos/redis-durability.ts';
 import { createTestDatabase, type TestDatabase } from './support/env.ts';
@@ -42,7 +42,7 @@ for (const [name, url] of [
       redis: url(),
       entities,
       prefix,
-      store: new PrismaStore(db.prisma),
+      prisma: db.prisma,
       flush: { windowMs: 50 },
       logger,
     });
@@ -66,7 +66,7 @@ test('a wrong password fails with a WriteBehindError naming no password, and log
     redis: `redis://:${WRONG}@127.0.0.1:${server.port}`,
     entities,
     prefix: 'authwrong',
-    store: new PrismaStore(db.prisma),
+    prisma: db.prisma,
     logger,
   });
   try {

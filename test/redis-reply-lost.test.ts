@@ -2,8 +2,8 @@
 // reconnect. It must not be applied a second time, and its caller still gets its answer (lua/write.lua keeps
 // each writer's recent replies).
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
+import { scriptSource, shardKeys, writeProtocol, writerKey } from '@write-behind/core/internal';
 import { Redis } from 'ioredis';
 import { eventually, REDIS_URL } from './support/env.ts';
 import { createHarness, type Harness } from './support/harness.ts';
@@ -27,7 +27,7 @@ after(async () => {
 });
 
 test('writes Redis applied but whose replies never came are answered after the reconnect, not applied again', async () => {
-  const key = (id: string) => `{${h.prefix}:0}:e:video:${id}`;
+  const key = (id: string) => h.key('video', id);
   assert.equal(await h.cache.increment('video', 'lost', 'likes', 10), 10);
   await h.cache.set('settings', 'lost', { theme: 'dark', language: 'en' });
 
@@ -56,36 +56,26 @@ test('writes Redis applied but whose replies never came are answered after the r
 });
 
 test('a resent batch older than the replies kept changes nothing and answers "outcome unknown"', async () => {
-  const source = await readFile(
-    new URL('../packages/write-behind/src/lua/write.lua', import.meta.url),
-    'utf8',
-  );
-  const tag = `{${h.prefix}:0}`;
-  const data = `${tag}:e:video:old`;
+  const { incrementCall, WriteStatus, writeArguments } = writeProtocol;
+  const data = h.key('video', 'old');
+  const shard = shardKeys(h.prefix, 0, 1);
   await direct.hset(data, '_v', '1', '_fv', '1', 'likes', '7');
   // Keeps 2 replies; batches 1, 2 and 3 leave only 2 and 3 kept.
   const run = (batch: number) =>
     direct.eval(
-      source,
+      scriptSource('wbWrite'),
       3,
-      `${tag}:dirty`,
-      `${tag}:w:test`,
+      shard.dirty,
+      writerKey(shard, 'test'),
       data,
-      Date.now(),
-      0,
-      '0',
-      batch,
-      2,
-      60_000,
-      'i',
-      3,
-      'likes',
-      '1',
-      '1000',
+      ...writeArguments(
+        { now: Date.now(), backlogLimit: 0, mayExpire: false, batch, keptReplies: 2, writerTtlMs: 60_000 },
+        [incrementCall(data, 'likes', 1, -1000, 1000)],
+      ),
     );
   for (const batch of [1, 2, 3]) await run(batch);
   assert.equal(await direct.hget(data, 'likes'), '10');
-  assert.deepEqual(await run(2), [[0, 9, 3, 0]], 'a kept reply is answered again');
-  assert.deepEqual(await run(1), [[6]]);
+  assert.deepEqual(await run(2), [[WriteStatus.OK, 9, 3]], 'a kept reply is answered again');
+  assert.deepEqual(await run(1), [[WriteStatus.UNKNOWN]]);
   assert.equal(await direct.hget(data, 'likes'), '10');
 });

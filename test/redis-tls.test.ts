@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createWriteBehind, PrismaStore, WriteBehindError } from '@write-behind/core';
+import { createWriteBehind, WriteBehindError } from '@write-behind/core';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedis } from '../scripts/chaos/redis-durability.ts';
 import { createTestDatabase, type TestDatabase } from './support/env.ts';
@@ -119,7 +119,7 @@ test('rediss:// with the CA on an ioredis instance: writes reach PostgreSQL, no 
     redis,
     entities,
     prefix: 'tlsinst',
-    store: new PrismaStore(db.prisma),
+    prisma: db.prisma,
     flush: { windowMs: 50 },
     logger,
   });
@@ -174,7 +174,7 @@ test('a bare rediss:// URL string works once Node trusts the CA (NODE_EXTRA_CA_C
     redis,
     entities,
     prefix: 'tlsurl',
-    store: new PrismaStore(db.prisma),
+    prisma: db.prisma,
     flush: { windowMs: 50 },
     logger,
   });
@@ -202,7 +202,7 @@ test('an untrusted certificate is refused with a WriteBehindError naming no pass
     redis: url,
     entities,
     prefix: 'tlsbad',
-    store: new PrismaStore(db.prisma),
+    prisma: db.prisma,
     logger,
   });
   try {

@@ -2,7 +2,6 @@
 // elsewhere), and a flush that committed but was never acknowledged is not applied twice.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { dataKey, shardKeys } from '@write-behind/core';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from './support/env.ts';
 import { forwardingStore } from './support/forwarding-store.ts';
@@ -36,7 +35,7 @@ after(() => redis.quit());
 
 /** The key's version in Redis. */
 async function redisVersion(h: Harness, entity: string, id: string): Promise<number> {
-  return Number(await redis.hget(dataKey(shardKeys(h.prefix, 0), entity, id), '_v'));
+  return Number(await redis.hget(h.key(entity, id), '_v'));
 }
 
 describe('a worker SIGKILLed in the middle of a flush', () => {

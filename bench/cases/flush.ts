@@ -1,6 +1,7 @@
 // F1 (flush throughput, one and two worker processes, against BullMQ's no-op ceiling) and M1 (memory per
 // dirty key around the preload).
-import { QUEUE_NAME, shardKeys, type WriteBehind } from '@write-behind/core';
+import type { WriteBehind } from '@write-behind/core';
+import { shardKeys } from '@write-behind/core/internal';
 import { type JobsOptions, Queue } from 'bullmq';
 import { startWorkerChild, type WorkerChild } from '../lib/child.ts';
 import { type BenchContext, type CaseResult, waitFor } from '../lib/context.ts';
@@ -357,7 +358,8 @@ async function noopCeiling(
   shape?: { opts: JobsOptions; windowMs: number },
 ): Promise<CeilingRound> {
   const prefix = `${ctx.prefix}-noop${workers}${shape ? 's' : ''}`;
-  const queue = new Queue(QUEUE_NAME, { connection: ctx.redis, prefix: shardKeys(prefix, 0).tag });
+  const shard = shardKeys(prefix, 0, 1);
+  const queue = new Queue(shard.queueName, { connection: ctx.redis, prefix: shard.tag });
   let children: WorkerChild[] = [];
   try {
     await queue.pause();

@@ -1,10 +1,11 @@
 import {
   createWriteBehind,
+  DEFAULT_OPTIONS,
   type FlushOptions,
   type Logger,
-  PrismaStore,
   type WriteBehind,
 } from '@write-behind/core';
+import { PrismaStore } from '@write-behind/core/internal';
 import type { PrismaClient } from '@write-behind/db';
 import { entities, type TestEntities } from '../../test/support/entities.ts';
 import { forwardingStore } from '../../test/support/forwarding-store.ts';
@@ -51,10 +52,13 @@ export interface BenchCacheOptions {
 export function createBenchCache(options: BenchCacheOptions): WriteBehind<BenchEntities> {
   const database = options.discardWrites
     ? {
-        store: forwardingStore(new PrismaStore(options.prisma), {
-          upsert: async () => {},
-          delete: async () => {},
-        }),
+        store: forwardingStore(
+          new PrismaStore(options.prisma, { tombstoneTable: DEFAULT_OPTIONS.tombstoneTable }),
+          {
+            upsert: async () => {},
+            delete: async () => {},
+          },
+        ),
       }
     : { prisma: options.prisma };
   return createWriteBehind<BenchEntities>({

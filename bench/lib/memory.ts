@@ -1,4 +1,4 @@
-import { dataKey, flushJobId, shardKeys } from '@write-behind/core';
+import { dataKey, defineScripts, shardKeys } from '@write-behind/core/internal';
 import type { Redis } from 'ioredis';
 
 /** Bytes per dirty key, by structure: whose memory M1 is. */
@@ -27,13 +27,10 @@ async function mean(values: Promise<number>[]): Promise<number> {
  * overhead per top-level key.
  */
 export async function memoryBreakdown(redis: Redis, prefix: string, ids: string[]): Promise<MemoryBreakdown> {
-  const shard = shardKeys(prefix, 0);
-  // `_j` holds the suffix of the key's flush job id.
-  const suffixes = await Promise.all(ids.map((id) => redis.hget(dataKey(shard, 'video', id), '_j')));
-  const jobKeys = ids.flatMap((id, i) => {
-    const suffix = suffixes[i];
-    return suffix ? [`${shard.jobPrefix}${flushJobId('video', id, suffix)}`] : [];
-  });
+  const shard = shardKeys(prefix, 0, 1);
+  defineScripts(redis);
+  const jobIds = await Promise.all(ids.map((id) => redis.wbJobId(dataKey(shard, 'video', id))));
+  const jobKeys = jobIds.flatMap((jobId) => (jobId ? [`${shard.jobPrefix}${jobId}`] : []));
   const perEntry = async (key: string, size: Promise<number>) =>
     (await usage(redis, key)) / Math.max(1, await size);
   const delayed = `${shard.jobPrefix}delayed`;

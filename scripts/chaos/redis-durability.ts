@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { createWriteBehind, dataKey, type LoadedKey, type Store, shardKeys } from '@write-behind/core';
+import { createWriteBehind, type LoadedKey, type Store } from '@write-behind/core';
+import { dataKey, shardKeys } from '@write-behind/core/internal';
 import { Redis } from 'ioredis';
 import { entities, type TestEntities } from '../../test/support/harness.ts';
 import { parseDuration } from './run.ts';
@@ -43,6 +44,7 @@ export interface DurabilityResult {
 
 /** A store with nothing in it: every key is new, and nothing is flushed (no worker runs). */
 const emptyStore: Store = {
+  async verify() {},
   async load(_entity, ids) {
     return new Map<string, LoadedKey>(ids.map((id) => [id, { version: 0 }]));
   },
@@ -187,7 +189,7 @@ async function measure(mode: string, persistence: string[], o: DurabilityOptions
   const restartMs = Date.now() - restartStart;
   // Same port? Not guaranteed: read through a client of the new server.
   const reader = new Redis({ port: redis.port, host: '127.0.0.1' });
-  const shard = shardKeys(prefix, 0);
+  const shard = shardKeys(prefix, 0, 1);
   let lost = 0;
   let keysWithLoss = 0;
   let oldestLost = Number.POSITIVE_INFINITY;

@@ -13,14 +13,12 @@ import { pathToFileURL } from 'node:url';
 import {
   createWriteBehind,
   type FlushWorker,
-  flushJobId,
   NotFoundError,
-  PrismaStore,
-  shardKeys,
   UnavailableError,
   type WriteBehind,
   WriteBehindError,
 } from '@write-behind/core';
+import { defineScripts, shardKeys } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
 import { Redis } from 'ioredis';
 import { mulberry32 } from '../../bench/lib/distributions.ts';
@@ -128,7 +126,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     redis: REDIS_URL,
     entities,
     prefix,
-    store: new PrismaStore(prisma),
+    prisma,
     flush: { windowMs: 100, backoffMs: 50, outageBackoffMs: 200, maxOutageBackoffMs: 1000 },
     sweep: { intervalMs: 1000, graceMs: 2000 },
     logger: {
@@ -420,17 +418,16 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   }
   // Keys still dirty after the drain, with the state of the job their current version maps to.
   const stuckKeys: string[] = [];
-  const shard = shardKeys(prefix, 0);
-  for (const key of await redisClient(cache).zrange(shard.dirty, '0', '19')) {
-    // The inverse of dataKey: `<tag>:e:<entity>:<id>`.
-    const rest = key.slice(shard.tag.length + 3);
-    const entity = rest.slice(0, rest.indexOf(':'));
-    const id = rest.slice(rest.indexOf(':') + 1);
-    const version = Number(await redisClient(cache).hget(key, '_v'));
-    const job = await cache.queues[0]?.getJob(flushJobId(entity, id, version));
+  const shard = shardKeys(prefix, 0, 1);
+  const client = redisClient(cache);
+  defineScripts(client);
+  for (const key of await client.zrange(shard.dirty, '0', '19')) {
+    const version = Number(await client.hget(key, '_v'));
+    const jobId = await client.wbJobId(key);
+    const job = jobId ? await cache.queues[0]?.getJob(jobId) : undefined;
     const state = job ? await job.getState() : 'no job';
     stuckKeys.push(
-      `${entity} ${id} v${version}: job ${flushJobId(entity, id, version)} ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}`,
+      `${key} v${version}: job ${jobId ?? '(none)'} ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}`,
     );
   }
   const failedJobs = (await cache.queues[0]?.getJobCounts('failed'))?.failed ?? 0;

@@ -7,6 +7,11 @@ import type { Store } from '@write-behind/core';
 export function forwardingStore(target: Store | (() => Store), overrides: Partial<Store> = {}): Store {
   const s = typeof target === 'function' ? target : () => target;
   return {
+    get dataModel() {
+      return s().dataModel;
+    },
+    verify: (entities) => s().verify(entities),
+    describeError: (err) => s().describeError?.(err) ?? { message: String(err) },
     load: (e, ids) => s().load(e, ids),
     upsert: (e, rows) => s().upsert(e, rows),
     delete: (e, rows) => s().delete(e, rows),

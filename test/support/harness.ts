@@ -1,14 +1,23 @@
+import type { ResolvedEntity } from '@write-behind/core';
 import {
   createWriteBehind,
   type FlushWorker,
   type FlushWorkerOptions,
   type Logger,
-  PrismaStore,
   type Store,
   type WriteBehind,
   type WriteBehindOptions,
 } from '@write-behind/core';
+import {
+  dataKey,
+  defineScripts,
+  encodeField,
+  PrismaStore,
+  resolveEntities,
+  shardKeys,
+} from '@write-behind/core/internal';
 import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { entities, type TestEntities } from './entities.ts';
 import { cleanupRedis, createTestDatabase, REDIS_URL, type TestDatabase, testPrefix } from './env.ts';
 
@@ -19,9 +28,15 @@ export interface Harness {
   db: TestDatabase;
   prefix: string;
   store: Store;
+  /** The entities as the store sees them (resolved against the Prisma schema), for calling the store directly. */
+  resolved: { video: ResolvedEntity; settings: ResolvedEntity };
   /** The flush queue (shard 0). */
   queue: Queue;
   logs: { level: string; msg: string; obj: object }[];
+  /** The Redis data key of a key (the harness has one shard). */
+  key(entity: string, id: string): string;
+  /** The id of the key's current flush job, as the Lua scripts make it; null when it has none. */
+  jobIdOf(entity: string, id: string): Promise<string | null>;
   startWorker(options?: FlushWorkerOptions): Promise<FlushWorker>;
   close(): Promise<void>;
 }
@@ -35,7 +50,7 @@ export interface HarnessOptions extends Partial<Omit<WriteBehindOptions<TestEnti
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const db = await createTestDatabase();
   const prefix = testPrefix();
-  const base = new PrismaStore(db.prisma);
+  const base = new PrismaStore(db.prisma, { tombstoneTable: 'write_behind_tombstone' });
   const store = options.wrapStore ? options.wrapStore(base) : base;
   const logs: Harness['logs'] = [];
   const logger: Logger = {
@@ -54,13 +69,23 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     flush: { windowMs: 100, backoffMs: 50, ...rest.flush },
   });
   const workers: FlushWorker[] = [];
+  const resolved = resolveEntities(entities, base.dataModel, encodeField);
+  const redis = new Redis(REDIS_URL);
+  defineScripts(redis);
+  const key = (entity: string, id: string) => dataKey(shardKeys(prefix, 0, 1), entity, id);
   return {
     cache,
     db,
     prefix,
     store,
+    resolved: {
+      video: resolved.get('video') as ResolvedEntity,
+      settings: resolved.get('settings') as ResolvedEntity,
+    },
     queue: cache.queues[0] as Queue,
     logs,
+    key,
+    jobIdOf: (entity, id) => redis.wbJobId(key(entity, id)),
     async startWorker(workerOptions = {}) {
       const worker = cache.createWorker({ closeTimeoutMs: 2000, ...workerOptions });
       workers.push(worker);
@@ -70,6 +95,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     async close() {
       await Promise.all(workers.map((w) => w.close()));
       await cache.close();
+      redis.disconnect();
       await cleanupRedis(prefix);
       await db.drop();
     },

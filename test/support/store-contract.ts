@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { counter, type Store, type StoreEntity, string } from '@write-behind/core';
+import {
+  boolean,
+  ConfigurationError,
+  counter,
+  type ResolvedEntity,
+  type Store,
+  string,
+} from '@write-behind/core';
+import { encodeField, resolveEntities } from '@write-behind/core/internal';
 
 export interface ContractWorld {
   store: Store;
@@ -16,22 +24,37 @@ export interface ContractWorld {
 export function storeContract(name: string, open: () => Promise<ContractWorld>): void {
   describe(`Store contract: ${name}`, () => {
     let world: ContractWorld;
+    let video: ResolvedEntity;
+    let settings: ResolvedEntity;
     before(async () => {
       world = await open();
+      // Resolved as the cache resolves them: against the store's data model when it has one.
+      const resolved = resolveEntities(
+        {
+          video: { model: 'Video', fields: { likes: counter(), views: counter() } },
+          settings: {
+            model: 'UserSettings',
+            key: 'userId',
+            fields: { theme: string(), language: string(), notifications: boolean() },
+          },
+        },
+        world.store.dataModel,
+        encodeField,
+      );
+      video = resolved.get('video') as ResolvedEntity;
+      settings = resolved.get('settings') as ResolvedEntity;
     });
     after(() => world.close());
-    const video: StoreEntity = {
-      name: 'video',
-      definition: { model: 'Video', fields: { likes: counter(), views: counter() } },
-    };
-    const settings: StoreEntity = {
-      name: 'settings',
-      definition: {
-        model: 'UserSettings',
-        key: 'userId',
-        fields: { theme: string(), language: string(), notifications: { kind: 'boolean', nullable: false } },
-      },
-    };
+
+    test('verify accepts the entities the database holds, and names what differs otherwise', async () => {
+      await world.store.verify([video, settings]);
+      const renamed = { ...video, table: 'NoSuchTable' };
+      await assert.rejects(world.store.verify([renamed]), (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        assert.match(error.message, /entities\.video: table "NoSuchTable" \(model Video\) does not exist/);
+        return true;
+      });
+    });
 
     test('load returns every id asked for: rows with values and version, others version 0', async () => {
       await world.store.upsert(video, [{ id: 'c1', version: 2, values: { likes: 5, views: 6 } }]);

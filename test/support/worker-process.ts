@@ -7,7 +7,8 @@
 //                          (killed after the commit, before the acknowledgement)
 //   LOCK_DURATION_MS, STALLED_INTERVAL_MS, WINDOW_MS   worker settings (defaults 1000, 500, 100)
 // Prints `ready` once the worker is connected. Stays up until killed.
-import { createWriteBehind, PrismaStore, type Store } from '@write-behind/core';
+import { createWriteBehind, type Store } from '@write-behind/core';
+import { PrismaStore } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
 import { REDIS_URL, schemaUrl } from './env.ts';
 import { entities, type TestEntities } from './harness.ts';
@@ -23,9 +24,13 @@ const num = (name: string, fallback: number) => Number(process.env[name] ?? fall
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const never = new Promise<void>(() => {});
 
-const inner = new PrismaStore(createPrismaClient(schemaUrl(schema)));
+const inner = new PrismaStore(createPrismaClient(schemaUrl(schema)), {
+  tombstoneTable: 'write_behind_tombstone',
+});
 let signalled = false;
 const store: Store = {
+  dataModel: inner.dataModel,
+  verify: (e) => inner.verify(e),
   load: (e, ids) => inner.load(e, ids),
   delete: (e, rows) => inner.delete(e, rows),
   purgeTombstones: (ms) => inner.purgeTombstones(ms),

@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import type { Logger } from '@write-behind/core';
+import { createBullBoardRouter } from '@write-behind/core/bull-board';
 import { type BacklogSource, backlogReader, registerBacklogMetrics } from '@write-behind/demo';
-import type { Queue } from 'bullmq';
 import express from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { basicAuth } from './auth.ts';
 import { renderPage } from './page.ts';
 
-/** Where Bull Board is mounted; its `setBasePath` must say the same. */
+/** Where Bull Board is mounted. */
 export const BOARD_PATH = '/admin/queues';
 
 export interface DashboardDependencies {
@@ -79,21 +76,8 @@ export function createApp({
     res.set('Content-Type', registry.contentType).send(await registry.metrics());
   });
 
-  const { router, queuesByName } = bullBoard(cache.queues);
-  // Bull Board's own retry endpoints do not enforce `allowCompletedRetries: false` (it only hides the
-  // button). A completed flush job already wrote its data; running it again is pointless at best, so the
-  // endpoints refuse completed jobs here before Bull Board sees the request.
-  app.put(`${BOARD_PATH}/api/queues/:queueName/retry/:status`, (req, res, next) => {
-    if (req.params.status !== 'completed') return next();
-    refuseCompletedRetry(res);
-  });
-  app.put(`${BOARD_PATH}/api/queues/:queueName/:jobId/retry`, async (req, res, next) => {
-    const queue = queuesByName.get(req.params.queueName);
-    if (queue && (await queue.getJobState(req.params.jobId)) === 'completed')
-      return refuseCompletedRetry(res);
-    next();
-  });
-  app.use(BOARD_PATH, router);
+  // The same router library users mount in their own apps; it refuses retries of completed jobs.
+  app.use(BOARD_PATH, createBullBoardRouter(cache, { basePath: BOARD_PATH }));
 
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}` } });
@@ -105,38 +89,4 @@ export function createApp({
       .json({ error: { code: 'UNAVAILABLE', message: 'could not read the queues; retry later' } });
   });
   return app;
-}
-
-function refuseCompletedRetry(res: express.Response): void {
-  res.status(405).json({
-    error: {
-      code: 'COMPLETED_RETRY_REFUSED',
-      message: 'a completed flush job already wrote its data; only failed jobs can be retried',
-    },
-  });
-}
-
-/** Bull Board over the flush queues, one per shard, named so that several shards stay apart. */
-function bullBoard(queues: readonly Queue[]) {
-  const serverAdapter = new ExpressAdapter();
-  serverAdapter.setBasePath(BOARD_PATH);
-  const queuesByName = new Map<string, Queue>();
-  const adapters = queues.map((queue, shard) => {
-    const prefix = queues.length > 1 ? `shard${shard}-` : '';
-    queuesByName.set(`${prefix}${queue.name}`, queue);
-    // `allowCompletedRetries` is read by the adapter but missing from its options type in 9.x.
-    const options = {
-      allowRetries: true,
-      allowCompletedRetries: false,
-      prefix,
-      description: `write-behind flush jobs (${queue.qualifiedName})`,
-    };
-    return new BullMQAdapter(queue, options);
-  });
-  createBullBoard({
-    queues: adapters,
-    serverAdapter,
-    options: { uiConfig: { boardTitle: 'write-behind flush queues' } },
-  });
-  return { router: serverAdapter.getRouter() as express.Router, queuesByName };
 }

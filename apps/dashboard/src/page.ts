@@ -57,9 +57,12 @@ export function renderPage({
 
   function draw(svg, value) {
     const now = Date.now();
+    // Until the page has two minutes of history the chart spans what it has, so it fills from the left at once.
+    const start = Math.max(now - WINDOW_MS, points.length ? points[0].at : now);
+    const span = Math.max(now - start, 1);
     const max = Math.max(1, ...points.map(value));
     const coords = points
-      .map((p) => ((600 * (p.at - (now - WINDOW_MS))) / WINDOW_MS).toFixed(1) + ',' + (150 - (140 * value(p)) / max).toFixed(1))
+      .map((p) => ((600 * (p.at - start)) / span).toFixed(1) + ',' + (150 - (140 * value(p)) / max).toFixed(1))
       .join(' ');
     svg.replaceChildren();
     const line = document.createElementNS(SVG, 'polyline');
@@ -69,6 +72,7 @@ export function renderPage({
     label.setAttribute('y', '14');
     label.textContent = 'max ' + (Number.isInteger(max) ? max : max.toFixed(2));
     svg.append(line, label);
+    svg.dataset.points = String(points.length);
   }
 
   async function poll() {

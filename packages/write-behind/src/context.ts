@@ -1,24 +1,27 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
-import { ValidationError } from './errors.js';
-import { QUEUE_NAME, type ShardKeys, shardKeys } from './keys.js';
+import { UnavailableError, ValidationError, WriteBehindError } from './errors.js';
+import { type ShardKeys, shardKeys } from './keys.js';
 import type { Logger, ResolvedOptions } from './options.js';
-import type { EntityDefinition, EntityDefinitions } from './schema.js';
+import { encodeField } from './schema/codec.js';
+import { type ResolvedEntity, resolveEntities } from './schema/resolve.js';
 import { defineScripts } from './scripts.js';
-import type { StoreEntity } from './store/store.js';
+import { type PrismaClientLike, PrismaStore } from './store/prisma-store.js';
+import type { Store } from './store/store.js';
 
-/** Data the cache, its workers and the sweep share; built once per `createWriteBehind`. */
+/** What the cache, its workers and the sweep share; built once per `createWriteBehind`. */
 export interface Context {
   options: ResolvedOptions;
   redis: Redis | Cluster;
   /** True when the library opened `redis` itself and must close it. */
   ownsRedis: boolean;
   shards: ShardKeys[];
-  entities: Map<string, StoreEntity>;
+  /** The entities, resolved against the store's data model (the Prisma schema). */
+  entities: Map<string, ResolvedEntity>;
+  store: Store;
   logger: Logger;
   /** The flush queue of each shard, created on first use. */
   queue(shard: number): Queue;
-  jobOptions: JobsOptions;
   closeQueues(): Promise<void>;
 }
 
@@ -51,21 +54,28 @@ export function duplicateForWorker(redis: Redis | Cluster): Redis | Cluster {
   return redis.duplicate({ maxRetriesPerRequest: null });
 }
 
+/**
+ * Resolves the entities (against the Prisma schema when there is one: a mismatch throws a
+ * `ConfigurationError` here, before any connection is opened), then connects.
+ */
 export function createContext(options: ResolvedOptions): Context {
+  const store =
+    options.store ??
+    new PrismaStore(options.prisma as PrismaClientLike, { tombstoneTable: options.tombstoneTable });
+  const entities = resolveEntities(options.entities, store.dataModel, encodeField);
   const ownsRedis = typeof options.redis === 'string';
   const redis =
-    typeof options.redis === 'string' ? new Redis(options.redis, { maxRetriesPerRequest: 2 }) : options.redis;
+    typeof options.redis === 'string'
+      ? new Redis(options.redis, { maxRetriesPerRequest: options.redisMaxRetriesPerRequest })
+      : options.redis;
   // Without a listener ioredis prints every reconnect error itself; route them to the logger instead.
   if (ownsRedis)
     redis.on('error', (error: Error) =>
       options.logger.warn({ err: redactError(error) }, 'Redis connection error'),
     );
   defineScripts(redis);
-  const shards = Array.from({ length: options.shards }, (_, i) => shardKeys(options.prefix, i));
-  const entities = new Map<string, StoreEntity>(
-    Object.entries(options.entities as EntityDefinitions).map(
-      ([name, definition]: [string, EntityDefinition]) => [name, { name, definition }],
-    ),
+  const shards = Array.from({ length: options.shards }, (_, i) =>
+    shardKeys(options.prefix, i, options.shards),
   );
   // Only what BullMQ reads from the job itself: every byte here is stored once per dirty key. Retention
   // (`removeOnComplete`, `removeOnFail`) is a Worker option, read when the job carries none.
@@ -80,13 +90,17 @@ export function createContext(options: ResolvedOptions): Context {
     ownsRedis,
     shards,
     entities,
+    store,
     logger: options.logger,
-    jobOptions,
     queue(shard) {
       let queue = queues.get(shard);
       if (!queue) {
         const keys = shards[shard] as ShardKeys;
-        queue = new Queue(QUEUE_NAME, { connection: redis, prefix: keys.tag, defaultJobOptions: jobOptions });
+        queue = new Queue(keys.queueName, {
+          connection: redis,
+          prefix: keys.tag,
+          defaultJobOptions: jobOptions,
+        });
         queue.on('error', (error) =>
           options.logger.error({ err: redactError(error), shard }, 'flush queue error'),
         );
@@ -101,7 +115,7 @@ export function createContext(options: ResolvedOptions): Context {
   };
 }
 
-export function entityOf(context: Context, name: unknown): StoreEntity {
+export function entityOf(context: Context, name: unknown): ResolvedEntity {
   const entity = typeof name === 'string' ? context.entities.get(name) : undefined;
   if (!entity) {
     throw new ValidationError(
@@ -112,22 +126,14 @@ export function entityOf(context: Context, name: unknown): StoreEntity {
   return entity;
 }
 
-/** Rejects ids that are not strings, are empty, too long, or not valid Unicode. */
-export function checkId(context: Context, entity: string, id: unknown): string {
-  if (typeof id !== 'string' || id.length === 0) {
-    throw new ValidationError(
-      `${entity} id must be a non-empty string, got ${typeof id === 'string' ? 'an empty string' : typeof id}`,
-    );
+/** Runs a Redis call; a Redis failure surfaces as {@link UnavailableError}, the library's own errors pass through. */
+export async function callRedis<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof WriteBehindError) throw error;
+    throw new UnavailableError(`Redis command failed: ${(error as Error).message}`, {
+      cause: redactError(error),
+    });
   }
-  const bytes = Buffer.byteLength(id, 'utf8');
-  if (bytes > context.options.limits.maxIdBytes) {
-    throw new ValidationError(
-      `${entity} id is ${bytes} bytes long; the limit is ${context.options.limits.maxIdBytes} (limits.maxIdBytes)`,
-    );
-  }
-  if (!id.isWellFormed())
-    throw new ValidationError(`${entity} id contains a lone surrogate (not valid Unicode)`);
-  // PostgreSQL text cannot hold U+0000, so such an id could never be loaded or flushed.
-  if (id.includes('\u0000')) throw new ValidationError(`${entity} id contains a NUL character (U+0000)`);
-  return id;
 }

@@ -1,4 +1,7 @@
-export type { Context } from './context.js';
+/*
+ * The public API: what the README documents. Tests, benchmarks and tools reach internals through
+ * `@write-behind/core/internal`, which makes no promise of stability.
+ */
 export {
   BacklogFullError,
   ClosedError,
@@ -11,38 +14,48 @@ export {
   type WriteBehindErrorCode,
 } from './errors.js';
 export type { FlushCounters, FlushOutcome } from './flush/batcher.js';
-export { FlushWorker, type FlushWorkerOptions } from './flush/worker.js';
-export { dataKey, flushJobId, QUEUE_NAME, shardKeys, shardOf } from './keys.js';
+export type { FlushWorker } from './flush/worker.js';
 export {
   type BacklogOptions,
   DEFAULT_OPTIONS,
+  DEFAULT_WORKER_OPTIONS,
   type FlushOptions,
+  type FlushWorkerOptions,
   type LimitsOptions,
   type Logger,
-  resolveOptions,
   type SweepOptions,
+  type WaitOptionsDefaults,
   type WriteBehindOptions,
 } from './options.js';
+export { type RunFlushWorkerOptions, runFlushWorker } from './run-worker.js';
+export type { FieldValue } from './schema/codec.js';
 export {
   boolean,
+  type CounterFields,
   counter,
+  type DecimalLike,
+  dateTime,
+  decimal,
   type EntityDefinition,
   type EntityDefinitions,
+  type EntityInput,
   type EntityValues,
+  enumeration,
   type FieldKind,
   type FieldSpec,
+  type IdOf,
   integer,
-  MAX_COUNTER,
+  type JsonValue,
+  json,
+  type KeyKind,
+  type KeyParts,
   number,
   string,
-} from './schema.js';
-export {
-  type PrismaClientLike,
-  PrismaStore,
-  type PrismaStoreOptions,
-  prismaStore,
-} from './store/prisma-store.js';
-export type { DeleteRow, LoadedKey, Store, StoreEntity, UpsertRow } from './store/store.js';
+} from './schema/fields.js';
+export type { ColumnType, ResolvedEntity, ResolvedField, ResolvedKeyPart } from './schema/resolve.js';
+export type { PrismaClientLike } from './store/prisma-store.js';
+export type { DeleteRow, LoadedKey, Store, UpsertRow } from './store/store.js';
+export { tombstoneTableSql } from './store/verify.js';
 export {
   createWriteBehind,
   type ShardStats,

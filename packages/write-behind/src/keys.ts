@@ -8,31 +8,35 @@
  *   {app:3}:failed           hash: data key -> id of its flush job that failed for good
  *   {app:3}:w:<writer>       hash: one writing connection's last batch number and its recent replies, so a
  *                            batch its client resends after a reconnect is answered, not applied twice
- *   {app:3}:flush:...        the shard's BullMQ queue (BullMQ prefix `{app:3}`, queue name `flush`)
+ *   {app:3}:flush-3:...      the shard's BullMQ queue (BullMQ prefix `{app:3}`, queue name `flush-3`; `flush`
+ *                            when there is one shard)
  * The braces are a Redis Cluster hash tag: one shard's state, index and queue share a slot, so the Lua
  * scripts that touch them together stay atomic on a Cluster.
  */
-
-export const QUEUE_NAME = 'flush';
 
 export interface ShardKeys {
   shard: number;
   /** The hash tag, also the BullMQ prefix of this shard's queue. */
   tag: string;
+  /** The shard's BullMQ queue name: unique per shard, so a dashboard listing every queue tells them apart. */
+  queueName: string;
   dirty: string;
   failed: string;
   /** Prefix of BullMQ's per-job hashes (`<prefix>:<queue>:<jobId>`). */
   jobPrefix: string;
 }
 
-export function shardKeys(prefix: string, shard: number): ShardKeys {
+/** The keys of shard `shard` of `shards`. */
+export function shardKeys(prefix: string, shard: number, shards: number): ShardKeys {
   const tag = `{${prefix}:${shard}}`;
+  const queueName = shards === 1 ? 'flush' : `flush-${shard}`;
   return {
     shard,
     tag,
+    queueName,
     dirty: `${tag}:dirty`,
     failed: `${tag}:failed`,
-    jobPrefix: `${tag}:${QUEUE_NAME}:`,
+    jobPrefix: `${tag}:${queueName}:`,
   };
 }
 
@@ -68,18 +72,4 @@ export function parseDataKey(shard: ShardKeys, key: string): { entity: string; i
   const rest = key.slice(shard.tag.length + 3);
   const colon = rest.indexOf(':');
   return { entity: rest.slice(0, colon), id: rest.slice(colon + 1) };
-}
-
-/**
- * A flush job's id: `entity.id.v<suffix>`, where the suffix is the version that made the key dirty (or, for a
- * job the sweep added, `<version>.s<time>`). Unique per dirty period, because BullMQ ignores an add whose id
- * exists and keeps failed jobs under their id. `%` and `:` in the id are percent-encoded (BullMQ refuses
- * `:`), which keeps it injective and readable in Bull Board; `lua/sweep-2.lua` builds the same id.
- */
-export function flushJobId(entity: string, id: string, suffix: number | string): string {
-  return `${entity}.${escapeJobIdPart(id)}.v${suffix}`;
-}
-
-function escapeJobIdPart(id: string): string {
-  return id.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
 }

@@ -1,4 +1,5 @@
-import type { LoadedKey, Store, StoreEntity } from './store/store.js';
+import type { ResolvedEntity } from './schema/resolve.js';
+import type { LoadedKey, Store } from './store/store.js';
 import { type Deferred, deferred } from './util.js';
 
 /**
@@ -9,15 +10,15 @@ export class BatchLoader {
   readonly #store: Store;
   readonly #maxBatch: number;
   readonly #inFlight = new Map<string, Promise<LoadedKey>>();
-  #pending = new Map<string, { entity: StoreEntity; ids: Map<string, Deferred<LoadedKey>> }>();
+  #pending = new Map<string, { entity: ResolvedEntity; ids: Map<string, Deferred<LoadedKey>> }>();
   #scheduled = false;
 
-  constructor(store: Store, maxBatch = 1000) {
+  constructor(store: Store, maxBatch: number) {
     this.#store = store;
     this.#maxBatch = maxBatch;
   }
 
-  load(entity: StoreEntity, id: string): Promise<LoadedKey> {
+  load(entity: ResolvedEntity, id: string): Promise<LoadedKey> {
     const flightKey = `${entity.name}:${id}`;
     const existing = this.#inFlight.get(flightKey);
     if (existing) return existing;

@@ -1,13 +1,14 @@
 import type { KeepJobs } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from './errors.js';
-import type { EntityDefinitions } from './schema.js';
-import { validateEntities } from './schema.js';
-import { type PrismaClientLike, PrismaStore } from './store/prisma-store.js';
+import type { EntityDefinitions } from './schema/fields.js';
+import type { PrismaClientLike } from './store/prisma-store.js';
 import type { Store } from './store/store.js';
 
 /** Where log lines go. `console` fits, and so does a pino logger. */
 export interface Logger {
+  /** Detail for debugging (a refused row's stack); optional. */
+  debug?(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
@@ -65,10 +66,19 @@ export interface SweepOptions {
 }
 
 export interface LimitsOptions {
-  /** Longest id, in UTF-8 bytes. @defaultValue `512` */
+  /** Longest id (its canonical text, see the README), in UTF-8 bytes. @defaultValue `512` */
   maxIdBytes?: number;
   /** Largest encoded record write, in bytes. @defaultValue `65536` */
   maxValueBytes?: number;
+  /** Most cold keys loaded from the database by one query. @defaultValue `1000` */
+  maxLoadBatch?: number;
+}
+
+export interface WaitOptionsDefaults {
+  /** How long `flushed()` waits unless told otherwise. @defaultValue `10000` */
+  flushedTimeoutMs?: number;
+  /** How long `drain()` and `flush()` wait unless told otherwise. @defaultValue `30000` */
+  drainTimeoutMs?: number;
 }
 
 export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefinitions> {
@@ -77,7 +87,10 @@ export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefiniti
    * `Cluster`. Passed instances are not closed by `close()`. Redis must run with `maxmemory-policy noeviction`.
    */
   redis: string | Redis | Cluster;
-  /** A Prisma Client (built with `@prisma/adapter-pg`): flushed state goes to its database. Give this or `store`. */
+  /**
+   * A Prisma Client (Prisma 7, with `@prisma/adapter-pg`): flushed state goes to its database, and the
+   * entities are checked against its schema. Give this or `store`.
+   */
   prisma?: PrismaClientLike;
   /** Where flushed state goes and cold keys come from, when it is not a Prisma Client (see `Store`). */
   store?: Store;
@@ -99,22 +112,69 @@ export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefiniti
    * spaces (presence, telemetry). A dirty key never expires. `0` keeps keys for ever. @defaultValue `0`
    */
   cacheTtlMs?: number;
+  /**
+   * The table that remembers deletes: the `WriteBehindTombstone` model's table (see the README for the model
+   * and its SQL). @defaultValue `'write_behind_tombstone'`
+   */
+  tombstoneTable?: string;
+  /**
+   * For a connection the library opens from a URL: how many times a command is retried across reconnects
+   * before it fails (ioredis `maxRetriesPerRequest`). Small, so a write fails fast while Redis is down.
+   * @defaultValue `2`
+   */
+  redisMaxRetriesPerRequest?: number;
   flush?: FlushOptions;
   backlog?: BacklogOptions;
   sweep?: SweepOptions;
   limits?: LimitsOptions;
+  waits?: WaitOptionsDefaults;
   /** @defaultValue a logger that writes warnings and errors to the console */
   logger?: Logger;
 }
 
 export type ResolvedOptions<E extends EntityDefinitions = EntityDefinitions> = Required<
-  Pick<WriteBehindOptions<E>, 'redis' | 'store' | 'entities' | 'prefix' | 'shards' | 'cacheTtlMs' | 'logger'>
+  Pick<
+    WriteBehindOptions<E>,
+    | 'redis'
+    | 'entities'
+    | 'prefix'
+    | 'shards'
+    | 'cacheTtlMs'
+    | 'tombstoneTable'
+    | 'redisMaxRetriesPerRequest'
+    | 'logger'
+  >
 > & {
+  prisma?: PrismaClientLike;
+  store?: Store;
   flush: Required<FlushOptions>;
   backlog: Required<BacklogOptions>;
   sweep: Required<SweepOptions>;
   limits: Required<LimitsOptions>;
+  waits: Required<WaitOptionsDefaults>;
 };
+
+export interface FlushWorkerOptions {
+  /** Which shards this worker serves. @defaultValue all */
+  shards?: number[];
+  /** Jobs run at once per shard. @defaultValue `flush.concurrency` */
+  concurrency?: number;
+  /** BullMQ lock duration: a job whose worker stops renewing its lock this long is run again elsewhere. @defaultValue `30000` */
+  lockDurationMs?: number;
+  /** How often BullMQ looks for stalled jobs (those whose worker died). @defaultValue `30000` */
+  stalledIntervalMs?: number;
+  /**
+   * How many times a job may stall (its worker died) before BullMQ fails it. A key whose job failed this way is
+   * not the operator's to fix: the sweep enqueues it again under a fresh job id. @defaultValue `1`
+   */
+  maxStalledCount?: number;
+  /** How long `close()` waits for jobs in flight before abandoning them to stalled-job recovery. @defaultValue `10000` */
+  closeTimeoutMs?: number;
+  /** Whether this worker registers the periodic sweep and tombstone purge. @defaultValue `true` */
+  sweep?: boolean;
+}
+
+export type ResolvedWorkerOptions = Required<FlushWorkerOptions>;
 
 const consoleLogger: Logger = {
   info: () => {},
@@ -127,6 +187,8 @@ export const DEFAULT_OPTIONS = {
   prefix: 'wb',
   shards: 1,
   cacheTtlMs: 0,
+  tombstoneTable: 'write_behind_tombstone',
+  redisMaxRetriesPerRequest: 2,
   flush: {
     windowMs: 1000,
     batchSize: 500,
@@ -140,13 +202,23 @@ export const DEFAULT_OPTIONS = {
   },
   backlog: { limit: 1_000_000, policy: 'reject', waitTimeoutMs: 5000 },
   sweep: { intervalMs: 30_000, graceMs: 10_000, tombstoneRetentionMs: 86_400_000 },
-  limits: { maxIdBytes: 512, maxValueBytes: 65_536 },
-} as const satisfies Omit<ResolvedOptions, 'redis' | 'store' | 'entities' | 'logger'>;
+  limits: { maxIdBytes: 512, maxValueBytes: 65_536, maxLoadBatch: 1000 },
+  waits: { flushedTimeoutMs: 10_000, drainTimeoutMs: 30_000 },
+} as const satisfies Omit<ResolvedOptions, 'redis' | 'entities' | 'logger'>;
+
+/** The worker's defaults (`shards` and `concurrency` default to the cache's: see {@link resolveWorkerOptions}). */
+export const DEFAULT_WORKER_OPTIONS = {
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 1,
+  closeTimeoutMs: 10_000,
+  sweep: true,
+} as const satisfies Omit<ResolvedWorkerOptions, 'shards' | 'concurrency'>;
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
-function positiveInt(path: string, value: number, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): void {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
+function positiveInt(path: string, value: unknown, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new ConfigurationError(
       `${path} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
     );
@@ -163,28 +235,37 @@ export function resolveOptions<E extends EntityDefinitions>(
   if (!options.store && !options.prisma)
     throw new ConfigurationError('`prisma` (a Prisma Client) or `store` is required');
   if (options.store && options.prisma) throw new ConfigurationError('give `prisma` or `store`, not both');
-  validateEntities(options.entities ?? {});
   const resolved: ResolvedOptions<E> = {
     redis: options.redis,
-    store: options.store ?? new PrismaStore(options.prisma as PrismaClientLike),
     entities: options.entities,
     prefix: options.prefix ?? DEFAULT_OPTIONS.prefix,
     shards: options.shards ?? DEFAULT_OPTIONS.shards,
     cacheTtlMs: options.cacheTtlMs ?? DEFAULT_OPTIONS.cacheTtlMs,
+    tombstoneTable: options.tombstoneTable ?? DEFAULT_OPTIONS.tombstoneTable,
+    redisMaxRetriesPerRequest: options.redisMaxRetriesPerRequest ?? DEFAULT_OPTIONS.redisMaxRetriesPerRequest,
     logger: options.logger ?? consoleLogger,
     flush: { ...DEFAULT_OPTIONS.flush, ...options.flush },
     backlog: { ...DEFAULT_OPTIONS.backlog, ...options.backlog },
     sweep: { ...DEFAULT_OPTIONS.sweep, ...options.sweep },
     limits: { ...DEFAULT_OPTIONS.limits, ...options.limits },
+    waits: { ...DEFAULT_OPTIONS.waits, ...options.waits },
   };
+  if (options.prisma) resolved.prisma = options.prisma;
+  if (options.store) resolved.store = options.store;
   if (!PREFIX.test(resolved.prefix)) {
     throw new ConfigurationError(
       `prefix must match ${PREFIX} (no braces or colons), got ${JSON.stringify(resolved.prefix)}`,
     );
   }
+  if (typeof resolved.tombstoneTable !== 'string' || resolved.tombstoneTable.length === 0) {
+    throw new ConfigurationError(
+      `tombstoneTable must name a table, got ${JSON.stringify(resolved.tombstoneTable)}`,
+    );
+  }
   positiveInt('shards', resolved.shards, { max: 1024 });
   positiveInt('cacheTtlMs', resolved.cacheTtlMs, { min: 0 });
-  const { flush, backlog, sweep, limits } = resolved;
+  positiveInt('redisMaxRetriesPerRequest', resolved.redisMaxRetriesPerRequest, { min: 0, max: 1000 });
+  const { flush, backlog, sweep, limits, waits } = resolved;
   positiveInt('flush.windowMs', flush.windowMs, { min: 0 });
   positiveInt('flush.batchSize', flush.batchSize, { max: 10_000 });
   positiveInt('flush.batchLingerMs', flush.batchLingerMs, { min: 0, max: 10_000 });
@@ -205,5 +286,40 @@ export function resolveOptions<E extends EntityDefinitions>(
   positiveInt('sweep.tombstoneRetentionMs', sweep.tombstoneRetentionMs);
   positiveInt('limits.maxIdBytes', limits.maxIdBytes, { max: 65_536 });
   positiveInt('limits.maxValueBytes', limits.maxValueBytes, { max: 64 * 1024 * 1024 });
+  positiveInt('limits.maxLoadBatch', limits.maxLoadBatch, { max: 100_000 });
+  positiveInt('waits.flushedTimeoutMs', waits.flushedTimeoutMs, { min: 0 });
+  positiveInt('waits.drainTimeoutMs', waits.drainTimeoutMs, { min: 0 });
+  return resolved;
+}
+
+/** The worker's options over its defaults, checked like the cache's; `shards` and `concurrency` default to the cache's. */
+export function resolveWorkerOptions(
+  options: FlushWorkerOptions,
+  cache: { shards: number; concurrency: number },
+): ResolvedWorkerOptions {
+  if (!options || typeof options !== 'object')
+    throw new ConfigurationError('worker options must be an object');
+  const resolved: ResolvedWorkerOptions = {
+    ...DEFAULT_WORKER_OPTIONS,
+    shards: Array.from({ length: cache.shards }, (_, i) => i),
+    concurrency: cache.concurrency,
+    ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as FlushWorkerOptions),
+  };
+  if (!Array.isArray(resolved.shards) || resolved.shards.length === 0) {
+    throw new ConfigurationError(
+      `worker shards must list at least one shard, got ${JSON.stringify(resolved.shards)}`,
+    );
+  }
+  for (const shard of resolved.shards) {
+    positiveInt('worker shards[]', shard, { min: 0, max: cache.shards - 1 });
+  }
+  positiveInt('worker concurrency', resolved.concurrency, { max: 10_000 });
+  positiveInt('worker lockDurationMs', resolved.lockDurationMs, { min: 100 });
+  positiveInt('worker stalledIntervalMs', resolved.stalledIntervalMs, { min: 100 });
+  positiveInt('worker maxStalledCount', resolved.maxStalledCount, { min: 0, max: 1000 });
+  positiveInt('worker closeTimeoutMs', resolved.closeTimeoutMs, { min: 0 });
+  if (typeof resolved.sweep !== 'boolean') {
+    throw new ConfigurationError(`worker sweep must be true or false, got ${JSON.stringify(resolved.sweep)}`);
+  }
   return resolved;
 }

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
+import type { WriteReply } from './write/protocol.js';
 
 /*
  * The Lua scripts, loaded once and registered on a connection with `defineCommand`, which runs them by
  * EVALSHA and falls back to EVAL after a script flush. Each file opens with a header listing KEYS, ARGV and
- * the reply. A file named `name-N.lua` takes N keys; `name.lua` takes a variable number.
+ * the reply. A file named `name-N.lua` takes N keys; `name.lua` takes a variable number. Code two scripts
+ * share lives in `lua/includes/` and is pulled in by a `--- @include "name"` line, as BullMQ does.
  */
 const SCRIPTS = {
   wbWrite: 'write.lua',
@@ -12,14 +14,8 @@ const SCRIPTS = {
   wbSnapshot: 'snapshot.lua',
   wbAck: 'ack.lua',
   wbSweep: 'sweep-2.lua',
+  wbJobId: 'job-id-1.lua',
 } as const;
-
-export type WriteReply = [
-  status: number,
-  value?: number | string | string[],
-  version?: number,
-  newlyDirty?: number,
-];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -33,19 +29,45 @@ declare module 'ioredis' {
       ...rest: (string | number)[]
     ): Result<string, Context>;
     wbSweep(dirtyKey: string, failedKey: string, ...args: (string | number)[]): Result<string[], Context>;
+    wbJobId(dataKey: string): Result<string | null, Context>;
   }
+}
+
+const INCLUDE = /^--- @include "([a-z0-9-]+)"$/gm;
+
+/**
+ * Replaces each `--- @include "name"` line with `includes/name.lua` (read by `read`), each include at most
+ * once per script, recursively. Pure apart from `read`.
+ */
+export function resolveIncludes(
+  source: string,
+  read: (name: string) => string,
+  seen = new Set<string>(),
+): string {
+  return source.replace(INCLUDE, (_line, name: string) => {
+    if (seen.has(name)) return '';
+    seen.add(name);
+    return resolveIncludes(read(name).trimEnd(), read, seen);
+  });
 }
 
 let sources: Record<keyof typeof SCRIPTS, string> | undefined;
 
 function load(): Record<keyof typeof SCRIPTS, string> {
+  const dir = new URL('./lua/', import.meta.url);
+  const read = (path: string) => readFileSync(new URL(path, dir), 'utf8');
   sources ??= Object.fromEntries(
     Object.entries(SCRIPTS).map(([name, file]) => [
       name,
-      readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8'),
+      resolveIncludes(read(file), (include) => read(`includes/${include}.lua`)),
     ]),
   ) as Record<keyof typeof SCRIPTS, string>;
   return sources;
+}
+
+/** A script's source with its includes resolved (tests read the constants the Lua declares). */
+export function scriptSource(name: keyof typeof SCRIPTS): string {
+  return load()[name];
 }
 
 const registered = new WeakSet<Redis | Cluster>();
@@ -62,7 +84,7 @@ export function defineScripts(redis: Redis | Cluster): void {
 }
 
 /** Turns a flat HGETALL-style list into a map. */
-export function pairsToMap(flat: string[]): Map<string, string> {
+export function pairsToMap(flat: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i] as string, flat[i + 1] as string);
   return map;

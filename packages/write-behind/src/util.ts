@@ -46,3 +46,8 @@ export function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
   }
   return value;
 }
+
+/** A PostgreSQL identifier, quoted: any name, including one with quotes or upper case, stays one identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,55 +1,23 @@
 import type { Queue } from 'bullmq';
-import type { TurnBatcher } from './batch.js';
-import { type Context, checkId, closeConnection, createContext, entityOf, redactError } from './context.js';
-import { createJobBatcher, type FlushJob } from './enqueue.js';
+import { type Context, callRedis, closeConnection, createContext, entityOf, redactError } from './context.js';
+import { ClosedError, TimeoutError, ValidationError } from './errors.js';
+import { FlushWorker } from './flush/worker.js';
 import {
-  BacklogFullError,
-  ClosedError,
-  NotFoundError,
-  TimeoutError,
-  UnavailableError,
-  ValidationError,
-  WriteBehindError,
-} from './errors.js';
-import { FlushWorker, type FlushWorkerOptions } from './flush/worker.js';
-import { dataKey, flushJobId, type ShardKeys, shardOf } from './keys.js';
-import { BatchLoader } from './loader.js';
-import { resolveOptions, type WriteBehindOptions } from './options.js';
-import {
-  type CounterFields,
-  checkValue,
-  decodeValue,
-  describe,
-  type EntityDefinitions,
-  type EntityValues,
-  encodeValue,
-  type FieldSpec,
-  MAX_COUNTER,
-  type Scalar,
-} from './schema.js';
-import { pairsToMap, type WriteReply } from './scripts.js';
-import type { StoreEntity } from './store/store.js';
-import { getOrCreate, pollUntil, sleep } from './util.js';
-import { createWriteBatcher, type WriteCall } from './write-batch.js';
-
-/** A delete never creates a record. */
-const NO_CREATE = ['0', '0'];
-const NO_FIELDS = new Set<string>();
-
-const Status = {
-  Ok: 0,
-  Cold: 1,
-  BacklogFull: 2,
-  Overflow: 3,
-  NotFound: 4,
-  /** From the short increment (`i`): the key is deleted, and the general form must create its record. */
-  Deleted: 5,
-  /** A batch sent again after a reconnect, applied once already, whose replies are no longer kept. */
-  Unknown: 6,
-} as const;
+  type FlushWorkerOptions,
+  resolveOptions,
+  resolveWorkerOptions,
+  type WriteBehindOptions,
+} from './options.js';
+import { decodeRecord, describe, encodeField } from './schema/codec.js';
+import type { CounterFields, EntityDefinitions, EntityInput, EntityValues, IdOf } from './schema/fields.js';
+import { encodeId } from './schema/id-codec.js';
+import { SchemaCheck } from './schema-check.js';
+import { pairsToMap } from './scripts.js';
+import { pollUntil } from './util.js';
+import { type Address, Writer } from './write/writer.js';
 
 export interface WaitOptions {
-  /** @defaultValue `10000` */
+  /** @defaultValue `waits.flushedTimeoutMs` (10 s) for `flushed`, `waits.drainTimeoutMs` (30 s) for `drain` and `flush` */
   timeoutMs?: number;
 }
 
@@ -79,28 +47,42 @@ type Values<E extends EntityDefinitions, N extends keyof E> = EntityValues<E[N]>
  * ```ts
  * const cache = createWriteBehind({
  *   redis: 'redis://127.0.0.1:6379',
- *   store: prismaStore(prisma),
- *   entities: { video: { model: 'Video', fields: { likes: counter(), views: counter() } } },
+ *   prisma,
+ *   entities: {
+ *     video: { model: 'Video', fields: { likes: counter(), views: counter() } },
+ *     player: { model: 'Player', key: { id: 'int' }, fields: { score: counter(), name: string() } },
+ *   },
  * });
+ * await cache.ready; // optional: the entities matched the database
  * await cache.increment('video', 'v1', 'likes'); // 1, from Redis; PostgreSQL follows within flush.windowMs
+ * await cache.set('player', 42, { name: 'Ada' });
  * ```
  */
 export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #context: Context;
-  readonly #loader: BatchLoader;
-  readonly #jobBatchers = new Map<number, TurnBatcher<FlushJob, void>>();
-  readonly #writeBatchers = new Map<number, TurnBatcher<WriteCall, WriteReply>>();
+  readonly #writer: Writer;
+  readonly #schema: SchemaCheck;
   #closed = false;
+  /**
+   * Resolves once the entities have been checked against the live database (tables, columns and their
+   * types, the key's unique constraint, the version column, the tombstone table); rejects with a
+   * {@link ConfigurationError} naming what differs, after which every call is refused with it. While the
+   * database cannot be reached it stays pending and the check is retried; writes are accepted meanwhile.
+   */
+  readonly ready: Promise<void>;
 
+  /** Checks the options and the entities against the Prisma schema (throwing a `ConfigurationError`), then connects. */
   constructor(options: WriteBehindOptions<E>) {
     this.#context = createContext(resolveOptions(options));
-    this.#loader = new BatchLoader(this.#context.options.store);
+    this.#writer = new Writer(this.#context);
+    this.#schema = new SchemaCheck(this.#context);
+    this.ready = this.#schema.verified;
     this.checkRedis().catch((error: unknown) =>
       this.#context.logger.warn({ err: redactError(error) }, 'could not read Redis maxmemory-policy'),
     );
   }
 
-  /** The flush queues, one per shard: hand them to Bull Board or read their counts. */
+  /** The flush queues, one per shard: hand them to Bull Board (see `@write-behind/core/bull-board`). */
   get queues(): Queue[] {
     return this.#context.shards.map((s) => this.#context.queue(s.shard));
   }
@@ -130,78 +112,78 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   }
 
   /** Reads a key: from Redis, or on a miss from the database (one load per key however many callers wait). */
-  async get<N extends keyof E & string>(entity: N, id: string): Promise<Values<E, N> | null> {
-    const { spec, key } = this.#address(entity, id);
-    let hash = pairsToMap(await this.#redis(() => this.#context.redis.hgetall(key)).then(objectToFlat));
+  async get<N extends keyof E & string>(entity: N, id: IdOf<E[N]>): Promise<Values<E, N> | null> {
+    const address = await this.#address(entity, id);
+    const { redis, options } = this.#context;
+    let hash = pairsToMap(await callRedis(() => redis.hgetall(address.key)).then(objectToFlat));
     if (hash.size === 0) {
-      const loaded = await this.#loadCold(spec, id);
+      const fill = await this.#writer.loadFill(address.entity, address.id);
       // Absent keys are not cached: ids that exist nowhere (typos, probes) must not fill Redis.
-      if (loaded[0] === 'absent') return null;
-      hash = pairsToMap(
-        await this.#redis(() => this.#context.redis.wbFill(key, this.#context.options.cacheTtlMs, ...loaded)),
-      );
+      if (fill[0] === 'absent') return null;
+      hash = pairsToMap(await callRedis(() => redis.wbFill(address.key, options.cacheTtlMs, ...fill)));
     }
-    return hash.has('_d') ? null : (this.#decode(spec, hash) as Values<E, N>);
+    return hash.has('_d') ? null : (decodeRecord(address.entity, hash) as Values<E, N>);
   }
 
   /**
    * Writes some or all fields of a key and returns the whole record. Fields not named keep their value; when
    * the record does not exist they take their `default` (or `null` when nullable), and a field with neither
-   * makes the write fail with {@link NotFoundError}.
+   * makes the write fail with {@link NotFoundError}. A value the column's type would refuse (out of range,
+   * too long, not a member of the enum, an invalid date) is a {@link ValidationError}, and nothing is written.
    */
   async set<N extends keyof E & string>(
     entity: N,
-    id: string,
-    values: Partial<Values<E, N>>,
+    id: IdOf<E[N]>,
+    values: EntityInput<E[N]>,
   ): Promise<Values<E, N>> {
-    const { spec, key, shard } = this.#address(entity, id);
+    const address = await this.#address(entity, id);
+    const resolved = address.entity;
     if (values === null || typeof values !== 'object' || Array.isArray(values)) {
       throw new ValidationError(`${entity} values must be an object of fields, got ${describe(values)}`);
     }
     const named = Object.keys(values);
     if (named.length === 0) throw new ValidationError(`${entity} set needs at least one field`);
-    const fields = spec.definition.fields;
     const pairs: string[] = [];
-    for (const field of named) {
-      const fieldSpec = fields[field];
-      if (!fieldSpec) {
+    for (const name of named) {
+      const field = resolved.fieldsByName.get(name);
+      if (!field) {
         throw new ValidationError(
-          `${entity} has no field ${JSON.stringify(field)}; fields: ${Object.keys(fields).join(', ')}`,
+          `${entity} has no field ${JSON.stringify(name)}; fields: ${resolved.fields.map((f) => f.name).join(', ')}`,
         );
       }
-      pairs.push(
-        field,
-        encodeValue(
-          fieldSpec,
-          checkValue(entity, field, fieldSpec, (values as Record<string, unknown>)[field]),
-        ),
-      );
+      pairs.push(name, encodeField(entity, field, (values as Record<string, unknown>)[name]));
     }
     const size = pairs.reduce((n, s) => n + Buffer.byteLength(s, 'utf8'), 0);
-    if (size > this.#context.options.limits.maxValueBytes) {
+    const { maxValueBytes } = this.#context.options.limits;
+    if (size > maxValueBytes) {
       throw new ValidationError(
-        `${entity} write is ${size} bytes encoded; the limit is ${this.#context.options.limits.maxValueBytes} (limits.maxValueBytes)`,
+        `${entity} write is ${size} bytes encoded; the limit is ${maxValueBytes} (limits.maxValueBytes)`,
       );
     }
     // A write of every field needs no read-back: the record is exactly what was written.
-    const whole = named.length === Object.keys(fields).length;
-    const reply = await this.#write(spec, id, key, shard, whole ? 'put' : 'set', new Set(named), [
-      String(named.length),
-      ...pairs,
-    ]);
-    return this.#decode(spec, pairsToMap(whole ? pairs : (reply[1] as string[]))) as Values<E, N>;
+    const whole = named.length === resolved.fields.length;
+    const reply = await this.#writer.write(address, {
+      op: whole ? 'put' : 'set',
+      pairs,
+      named: new Set(named),
+    });
+    return decodeRecord(resolved, pairsToMap(whole ? pairs : (reply[1] as string[]))) as Values<E, N>;
   }
 
-  /** Adds `by` (default 1, may be negative) to a counter field and returns the new value. */
+  /**
+   * Adds `by` (default 1, may be negative) to a counter field and returns the new value. A result outside the
+   * column's range (±2^31 for `Int`, ±(2^53-1) for `BigInt`) is refused with a `COUNTER_OVERFLOW`
+   * {@link ValidationError}, and the counter keeps its value.
+   */
   async increment<N extends keyof E & string>(
     entity: N,
-    id: string,
+    id: IdOf<E[N]>,
     field: CounterFields<E[N]>,
     by = 1,
   ): Promise<number> {
-    const { spec, key, shard } = this.#address(entity, id);
-    const fieldSpec = spec.definition.fields[field as string];
-    if (fieldSpec?.kind !== 'counter') {
+    const address = await this.#address(entity, id);
+    const resolved = address.entity.fieldsByName.get(field as string);
+    if (resolved?.kind !== 'counter') {
       throw new ValidationError(`${entity}.${String(field)} is not a counter field`);
     }
     if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
@@ -209,18 +191,13 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
         `increment of ${entity}.${String(field)} must be a safe integer, got ${describe(by)}`,
       );
     }
-    const reply = await this.#write(spec, id, key, shard, 'incr', NO_FIELDS, [
-      field as string,
-      String(by),
-      String(MAX_COUNTER),
-    ]);
+    const reply = await this.#writer.write(address, { op: 'incr', field: resolved, by });
     return Number(reply[1]);
   }
 
   /** Deletes a key. Returns false when there was nothing to delete. */
-  async delete<N extends keyof E & string>(entity: N, id: string): Promise<boolean> {
-    const { spec, key, shard } = this.#address(entity, id);
-    const reply = await this.#write(spec, id, key, shard, 'del', null, []);
+  async delete<N extends keyof E & string>(entity: N, id: IdOf<E[N]>): Promise<boolean> {
+    const reply = await this.#writer.write(await this.#address(entity, id), { op: 'del' });
     return reply[1] === 1;
   }
 
@@ -228,23 +205,27 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
    * Resolves once the database holds the key's current version (everything acknowledged so far), for the
    * few flows that must read their own write from the database. Needs a running flush worker.
    */
-  async flushed<N extends keyof E & string>(entity: N, id: string, options: WaitOptions = {}): Promise<void> {
-    const { key } = this.#address(entity, id);
+  async flushed<N extends keyof E & string>(
+    entity: N,
+    id: IdOf<E[N]>,
+    options: WaitOptions = {},
+  ): Promise<void> {
+    const { key, id: canonical } = await this.#address(entity, id);
     const { redis } = this.#context;
-    const target = Number(await this.#redis(() => redis.hget(key, '_v')));
-    const timeoutMs = options.timeoutMs ?? 10_000;
+    const target = Number(await callRedis(() => redis.hget(key, '_v')));
+    const timeoutMs = options.timeoutMs ?? this.#context.options.waits.flushedTimeoutMs;
     const done = await pollUntil(async () => {
       // The last version flushed; no hash once a flushed key has expired or a flushed delete is gone.
       const flushedVersion = await redis.hget(key, '_fv');
       return flushedVersion === null || Number(flushedVersion) >= target ? true : undefined;
     }, Date.now() + timeoutMs);
     if (!done)
-      throw new TimeoutError(`${entity} ${JSON.stringify(id)} was not flushed within ${timeoutMs} ms`);
+      throw new TimeoutError(`${entity} ${JSON.stringify(canonical)} was not flushed within ${timeoutMs} ms`);
   }
 
   /** Resolves when no key is dirty: everything acknowledged is in the database. Needs running flush workers. */
   async drain(options: WaitOptions = {}): Promise<void> {
-    const timeoutMs = options.timeoutMs ?? 30_000;
+    const timeoutMs = options.timeoutMs ?? this.#context.options.waits.drainTimeoutMs;
     const done = await pollUntil(
       async () => ((await this.stats()).dirtyKeys === 0 ? true : undefined),
       Date.now() + timeoutMs,
@@ -290,197 +271,38 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     };
   }
 
-  /** Starts a flush worker in this process over all shards (or `options.shards`). */
+  /**
+   * Starts a flush worker in this process over all shards (or `options.shards`). Its `ready` rejects with the
+   * cache's `ConfigurationError` when the database does not match the entities, and it then takes no job.
+   */
   createWorker(options: FlushWorkerOptions = {}): FlushWorker {
-    return new FlushWorker(this.#context, options);
+    const { shards, flush } = this.#context.options;
+    return new FlushWorker(
+      this.#context,
+      resolveWorkerOptions(options, { shards, concurrency: flush.concurrency }),
+      this.#schema,
+    );
   }
 
   /** Closes the queues and, when the library opened it, the Redis connection. Workers are closed separately. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.#writeBatchers.values()].map((b) => b.settled()));
-    await Promise.all([...this.#jobBatchers.values()].map((b) => b.settled()));
+    this.#schema.stop();
+    await this.#writer.settled();
     await this.#context.closeQueues();
     if (this.#context.ownsRedis) await closeConnection(this.#context.redis);
   }
 
-  #address(entity: string, id: string): { spec: StoreEntity; key: string; shard: ShardKeys } {
+  /** Checks the entity and the id, and waits for the schema check's first answer (once, at start). */
+  async #address(entity: string, id: unknown): Promise<Address> {
     if (this.#closed) throw new ClosedError('write-behind cache');
-    const spec = entityOf(this.#context, entity);
-    checkId(this.#context, entity, id);
-    const shard = this.#context.shards[shardOf(entity, id, this.#context.options.shards)] as ShardKeys;
-    return { spec, key: dataKey(shard, entity, id), shard };
-  }
-
-  /**
-   * Runs the write script; on a cold key loads it and runs again with the loaded state; applies the backlog
-   * policy; enqueues the flush job when the write made the key dirty.
-   */
-  async #write(
-    spec: StoreEntity,
-    id: string,
-    key: string,
-    shard: ShardKeys,
-    op: 'set' | 'put' | 'incr' | 'del',
-    named: Set<string> | null,
-    opArgs: string[],
-  ): Promise<WriteReply> {
-    const { options } = this.#context;
-    const writes = this.#writeBatcher(shard);
-    let fill: string[] = ['', '0', '0'];
-    const deadline = Date.now() + options.backlog.waitTimeoutMs;
-    // An increment tries the short form first; a cold or deleted key takes the general one.
-    let fast = op === 'incr';
-    for (let backoff = 5; ; ) {
-      const reply = await this.#redis(() =>
-        writes.submit(
-          fast
-            ? { key, op: 'i', args: opArgs }
-            : {
-                key,
-                op,
-                args: [
-                  ...fill,
-                  // Built only here: an increment the short form serves never needs them.
-                  ...(named ? this.#createArgs(spec, named) : NO_CREATE),
-                  ...opArgs,
-                ],
-              },
-        ),
-      );
-      switch (reply[0]) {
-        case Status.Ok:
-          if (reply[3] === 1) await this.#enqueue(spec.name, id, shard, reply[2] as number);
-          return reply;
-        case Status.Cold:
-          fill = await this.#loadCold(spec, id);
-          fast = false;
-          continue;
-        case Status.Deleted:
-          fast = false;
-          continue;
-        case Status.Unknown:
-          throw new UnavailableError(
-            `the connection to Redis was lost while this write to ${spec.name} ${JSON.stringify(id)} was in flight; it may have been applied, and its reply is lost`,
-          );
-        case Status.BacklogFull:
-          if (options.backlog.policy === 'wait' && Date.now() < deadline) {
-            await sleep(Math.min(backoff, deadline - Date.now()));
-            backoff = Math.min(backoff * 2, 100);
-            continue;
-          }
-          throw new BacklogFullError(Number(reply[1]), options.backlog.limit);
-        case Status.Overflow:
-          throw new ValidationError(
-            `${spec.name}.${opArgs[0]} would leave the range ±(2^53-1): it is ${reply[1]}, the increment is ${opArgs[1]}`,
-            'COUNTER_OVERFLOW',
-          );
-        case Status.NotFound: {
-          const missing = this.#requiredFields(spec).filter((f) => !named?.has(f));
-          throw new NotFoundError(
-            `${spec.name} ${JSON.stringify(id)} does not exist, and a write that creates it must name ${missing.join(', ')} (no default)`,
-          );
-        }
-        default:
-          throw new WriteBehindError(
-            'UNAVAILABLE',
-            `unexpected reply from the write script: ${JSON.stringify(reply)}`,
-          );
-      }
-    }
-  }
-
-  /** Arguments for a write that may create the record: count of required fields it leaves out, then defaults. */
-  #createArgs(spec: StoreEntity, named: Set<string>): string[] {
-    let missing = 0;
-    const pairs: string[] = [];
-    for (const [field, fieldSpec] of Object.entries(spec.definition.fields) as [string, FieldSpec][]) {
-      if (named.has(field) || fieldSpec.kind === 'counter') continue;
-      if (fieldSpec.default !== undefined) pairs.push(field, encodeValue(fieldSpec, fieldSpec.default));
-      else if (fieldSpec.nullable) pairs.push(field, encodeValue(fieldSpec, null));
-      else missing++;
-    }
-    return [String(missing), String(pairs.length / 2), ...pairs];
-  }
-
-  #requiredFields(spec: StoreEntity): string[] {
-    return Object.entries(spec.definition.fields as Record<string, FieldSpec>)
-      .filter(([, f]) => f.kind !== 'counter' && f.default === undefined && !f.nullable)
-      .map(([name]) => name);
-  }
-
-  /** Loads a key from the database as fill arguments: mode, version, pair count, pairs. */
-  async #loadCold(spec: StoreEntity, id: string): Promise<string[]> {
-    let loaded: Awaited<ReturnType<BatchLoader['load']>>;
-    try {
-      loaded = await this.#loader.load(spec, id);
-    } catch (error) {
-      throw new UnavailableError(`could not load ${spec.name} ${JSON.stringify(id)} from the database`, {
-        cause: error,
-      });
-    }
-    if (!loaded.values) return ['absent', String(loaded.version), '0'];
-    const pairs: string[] = [];
-    for (const [field, fieldSpec] of Object.entries(spec.definition.fields) as [string, FieldSpec][]) {
-      const value = loaded.values[field];
-      if (value !== undefined) pairs.push(field, encodeValue(fieldSpec, value as Scalar));
-    }
-    return ['row', String(loaded.version), String(pairs.length / 2), ...pairs];
-  }
-
-  /** The shard's write batcher: the writes of one event-loop turn go to Redis as one script call. */
-  #writeBatcher(shard: ShardKeys): TurnBatcher<WriteCall, WriteReply> {
-    const { redis, options } = this.#context;
-    return getOrCreate(this.#writeBatchers, shard.shard, () =>
-      createWriteBatcher(redis, shard, () => [
-        Date.now(),
-        options.backlog.limit,
-        options.cacheTtlMs > 0 ? '1' : '0',
-      ]),
-    );
-  }
-
-  async #enqueue(entity: string, id: string, shard: ShardKeys, version: number): Promise<void> {
-    const batcher = getOrCreate(this.#jobBatchers, shard.shard, () =>
-      createJobBatcher(this.#context.queue(shard.shard)),
-    );
-    try {
-      await batcher.submit({
-        name: 'flush',
-        data: { entity, id },
-        opts: {
-          jobId: flushJobId(entity, id, version),
-          delay: this.#context.options.flush.windowMs,
-        },
-      });
-    } catch (error) {
-      // The write is already acknowledged by Redis and the key is dirty; the sweep enqueues it later.
-      this.#context.logger.warn(
-        { err: redactError(error), entity, id },
-        'could not enqueue a flush job; the sweep will retry',
-      );
-    }
-  }
-
-  #decode(spec: StoreEntity, hash: Map<string, string>): Record<string, Scalar> {
-    const out: Record<string, Scalar> = {};
-    for (const [field, fieldSpec] of Object.entries(spec.definition.fields) as [string, FieldSpec][]) {
-      out[field] = decodeValue(fieldSpec, hash.get(field));
-    }
-    return out;
-  }
-
-  /** Redis failures surface as {@link UnavailableError}; the library's own errors pass through. */
-  async #redis<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      if (error instanceof WriteBehindError) throw error;
-      throw new UnavailableError(`Redis command failed: ${(error as Error).message}`, {
-        cause: redactError(error),
-      });
-    }
+    const resolved = entityOf(this.#context, entity);
+    const canonical = encodeId(resolved, id, this.#context.options.limits.maxIdBytes);
+    if (this.#schema.pending) await this.#schema.firstAttempt;
+    const mismatch = this.#schema.error;
+    if (mismatch) throw mismatch;
+    return this.#writer.address(resolved, canonical);
   }
 }
 
@@ -488,8 +310,11 @@ function objectToFlat(record: Record<string, string>): string[] {
   return Object.entries(record).flat();
 }
 
-/** Creates a write-behind cache. See {@link WriteBehindOptions} for every option and its default. */
-export function createWriteBehind<E extends EntityDefinitions>(
+/**
+ * Creates a write-behind cache. Throws a {@link ConfigurationError} at once when an option is wrong or an
+ * entity does not fit the Prisma schema; see {@link WriteBehindOptions} for every option and its default.
+ */
+export function createWriteBehind<const E extends EntityDefinitions>(
   options: WriteBehindOptions<E>,
 ): WriteBehind<E> {
   return new WriteBehind(options);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TurnBatcher } from '../src/batch.ts';
-import { writeArguments } from '../src/write-batch.ts';
 
 /** A batcher over a fake server that answers each item with item * 10 and records every call. */
 function recording(options: { maxItems: number; spread?: number }) {
@@ -86,17 +85,4 @@ test('settled waits for every item handed in', async () => {
   for (const n of [1, 2, 3]) void batcher.submit(n).then(() => answered++);
   await batcher.settled();
   assert.equal(answered, 3);
-});
-
-test('write arguments: the shared ones, then op, count and arguments per write', () => {
-  assert.deepEqual(
-    writeArguments(
-      [1000, 5, '0'],
-      [
-        { key: 'k1', op: 'i', args: ['likes', '1', '9'] },
-        { key: 'k2', op: 'del', args: ['', '0', '0', '0', '0'] },
-      ],
-    ),
-    [1000, 5, '0', 'i', 3, 'likes', '1', '9', 'del', 5, '', '0', '0', '0', '0'],
-  );
 });

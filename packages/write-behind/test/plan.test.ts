@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isDirty, outageBackoff, planFlush, writeIsolatingFailures } from '../src/flush/plan.ts';
-import { counter, string } from '../src/schema.ts';
+import { outageBackoff, planFlush, writeIsolatingFailures } from '../src/flush/plan.ts';
+import { counter, string } from '../src/schema/fields.ts';
+import { resolve } from './fixtures/schema.ts';
 
-const definitions = new Map([
-  ['player', { model: 'Player', fields: { score: counter(), name: string({ nullable: true }) } }],
-]);
+// Snapshots hold dirty keys only (lua/snapshot.lua leaves clean ones empty).
+const definitions = resolve({
+  player: { model: 'Player', key: { id: 'int' }, fields: { score: counter(), name: string() } },
+});
 
 test('planFlush: upserts, deletes, clean keys left out, duplicates once', () => {
   const plans = planFlush(
@@ -13,7 +15,7 @@ test('planFlush: upserts, deletes, clean keys left out, duplicates once', () => 
       {
         key: 'k1',
         entity: 'player',
-        id: 'a',
+        id: '1',
         hash: new Map([
           ['_v', '3'],
           ['score', '7'],
@@ -23,17 +25,17 @@ test('planFlush: upserts, deletes, clean keys left out, duplicates once', () => 
       {
         key: 'k2',
         entity: 'player',
-        id: 'b',
+        id: '2',
         hash: new Map([
           ['_v', '9'],
           ['_d', '1'],
         ]),
       },
-      { key: 'k3', entity: 'player', id: 'c', hash: new Map() },
+      { key: 'k3', entity: 'player', id: '3', hash: new Map() },
       {
         key: 'k1',
         entity: 'player',
-        id: 'a',
+        id: '1',
         hash: new Map([
           ['_v', '3'],
           ['score', '7'],
@@ -44,77 +46,15 @@ test('planFlush: upserts, deletes, clean keys left out, duplicates once', () => 
   );
   const plan = plans.get('player');
   assert.ok(plan);
-  assert.deepEqual(plan.upserts, [{ id: 'a', version: 3, values: { score: 7, name: 'Ada' } }]);
-  assert.deepEqual(plan.deletes, [{ id: 'b', version: 9 }]);
+  assert.deepEqual(plan.upserts, [{ id: '1', version: 3, values: { score: 7, name: 'Ada' } }]);
+  assert.deepEqual(plan.deletes, [{ id: '2', version: 9 }]);
   assert.deepEqual(
     [...plan.keys],
     [
-      ['a', 'k1'],
-      ['b', 'k2'],
+      ['1', 'k1'],
+      ['2', 'k2'],
     ],
   );
-});
-
-test('isDirty: a version above the last one flushed; clean when equal, gone when the hash is empty', () => {
-  assert.equal(isDirty(new Map([['_v', '3']])), true, 'never flushed');
-  assert.equal(
-    isDirty(
-      new Map([
-        ['_v', '3'],
-        ['_fv', '2'],
-      ]),
-    ),
-    true,
-  );
-  assert.equal(
-    isDirty(
-      new Map([
-        ['_v', '3'],
-        ['_fv', '3'],
-      ]),
-    ),
-    false,
-  );
-  assert.equal(
-    isDirty(
-      new Map([
-        ['_v', '10'],
-        ['_fv', '9'],
-      ]),
-    ),
-    true,
-    'compared as numbers, not strings',
-  );
-  assert.equal(isDirty(new Map()), false);
-});
-
-test('planFlush leaves out keys already flushed at their current version', () => {
-  const plans = planFlush(
-    [
-      {
-        key: 'k1',
-        entity: 'player',
-        id: 'a',
-        hash: new Map([
-          ['_v', '4'],
-          ['_fv', '4'],
-          ['score', '1'],
-        ]),
-      },
-      {
-        key: 'k2',
-        entity: 'player',
-        id: 'b',
-        hash: new Map([
-          ['_v', '5'],
-          ['_fv', '4'],
-          ['score', '2'],
-        ]),
-      },
-    ],
-    definitions,
-  );
-  assert.deepEqual(plans.get('player')?.upserts, [{ id: 'b', version: 5, values: { score: 2, name: null } }]);
 });
 
 test('writeIsolatingFailures: bisects down to the bad rows only', async () => {

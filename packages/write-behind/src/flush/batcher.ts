@@ -2,7 +2,6 @@ import { unpack } from 'msgpackr';
 import type { Context } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
-import type { EntityDefinition } from '../schema.js';
 import { pairsToMap } from '../scripts.js';
 import { type Deferred, deferred } from '../util.js';
 import { planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
@@ -10,14 +9,21 @@ import { planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
 /** What a flush did for one key. `dirty`: written again meanwhile, needs another flush after the window. */
 export type FlushOutcome = 'clean' | 'flushed' | 'dirty';
 
-/** The row the database refused; the job of that key fails with it. */
+/**
+ * The row the database refused; the job of that key fails with it. Its message is the database's own, once
+ * (the driver's wrapping and stack stay on `cause`, for debugging), so a failed job and its log line stay short.
+ */
 export class RowRejectedError extends Error {
-  constructor(entity: string, id: string, cause: unknown) {
+  /** The database's error code (PostgreSQL's SQLSTATE), when it gave one. */
+  readonly dbCode: string | undefined;
+
+  constructor(entity: string, id: string, reason: { code?: string; message: string }, cause: unknown) {
     super(
-      `the database refused ${entity} ${JSON.stringify(id)}: ${(cause as Error)?.message ?? String(cause)}`,
+      `the database refused ${entity} ${JSON.stringify(id)}: ${reason.message}${reason.code ? ` (${reason.code})` : ''}`,
       { cause },
     );
     this.name = 'RowRejectedError';
+    this.dbCode = reason.code;
   }
 }
 
@@ -44,7 +50,6 @@ interface Pending {
 export class FlushBatcher {
   readonly #context: Context;
   readonly #shard: ShardKeys;
-  readonly #definitions: Map<string, EntityDefinition>;
   readonly counters: FlushCounters;
   #pending: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -57,7 +62,6 @@ export class FlushBatcher {
     this.#shard = shard;
     this.counters = counters;
     this.#beforeSettle = beforeSettle;
-    this.#definitions = new Map([...context.entities].map(([name, e]) => [name, e.definition]));
   }
 
   submit(entity: string, id: string): Promise<FlushOutcome> {
@@ -89,8 +93,7 @@ export class FlushBatcher {
   }
 
   async #run(batch: Pending[]): Promise<void> {
-    const { redis, options } = this.#context;
-    const store = options.store;
+    const { redis, options, store } = this.#context;
     // Two jobs for one key in a batch (a stalled job's rerun, a sweep) share one snapshot and one outcome.
     const byKey = new Map<string, Pending[]>();
     for (const p of batch) {
@@ -111,7 +114,7 @@ export class FlushBatcher {
 
     const failed = new Map<string, unknown>();
     const written: { key: string; version: number }[] = [];
-    for (const [entityName, plan] of planFlush(items, this.#definitions)) {
+    for (const [entityName, plan] of planFlush(items, this.#context.entities)) {
       const entity = this.#context.entities.get(entityName);
       if (!entity) continue;
       const isUnavailable = (e: unknown) => store.isUnavailable(e);
@@ -139,8 +142,15 @@ export class FlushBatcher {
         this.counters.outages++;
         throw new UnavailableError('the database is unreachable', { cause: error });
       }
-      for (const f of failures)
-        failed.set(plan.keys.get(f.row.id) as string, new RowRejectedError(entityName, f.row.id, f.error));
+      for (const f of failures) {
+        const reason = store.describeError?.(f.error) ?? {
+          message: String((f.error as Error)?.message ?? f.error),
+        };
+        failed.set(
+          plan.keys.get(f.row.id) as string,
+          new RowRejectedError(entityName, f.row.id, reason, f.error),
+        );
+      }
       for (const row of [...plan.upserts, ...plan.deletes]) {
         const key = plan.keys.get(row.id) as string;
         if (!failed.has(key)) written.push({ key, version: row.version });

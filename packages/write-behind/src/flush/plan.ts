@@ -1,5 +1,5 @@
-import type { EntityDefinition, FieldSpec, Scalar } from '../schema.js';
-import { decodeValue } from '../schema.js';
+import { decodeRecord } from '../schema/codec.js';
+import type { ResolvedEntity } from '../schema/resolve.js';
 import type { DeleteRow, UpsertRow } from '../store/store.js';
 
 /*
@@ -10,38 +10,29 @@ import type { DeleteRow, UpsertRow } from '../store/store.js';
 export interface SnapshotItem {
   key: string;
   entity: string;
+  /** The canonical id. */
   id: string;
-  /** The key's hash; empty when the key is gone. */
+  /** The key's hash when it is dirty (see `lua/snapshot.lua`); empty when it is clean or gone. */
   hash: Map<string, string>;
 }
 
 export interface EntityPlan {
   upserts: UpsertRow[];
   deletes: DeleteRow[];
-  /** Data key of each row, in the order above (upserts then deletes), for the acknowledgement. */
+  /** Data key of each row's id, for the acknowledgement. */
   keys: Map<string, string>;
-}
-
-/**
- * Whether a snapshot holds writes the database lacks: its version (`_v`) is above the last version flushed
- * (`_fv`). Every write raises `_v` before it marks the key dirty, and the acknowledgement that unmarks it sets
- * `_fv` to the version written, so this agrees with the dirty index without reading it.
- */
-export function isDirty(hash: ReadonlyMap<string, string>): boolean {
-  const version = hash.get('_v');
-  return version !== undefined && Number(version) > Number(hash.get('_fv') ?? '0');
 }
 
 /** Groups the dirty snapshots by entity into upsert and delete rows; clean and gone keys are left out. */
 export function planFlush(
   items: readonly SnapshotItem[],
-  definitions: ReadonlyMap<string, EntityDefinition>,
+  entities: ReadonlyMap<string, ResolvedEntity>,
 ): Map<string, EntityPlan> {
   const plans = new Map<string, EntityPlan>();
   for (const item of items) {
-    if (!isDirty(item.hash)) continue;
-    const definition = definitions.get(item.entity);
-    if (!definition) continue;
+    if (item.hash.size === 0) continue;
+    const entity = entities.get(item.entity);
+    if (!entity) continue;
     let plan = plans.get(item.entity);
     if (!plan) {
       plan = { upserts: [], deletes: [], keys: new Map() };
@@ -50,15 +41,8 @@ export function planFlush(
     if (plan.keys.has(item.id)) continue;
     plan.keys.set(item.id, item.key);
     const version = Number(item.hash.get('_v'));
-    if (item.hash.has('_d')) {
-      plan.deletes.push({ id: item.id, version });
-      continue;
-    }
-    const values: Record<string, Scalar> = {};
-    for (const [field, spec] of Object.entries(definition.fields) as [string, FieldSpec][]) {
-      values[field] = decodeValue(spec, item.hash.get(field));
-    }
-    plan.upserts.push({ id: item.id, version, values });
+    if (item.hash.has('_d')) plan.deletes.push({ id: item.id, version });
+    else plan.upserts.push({ id: item.id, version, values: decodeRecord(entity, item.hash) });
   }
   return plans;
 }

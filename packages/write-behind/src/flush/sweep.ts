@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { parseDataKey, type ShardKeys } from '../keys.js';
+import { type FlushJob, flushJob } from './job.js';
 
 const PAGE = 1000;
 /** BullMQ's reason for a job whose worker died more often than `maxStalledCount` allows. */
@@ -26,18 +27,12 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
       offset,
       PAGE,
       shard.jobPrefix,
-      shard.tag.length + 3,
       now,
     );
     offset = next;
-    const jobs = [];
+    const jobs: FlushJob[] = [];
     for (let i = 0; i + 2 < orphans.length; i += 3) {
-      const { entity, id } = parseDataKey(shard, orphans[i] as string);
-      jobs.push({
-        name: 'flush',
-        data: { entity, id },
-        opts: { ...context.jobOptions, jobId: orphans[i + 1] },
-      });
+      jobs.push(flushJob(parseDataKey(shard, orphans[i] as string), orphans[i + 1] as string, 0));
       if (orphans[i + 2]) stale.push(orphans[i + 2] as string);
     }
     found += jobs.length;

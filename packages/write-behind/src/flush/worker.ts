@@ -2,38 +2,14 @@ import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { type Context, closeConnection, duplicateForWorker, redactError } from '../context.js';
 import { UnavailableError } from '../errors.js';
-import { dataKey, QUEUE_NAME, type ShardKeys } from '../keys.js';
-import { FlushBatcher, type FlushCounters } from './batcher.js';
+import { dataKey, type ShardKeys } from '../keys.js';
+import type { ResolvedWorkerOptions } from '../options.js';
+import type { SchemaCheck } from '../schema-check.js';
+import { FlushBatcher, type FlushCounters, RowRejectedError } from './batcher.js';
 import { coalesceWrites } from './coalesce-writes.js';
+import { type FlushJobData, SWEEP_JOB } from './job.js';
 import { outageBackoff } from './plan.js';
 import { sweepShard } from './sweep.js';
-
-export interface FlushWorkerOptions {
-  /** Which shards this worker serves. @defaultValue all */
-  shards?: number[];
-  /** Jobs run at once per shard. @defaultValue `flush.concurrency` */
-  concurrency?: number;
-  /** BullMQ lock duration: a job whose worker stops renewing its lock this long is run again elsewhere. @defaultValue `30000` */
-  lockDurationMs?: number;
-  /** How often BullMQ looks for stalled jobs (those whose worker died). @defaultValue `30000` */
-  stalledIntervalMs?: number;
-  /**
-   * How many times a job may stall (its worker died) before BullMQ fails it. A key whose job failed this way is
-   * not the operator's to fix: the sweep enqueues it again under a fresh job id. @defaultValue `1`
-   */
-  maxStalledCount?: number;
-  /** How long `close()` waits for jobs in flight before abandoning them to stalled-job recovery. @defaultValue `10000` */
-  closeTimeoutMs?: number;
-  /** Whether this worker registers the periodic sweep and tombstone purge. @defaultValue `true` */
-  sweep?: boolean;
-}
-
-interface FlushJobData {
-  entity: string;
-  id: string;
-}
-
-const SWEEP_JOB = 'sweep';
 
 /**
  * Runs flush jobs: a BullMQ worker per shard feeding a batcher. Safe to run in many processes at once:
@@ -42,7 +18,8 @@ const SWEEP_JOB = 'sweep';
  */
 export class FlushWorker {
   readonly #context: Context;
-  readonly #options: Required<FlushWorkerOptions>;
+  readonly #options: ResolvedWorkerOptions;
+  readonly #schema: SchemaCheck;
   readonly #workers: Worker[] = [];
   readonly #batchers: FlushBatcher[] = [];
   readonly #connection: Redis | Cluster;
@@ -66,30 +43,24 @@ export class FlushWorker {
   /** Resolves when every shard's worker is connected and the sweep is scheduled. */
   readonly ready: Promise<void>;
 
-  constructor(context: Context, options: FlushWorkerOptions) {
+  /** `options` are resolved (see `resolveWorkerOptions`); `schema` is the cache's check of the database. */
+  constructor(context: Context, options: ResolvedWorkerOptions, schema: SchemaCheck) {
     this.#context = context;
-    this.#options = {
-      shards: options.shards ?? context.shards.map((s) => s.shard),
-      concurrency: options.concurrency ?? context.options.flush.concurrency,
-      lockDurationMs: options.lockDurationMs ?? 30_000,
-      stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
-      maxStalledCount: options.maxStalledCount ?? 1,
-      closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
-      sweep: options.sweep ?? true,
-    };
+    this.#options = options;
+    this.#schema = schema;
     this.#pausedShards = new Set(this.#options.shards);
     this.#connection = duplicateForWorker(context.redis);
     for (const shardNumber of this.#options.shards) {
-      const shard = context.shards[shardNumber];
-      if (!shard)
-        throw new RangeError(`shard ${shardNumber} does not exist (shards: ${context.shards.length})`);
+      const shard = context.shards[shardNumber] as ShardKeys;
       // Each settled job makes BullMQ send a command on this connection: send a batch's in one write.
       const batcher = new FlushBatcher(context, shard, this.counters, () => coalesceWrites(this.#connection));
       this.#batchers.push(batcher);
       const worker = new Worker<FlushJobData>(
-        QUEUE_NAME,
+        shard.queueName,
         (job, token) => this.#process(shard, batcher, job, token),
         {
+          // Started by `#start` once the entities are known to match the database.
+          autorun: false,
           connection: this.#connection,
           prefix: shard.tag,
           concurrency: this.#options.concurrency,
@@ -106,16 +77,46 @@ export class FlushWorker {
       worker.on('failed', (job, error) => {
         if (!job || job.name === SWEEP_JOB) return;
         const final = job.attemptsMade >= (job.opts.attempts ?? 1);
-        const log = { err: error, jobId: job.id, attemptsMade: job.attemptsMade, ...job.data };
+        // The database's message once, and its code; the stack only at debug level: a row refused at every
+        // retry must not fill the log with the driver's wrapping.
+        const log = {
+          jobId: job.id,
+          attemptsMade: job.attemptsMade,
+          ...job.data,
+          reason: error.message,
+          ...(error instanceof RowRejectedError && error.dbCode ? { dbCode: error.dbCode } : {}),
+        };
         if (final) context.logger.error(log, 'flush job failed for good; retry it from the dashboard');
         else context.logger.warn(log, 'flush job failed; it will be retried');
+        context.logger.debug?.({ jobId: job.id, err: error }, 'flush job failure detail');
       });
       this.#workers.push(worker);
     }
     this.ready = this.#start();
   }
 
+  /**
+   * Waits for the cache's first check of the database: on a mismatch the worker takes no job and `ready`
+   * rejects with it. Otherwise (also while the database is unreachable: flushes then pause for the outage)
+   * the workers run; a mismatch found later pauses them.
+   */
   async #start(): Promise<void> {
+    await this.#schema.firstAttempt;
+    const mismatch = this.#schema.error;
+    if (mismatch) {
+      await this.close();
+      throw mismatch;
+    }
+    this.#schema.onMismatch(() => {
+      for (const worker of this.#workers) void worker.pause(true);
+    });
+    for (const worker of this.#workers) {
+      worker
+        .run()
+        .catch((error: unknown) =>
+          this.#context.logger.error({ err: redactError(error) }, 'flush worker stopped'),
+        );
+    }
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
     if (!this.#options.sweep) return;
     await Promise.all(
@@ -140,7 +141,8 @@ export class FlushWorker {
     if (job.name === SWEEP_JOB) {
       const found = await sweepShard(this.#context, shard);
       if (shard.shard === 0) {
-        const { store, sweep } = this.#context.options;
+        const { store } = this.#context;
+        const { sweep } = this.#context.options;
         try {
           await store.purgeTombstones(sweep.tombstoneRetentionMs);
         } catch (error) {

@@ -6,11 +6,10 @@
   ARGV[4] pair count, then field/value pairs
   Returns the key's hash as a flat list (what Redis holds after the call).
 ]]
+--- @include "fill-key"
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then
-  redis.call('HSET', key, '_v', ARGV[3], '_fv', ARGV[3])
-  for i = 5, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
-  if ARGV[2] == 'absent' then redis.call('HSET', key, '_d', '1') end
+  fillKey(key, ARGV[2], ARGV[3], 5, tonumber(ARGV[4]))
   if tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', key, ARGV[1]) end
 end
 return redis.call('HGETALL', key)

@@ -6,32 +6,24 @@
   KEYS[1] the shard's dirty index    KEYS[2] the shard's failed index
   ARGV[1] only keys dirty since before this score (ms)
   ARGV[2] offset to start from (cursor)    ARGV[3] most keys to examine
-  ARGV[4] BullMQ job key prefix    ARGV[5] length of the data key's prefix before `entity:id`    ARGV[6] now (ms)
+  ARGV[4] BullMQ job key prefix    ARGV[5] now (ms)
   Returns { nextOffset, key1, newJobId1, staleJobId1, key2, ... }; nextOffset '' when the scan reached the end;
   staleJobId '' unless the key's last job is still stored, finished but not failed for good by the flush.
   Offsets shift as keys are flushed meanwhile, so a pass may miss a key; the next pass finds it.
 ]]
+--- @include "flush-job-id"
+
 local rcall = redis.call
 local limit = tonumber(ARGV[3])
 local entries = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', tonumber(ARGV[2]), limit)
 local out = { '' }
-local prefixLength = tonumber(ARGV[5])
-local escapes = { ['%'] = '%25', [':'] = '%3A' }
-
--- The same id as flushJobId in keys.ts.
-local function jobId(key, suffix)
-  local rest = string.sub(key, prefixLength + 1)
-  local colon = string.find(rest, ':', 1, true)
-  local escaped = string.gsub(string.sub(rest, colon + 1), '[%%:]', escapes)
-  return string.sub(rest, 1, colon - 1) .. '.' .. escaped .. '.v' .. suffix
-end
 
 for i = 1, #entries do
   local key = entries[i]
   local suffix = rcall('HGET', key, '_j')
   local live, stale = false, ''
   if suffix then
-    local id = jobId(key, suffix)
+    local id = flushJobId(key, suffix)
     local jobKey = ARGV[4] .. id
     if rcall('EXISTS', jobKey) == 1 then
       -- Waiting, delayed or active; or failed for good by the flush, which is the operator's to retry.
@@ -41,11 +33,11 @@ for i = 1, #entries do
   end
   if not live then
     local version = rcall('HGET', key, '_v')
-    local fresh = (version or '0') .. '.s' .. ARGV[6]
+    local fresh = (version or '0') .. '.s' .. ARGV[5]
     -- A dirty-index entry whose hash is gone gets a job too (its flush clears the entry), but no hash.
     if version then rcall('HSET', key, '_j', fresh) end
     out[#out + 1] = key
-    out[#out + 1] = jobId(key, fresh)
+    out[#out + 1] = flushJobId(key, fresh)
     out[#out + 1] = stale
   end
 end

@@ -1,10 +1,9 @@
 --[[
   Applies a batch of writes to keys of one shard, each atomically with its dirty flag, in order. Concurrent
-  callers' writes travel together (one round trip, one script call for many writes: see write-batch.ts); each
-  write still gets its own reply, and a refused write changes nothing. The hot path (an increment of a key
-  that is already dirty) costs three commands: HMGET and two HINCRBY. A key is dirty when its version `_v` is
-  above the version last flushed, `_fv` (the dirty index agrees: see isDirty in flush/plan.ts), so the write
-  reads that from the hash it reads anyway.
+  callers' writes travel together (one round trip, one script call for many writes: see write/batcher.ts);
+  each write still gets its own reply, and a refused write changes nothing. The hot path (an increment of a
+  key that is already dirty) costs three commands: HMGET and two HINCRBY. The argument layout and the status
+  codes below are mirrored, by name, in write/protocol.ts.
 
   KEYS[1] the shard's dirty index (sorted set)      KEYS[2] the writer's state (hash, see below)
   KEYS[2 + i] data key (hash) of write i
@@ -14,28 +13,41 @@
   ARGV[4] this batch's number: its writer numbers batches 1, 2, 3... in the order it sends them
   ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state lives, renewed every 64 batches
   then one record per write: op, argument count c, then c arguments:
-    'i'   (increment of a key Redis holds; the common case)     field, delta, largest magnitude allowed
+    'i'   (increment of a key Redis holds; the common case)     field, delta, least and largest value allowed
     'incr' | 'set' | 'put' | 'del' ('put' is a 'set' of every field: it returns no value)
           fill: '' (key must be in Redis), 'row' or 'absent' (cold key: state loaded from the database),
           fill version, fill pair count n, n field/value pairs,
           missing required fields if the record must be created, create pair count m, m pairs (defaults),
-          then for 'incr': field, delta, largest magnitude allowed; for 'set' and 'put': pair count k, k pairs
+          then for 'incr': field, delta, least and largest value; for 'set' and 'put': pair count k, k pairs
 
-  Returns one reply per write: { status, value, version, newlyDirty }
-    status 0 ok, 1 cold (load the key and write again with a fill), 2 backlog full (value: dirty count),
-           3 counter overflow (value: current), 4 record does not exist (a partial set cannot create it),
-           5 deleted ('i' only: write again with 'incr', which may create the record),
-           6 outcome unknown (a resent batch too old for its replies to be kept: it was applied once)
+  Returns one reply per write: { status, value, version, jobId }
+    status: see the constants below
     value: increments the new counter value; 'set' the whole hash as a flat list; 'del' 1 if something was
-           deleted
-  A newly dirty key records its version in `_j`: the suffix of the flush job the caller enqueues, by which
-  the sweep finds that job.
+           deleted; backlog full the dirty count; overflow the current value
+    jobId: only when this write made the key dirty: the id of the flush job the caller enqueues. The key's
+           `_j` records the version in it, by which the sweep finds that job.
 
   Exactly once: a client that loses a connection with a batch unanswered sends it again after reconnecting
   (ioredis does), although Redis may have applied it already. One connection's batches arrive in the order
   they were numbered, so a number not above the writer's last one was applied: the script answers it with
   the replies it kept and applies nothing.
 ]]
+local STATUS_OK = 0
+-- The key is not in Redis: load it from the database and write again with a fill.
+local STATUS_COLD = 1
+local STATUS_BACKLOG_FULL = 2
+local STATUS_OVERFLOW = 3
+-- The record does not exist and this write cannot create it (a required field is missing).
+local STATUS_NOT_FOUND = 4
+-- From 'i' only: the key is deleted; write again with 'incr', which may create the record.
+local STATUS_DELETED = 5
+-- A resent batch too old for its replies to be kept: it was applied once, its outcome is unknown.
+local STATUS_UNKNOWN = 6
+
+--- @include "is-dirty"
+--- @include "fill-key"
+--- @include "flush-job-id"
+
 local rcall = redis.call
 local dirtyKey, writerKey = KEYS[1], KEYS[2]
 local now, limit, mayExpire = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
@@ -50,13 +62,8 @@ if batch <= last then
     if previous[1] == batch then return previous[2] end
   end
   local unknown = {}
-  for i = 3, #KEYS do unknown[i - 2] = { 6 } end
+  for i = 3, #KEYS do unknown[i - 2] = { STATUS_UNKNOWN } end
   return unknown
-end
-
--- Whether the key has writes the database lacks, from its HMGET of _v, _d, a field and _fv.
-local function dirtyIn(meta)
-  return tonumber(meta[1]) > tonumber(meta[4] or '0')
 end
 
 -- A write to a clean key makes it dirty, unless the backlog is full.
@@ -67,30 +74,29 @@ local function backlogFull(alreadyDirty)
   return nil
 end
 
-local function finish(key, alreadyDirty)
+local function finish(key, alreadyDirty, value)
   local version = rcall('HINCRBY', key, '_v', 1)
   if mayExpire then rcall('PERSIST', key) end
-  if alreadyDirty then return version, 0 end
+  if alreadyDirty then return { STATUS_OK, value, version } end
   rcall('ZADD', dirtyKey, now, key)
   rcall('HSET', key, '_j', version)
-  return version, 1
+  return { STATUS_OK, value, version, flushJobId(key, version) }
 end
 
+-- meta: HMGET of _v, _d, a field, _fv
 local function increment(key, p)
   local field = ARGV[p]
   local meta = rcall('HMGET', key, '_v', '_d', field, '_fv')
-  if not meta[1] then return { 1 } end
-  if meta[2] then return { 5 } end
-  local alreadyDirty = dirtyIn(meta)
+  if not meta[1] then return { STATUS_COLD } end
+  if meta[2] then return { STATUS_DELETED } end
+  local alreadyDirty = isDirty(meta[1], meta[4])
   local full = backlogFull(alreadyDirty)
-  if full then return { 2, full } end
-  local delta, max = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+  if full then return { STATUS_BACKLOG_FULL, full } end
+  local delta, least, most = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
   local current = tonumber(meta[3] or '0')
   local nextValue = current + delta
-  if nextValue > max or nextValue < -max then return { 3, tostring(current) } end
-  local value = rcall('HINCRBY', key, field, delta)
-  local version, newlyDirty = finish(key, alreadyDirty)
-  return { 0, value, version, newlyDirty }
+  if nextValue > most or nextValue < least then return { STATUS_OVERFLOW, tostring(current) } end
+  return finish(key, alreadyDirty, rcall('HINCRBY', key, field, delta))
 end
 
 local function write(key, op, p)
@@ -105,11 +111,9 @@ local function write(key, op, p)
   local meta = rcall('HMGET', key, '_v', '_d', counterField, '_fv')
   local filled = false
   if not meta[1] then
-    if fillMode == '' then return { 1 } end
+    if fillMode == '' then return { STATUS_COLD } end
     filled = true
-    rcall('HSET', key, '_v', fillVersion, '_fv', fillVersion)
-    if fillCount > 0 then rcall('HSET', key, unpack(ARGV, fillAt, fillAt + 2 * fillCount - 1)) end
-    if fillMode == 'absent' then rcall('HSET', key, '_d', '1') end
+    fillKey(key, fillMode, fillVersion, fillAt, fillCount)
     meta = rcall('HMGET', key, '_v', '_d', counterField, '_fv')
   end
 
@@ -121,13 +125,13 @@ local function write(key, op, p)
 
   local exists = not meta[2]
   if op == 'del' and not exists then
-    refuse(0)
-    return { 0, 0, 0, 0 }
+    refuse(STATUS_OK)
+    return { STATUS_OK, 0, 0 }
   end
 
-  local alreadyDirty = dirtyIn(meta)
+  local alreadyDirty = isDirty(meta[1], meta[4])
   local full = backlogFull(alreadyDirty)
-  if full then return refuse(2, full) end
+  if full then return refuse(STATUS_BACKLOG_FULL, full) end
 
   local function create()
     if missingRequired > 0 then return false end
@@ -138,14 +142,14 @@ local function write(key, op, p)
 
   local value
   if op == 'incr' then
-    local delta, max = tonumber(ARGV[q + 1]), tonumber(ARGV[q + 2])
+    local delta, least, most = tonumber(ARGV[q + 1]), tonumber(ARGV[q + 2]), tonumber(ARGV[q + 3])
     local current = exists and tonumber(meta[3] or '0') or 0
     local nextValue = current + delta
-    if nextValue > max or nextValue < -max then return refuse(3, tostring(current)) end
-    if not exists and not create() then return refuse(4) end
+    if nextValue > most or nextValue < least then return refuse(STATUS_OVERFLOW, tostring(current)) end
+    if not exists and not create() then return refuse(STATUS_NOT_FOUND) end
     value = rcall('HINCRBY', key, counterField, delta)
   elseif op == 'set' or op == 'put' then
-    if not exists and not create() then return refuse(4) end
+    if not exists and not create() then return refuse(STATUS_NOT_FOUND) end
     -- One HSET for all pairs; the count is bounded by the entity's fields, far below Lua's stack limit.
     local count = tonumber(ARGV[q])
     if count > 0 then rcall('HSET', key, unpack(ARGV, q + 1, q + 2 * count)) end
@@ -159,9 +163,9 @@ local function write(key, op, p)
     value = 1
   end
 
-  local version, newlyDirty = finish(key, alreadyDirty)
-  if op == 'set' then value = rcall('HGETALL', key) end
-  return { 0, value, version, newlyDirty }
+  local reply = finish(key, alreadyDirty, value)
+  if op == 'set' then reply[2] = rcall('HGETALL', key) end
+  return reply
 end
 
 local replies = {}

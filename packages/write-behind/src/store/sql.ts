@@ -1,79 +1,138 @@
-import type { FieldKind } from '../schema.js';
+import type { FieldKind } from '../schema/fields.js';
+import type { ColumnType, ResolvedEntity } from '../schema/resolve.js';
+import { quoteIdent } from '../util.js';
 
 /*
- * SQL text for the batched statements, built from a table mapping. Pure: no I/O, unit-tested.
+ * SQL text for the batched statements, built from a resolved entity. Pure: no I/O, unit-tested.
  * Rows travel as one array parameter per column through `unnest`, so a statement has a fixed, small number
- * of parameters however many rows it carries (a VALUES list would hit PostgreSQL's 65,535 limit).
+ * of parameters however many rows it carries (a VALUES list would hit PostgreSQL's 65,535 limit). Every
+ * statement starts with `$1` the canonical ids (text, as the tombstone table keeps them) and `$2` the
+ * versions; then one array per key column that is not `$1` itself; then one per field; then the entity name.
  */
 
-export interface ColumnMapping {
-  field: string;
+export { quoteIdent };
+
+export function tableName(entity: { table: string; schema?: string }): string {
+  return entity.schema
+    ? `${quoteIdent(entity.schema)}.${quoteIdent(entity.table)}`
+    : quoteIdent(entity.table);
+}
+
+/**
+ * How each key column is reached in `unnest`'s output: a text key of one column is the canonical id
+ * itself (`u.id`); any other key column has an array of its own, cast to its type.
+ */
+interface KeyColumn {
   column: string;
-  kind: FieldKind;
+  /** The alias in `unnest ... AS u(...)`. */
+  alias: string;
+  /** The array parameter, when the column has one. */
+  param?: string;
 }
 
-export interface TableMapping {
-  table: string;
-  keyColumn: string;
-  versionColumn: string;
-  columns: ColumnMapping[];
-  tombstoneTable: string;
+function keyColumns(entity: ResolvedEntity, firstParam: number): KeyColumn[] {
+  let next = firstParam;
+  return entity.key.map((part, i) => {
+    if (!entity.compositeKey && part.kind === 'string') return { column: part.column, alias: 'id' };
+    return { column: part.column, alias: `k${i}`, param: `$${next++}::${part.type.sql}[]` };
+  });
 }
 
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
+/** The key parameters' count: what `keyColumns` adds after `$1` and `$2`. */
+export function keyParamCount(entity: ResolvedEntity): number {
+  return entity.compositeKey || entity.key[0]?.kind !== 'string' ? entity.key.length : 0;
 }
 
-const ARRAY_TYPE: Record<FieldKind, string> = {
-  counter: 'bigint[]',
-  integer: 'bigint[]',
-  number: 'float8[]',
-  boolean: 'boolean[]',
-  string: 'text[]',
-};
+/** What `@updatedAt` columns are set to: the flush's time, as Prisma stores it (UTC wall time without a zone). */
+function nowFor(type: ColumnType): string {
+  if (type.sql === 'date') return "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::date";
+  if (type.sql.includes('with time zone')) return 'CURRENT_TIMESTAMP';
+  return "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
+}
 
-/** Parameters: $1 keys, $2 versions, $3.. one array per column, then the entity name. */
-export function upsertSql(t: TableMapping): string {
-  const table = quoteIdent(t.table);
-  const key = quoteIdent(t.keyColumn);
-  const version = quoteIdent(t.versionColumn);
-  const cols = t.columns.map((c) => quoteIdent(c.column));
-  const arrays = t.columns.map((c, i) => `$${i + 3}::${ARRAY_TYPE[c.kind]}`);
-  const aliases = t.columns.map((_, i) => `c${i}`);
-  const entityParam = `$${t.columns.length + 3}`;
+/**
+ * `unnest(...) AS u(id, [v,] key aliases..., extra aliases...)`: ids in `$1`, versions in `$2` when the
+ * statement has them, then the key arrays.
+ */
+function unnestSource(
+  entity: ResolvedEntity,
+  withVersions: boolean,
+  extra: { alias: string; param: string }[],
+): string {
+  const keys = keyColumns(entity, withVersions ? 3 : 2).filter((k) => k.param);
+  const head = withVersions ? ['$1::text[]', '$2::bigint[]'] : ['$1::text[]'];
+  const params = [...head, ...keys.map((k) => k.param), ...extra.map((e) => e.param)];
+  const aliases = [
+    ...(withVersions ? ['id', 'v'] : ['id']),
+    ...keys.map((k) => k.alias),
+    ...extra.map((e) => e.alias),
+  ];
+  return `unnest(${params.join(', ')}) AS u(${aliases.join(', ')})`;
+}
+
+function keyMatch(entity: ResolvedEntity, alias: string): string {
+  return keyColumns(entity, 0)
+    .map((k) => `${alias}.${quoteIdent(k.column)} = u.${k.alias}`)
+    .join(' AND ');
+}
+
+/** Parameters: $1 ids, $2 versions, key arrays, one array per field, then the entity name. */
+export function upsertSql(entity: ResolvedEntity, tombstoneTable: string): string {
+  const table = tableName(entity);
+  const version = quoteIdent(entity.versionColumn);
+  const keys = keyColumns(entity, 3);
+  const firstField = 3 + keyParamCount(entity);
+  const fields = entity.fields.map((f, i) => ({
+    column: quoteIdent(f.column),
+    alias: `c${i}`,
+    param: `$${firstField + i}::${f.type.sql}[]`,
+  }));
+  const touched = entity.touched.map((t) => ({ column: quoteIdent(t.column), value: nowFor(t.type) }));
+  const entityParam = `$${firstField + fields.length}`;
+  const insertColumns = [...keys.map((k) => quoteIdent(k.column)), version, ...fields.map((f) => f.column)];
+  const selected = [...keys.map((k) => `u.${k.alias}`), 'u.v', ...fields.map((f) => `u.${f.alias}`)];
+  const updates = [version, ...fields.map((f) => f.column)].map((c) => `${c} = EXCLUDED.${c}`);
   return [
-    `INSERT INTO ${table} (${[key, version, ...cols].join(', ')})`,
-    `SELECT u.k, u.v${aliases.map((a) => `, u.${a}`).join('')}`,
-    `FROM unnest($1::text[], $2::bigint[]${arrays.map((a) => `, ${a}`).join('')}) AS u(k, v${aliases.map((a) => `, ${a}`).join('')})`,
-    `WHERE NOT EXISTS (SELECT 1 FROM ${quoteIdent(t.tombstoneTable)} tb WHERE tb.entity = ${entityParam} AND tb.key = u.k AND tb.version >= u.v)`,
-    `ON CONFLICT (${key}) DO UPDATE SET ${[version, ...cols].map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`,
+    `INSERT INTO ${table} (${[...insertColumns, ...touched.map((t) => t.column)].join(', ')})`,
+    `SELECT ${[...selected, ...touched.map((t) => t.value)].join(', ')}`,
+    `FROM ${unnestSource(entity, true, fields)}`,
+    `WHERE NOT EXISTS (SELECT 1 FROM ${quoteIdent(tombstoneTable)} tb WHERE tb.entity = ${entityParam} AND tb.key = u.id AND tb.version >= u.v)`,
+    `ON CONFLICT (${keys.map((k) => quoteIdent(k.column)).join(', ')}) DO UPDATE SET ${[...updates, ...touched.map((t) => `${t.column} = ${t.value}`)].join(', ')}`,
     `WHERE ${table}.${version} < EXCLUDED.${version}`,
   ].join('\n');
 }
 
-/** Parameters: $1 keys, $2 versions, $3 the entity name. One statement: the delete and its tombstone commit together. */
-export function deleteSql(t: TableMapping): string {
-  const table = quoteIdent(t.table);
-  const tomb = quoteIdent(t.tombstoneTable);
+/** Parameters: $1 ids, $2 versions, key arrays, then the entity name. The delete and its tombstone commit together. */
+export function deleteSql(entity: ResolvedEntity, tombstoneTable: string): string {
+  const table = tableName(entity);
+  const tomb = quoteIdent(tombstoneTable);
+  const entityParam = `$${3 + keyParamCount(entity)}`;
   return [
-    'WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS u(k, v)),',
-    `d AS (DELETE FROM ${table} USING u WHERE ${table}.${quoteIdent(t.keyColumn)} = u.k AND ${table}.${quoteIdent(t.versionColumn)} < u.v)`,
-    `INSERT INTO ${tomb} (entity, key, version) SELECT $3, u.k, u.v FROM u`,
+    `WITH u AS (SELECT * FROM ${unnestSource(entity, true, [])}),`,
+    `d AS (DELETE FROM ${table} t USING u WHERE ${keyMatch(entity, 't')} AND t.${quoteIdent(entity.versionColumn)} < u.v)`,
+    `INSERT INTO ${tomb} (entity, key, version) SELECT ${entityParam}, u.id, u.v FROM u`,
     `ON CONFLICT (entity, key) DO UPDATE SET version = EXCLUDED.version, deleted_at = CURRENT_TIMESTAMP WHERE ${tomb}.version < EXCLUDED.version`,
   ].join('\n');
 }
 
-/** Parameters: $1 keys, $2 the entity name. One row per key asked for; `r` is null when there is no row. */
-export function loadSql(t: TableMapping): string {
-  const select = t.columns.map((c, i) => {
-    const col = `t.${quoteIdent(c.column)}`;
-    return c.kind === 'counter' || c.kind === 'integer' ? `${col}::text AS c${i}` : `${col} AS c${i}`;
-  });
+/** A column as text; dates as epoch milliseconds (a `timestamp` without a zone counts as UTC, as Prisma writes it). */
+function selectText(column: string, kind: FieldKind): string {
+  if (kind === 'dateTime') return `floor(extract(epoch from ${column}) * 1000)::int8::text`;
+  return `${column}::text`;
+}
+
+/**
+ * Parameters: $1 ids, key arrays, then the entity name. One row per id asked for: `r` is null when there is
+ * no row, `tv` the tombstone's version.
+ */
+export function loadSql(entity: ResolvedEntity, tombstoneTable: string): string {
+  const columns = entity.fields.map((f, i) => `${selectText(`t.${quoteIdent(f.column)}`, f.kind)} AS c${i}`);
+  const entityParam = `$${2 + keyParamCount(entity)}`;
   return [
-    `SELECT u.k, t.${quoteIdent(t.versionColumn)}::text AS r, tb.version::text AS tv${select.map((s) => `, ${s}`).join('')}`,
-    'FROM unnest($1::text[]) AS u(k)',
-    `LEFT JOIN ${quoteIdent(t.table)} t ON t.${quoteIdent(t.keyColumn)} = u.k`,
-    `LEFT JOIN ${quoteIdent(t.tombstoneTable)} tb ON tb.entity = $2 AND tb.key = u.k`,
+    `SELECT u.id, t.${quoteIdent(entity.versionColumn)}::text AS r, tb.version::text AS tv${columns.map((c) => `, ${c}`).join('')}`,
+    `FROM ${unnestSource(entity, false, [])}`,
+    `LEFT JOIN ${tableName(entity)} t ON ${keyMatch(entity, 't')}`,
+    `LEFT JOIN ${quoteIdent(tombstoneTable)} tb ON tb.entity = ${entityParam} AND tb.key = u.id`,
   ].join('\n');
 }
 
@@ -84,17 +143,26 @@ export function purgeTombstonesSql(tombstoneTable: string): string {
 /**
  * One column of a batch as a PostgreSQL array literal (`{"a","b",NULL}`), sent as a single text parameter and
  * cast by the statement (`$1::text[]`). Building the literal here is one string join per column, where an
- * array parameter costs the client libraries a conversion per element. Strings are always quoted, so any
- * content (commas, braces, the word NULL, an empty string) stays one element.
+ * array parameter costs the client libraries a conversion per element. Quoted elements keep any content
+ * (commas, braces, the word NULL, an empty string) one element; numbers and booleans need no quotes.
  */
-export function arrayLiteral(kind: FieldKind, values: readonly unknown[]): string {
+export function arrayLiteral(values: readonly (string | null)[], quoted: boolean): string {
   const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null || v === undefined) parts[i] = 'NULL';
-    else if (kind === 'string') parts[i] = `"${String(v).replace(/["\\]/g, '\\$&')}"`;
-    else if (kind === 'boolean') parts[i] = v ? 't' : 'f';
-    else parts[i] = String(v);
+    else parts[i] = quoted ? `"${v.replace(/["\\]/g, '\\$&')}"` : v;
   }
   return `{${parts.join(',')}}`;
+}
+
+/** Whether a kind's values need quoting in an array literal. */
+export function needsQuotes(kind: FieldKind): boolean {
+  return !(
+    kind === 'counter' ||
+    kind === 'integer' ||
+    kind === 'number' ||
+    kind === 'boolean' ||
+    kind === 'decimal'
+  );
 }

@@ -1,24 +1,21 @@
-import type { EntityDefinition, Scalar } from '../schema.js';
-
-/** An entity as the store sees it: its logical name and definition. */
-export interface StoreEntity {
-  name: string;
-  definition: EntityDefinition;
-}
+import type { FieldValue } from '../schema/codec.js';
+import type { DataModel } from '../schema/prisma-schema.js';
+import type { ResolvedEntity } from '../schema/resolve.js';
 
 /** A key as the database holds it. `version` is the highest version the database has seen for the key. */
 export interface LoadedKey {
-  /** The row's field values (Prisma field names), or `undefined` when there is no row. */
-  values?: Record<string, Scalar>;
+  /** The row's field values (by field name), or `undefined` when there is no row. */
+  values?: Record<string, FieldValue>;
   /** max(row version, version of the delete that removed it); 0 for a key never written. */
   version: number;
 }
 
 export interface UpsertRow {
+  /** The key's canonical id (see `schema/id-codec.ts`). */
   id: string;
   version: number;
-  /** Every field of the entity, by Prisma field name. */
-  values: Record<string, Scalar>;
+  /** Every field of the entity, by field name. */
+  values: Record<string, FieldValue>;
 }
 
 export interface DeleteRow {
@@ -28,18 +25,31 @@ export interface DeleteRow {
 
 /**
  * Where flushed state goes. The Prisma store is one implementation; any other must pass the same contract
- * suite (`test/store-contract.ts`). Every write is guarded by the key's version, so a replayed or stale
- * write is a no-op: that is what makes at-least-once flushing safe.
+ * suite (`test/support/store-contract.ts`). Every write is guarded by the key's version, so a replayed or
+ * stale write is a no-op: that is what makes at-least-once flushing safe.
  */
 export interface Store {
-  /** Reads keys for a cache fill. Returns an entry for every id asked for. */
-  load(entity: StoreEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>>;
+  /**
+   * The data model the entities are declared against (the Prisma schema), when the store has one. The cache
+   * checks every definition against it before it accepts a write.
+   */
+  readonly dataModel?: DataModel;
+  /**
+   * Checks the entities against the live database: tables, columns and their types, the key's unique
+   * constraint, the version column, the tombstone table. Rejects with a `ConfigurationError` naming what
+   * differs; with the store's own error when the database cannot be reached.
+   */
+  verify(entities: readonly ResolvedEntity[]): Promise<void>;
+  /** Reads keys (canonical ids) for a cache fill. Returns an entry for every id asked for. */
+  load(entity: ResolvedEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>>;
   /** Inserts or updates rows whose version is newer than the row's and than any delete of the key. One statement. */
-  upsert(entity: StoreEntity, rows: readonly UpsertRow[]): Promise<void>;
+  upsert(entity: ResolvedEntity, rows: readonly UpsertRow[]): Promise<void>;
   /** Deletes rows older than the given versions and remembers each delete's version. One statement. */
-  delete(entity: StoreEntity, rows: readonly DeleteRow[]): Promise<void>;
+  delete(entity: ResolvedEntity, rows: readonly DeleteRow[]): Promise<void>;
   /** Forgets deletes older than `olderThanMs`; returns how many. */
   purgeTombstones(olderThanMs: number): Promise<number>;
   /** True when `error` means the database is unreachable (retry later), not that the rows are bad. */
   isUnavailable(error: unknown): boolean;
+  /** The database's own code and message for a refused row, for logs and failed jobs. */
+  describeError?(error: unknown): { code?: string; message: string };
 }

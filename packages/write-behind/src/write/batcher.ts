@@ -1,46 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { TurnBatcher } from './batch.js';
-import { type ShardKeys, writerKey } from './keys.js';
-import type { WriteReply } from './scripts.js';
-
-/** One write for `lua/write.lua`: its data key, op and the op's arguments (see the script's header). */
-export interface WriteCall {
-  key: string;
-  op: 'i' | 'incr' | 'set' | 'put' | 'del';
-  args: readonly string[];
-}
+import { TurnBatcher } from '../batch.js';
+import { type ShardKeys, writerKey } from '../keys.js';
+import { type BatchHeader, type WriteCall, type WriteReply, writeArguments } from './protocol.js';
 
 /**
  * Most writes in one script call. Redis runs a script to its end before it serves anyone else: this bounds
  * that pause (a few microseconds per write) to about a tenth of a millisecond. Measured with `npm run bench`
- * (W1, W3 at 64 and 8 in flight): 16 to 32 writes per call and four batches in flight did best, against 8
- * and 64 writes or one batch at a time.
+ * (hot-key increments at 64 and 8 in flight): 16 to 32 writes per call and four batches in flight did best,
+ * against 8 and 64 writes or one batch at a time.
  */
 const MAX_WRITES_PER_CALL = 32;
 /** Batches in flight to aim for (see `TurnBatcherOptions.spread`). */
 const BATCHES_IN_FLIGHT = 4;
 /**
  * Replies of recent batches the writer state keeps, to answer a batch sent again after a reconnect. Must
- * exceed the batches one writer can have in flight; a resent batch older than that gets status 6, outcome
- * unknown, never a second application.
+ * exceed the batches one writer can have in flight; a resent batch older than that gets status UNKNOWN, never
+ * a second application.
  */
 const KEPT_REPLIES = 1024;
 /** How long a writer's state outlives its last batch: far longer than any reconnect. */
 const WRITER_STATE_TTL_MS = 3_600_000;
-
-/** The script arguments for a batch: the shared ones, then one `op, count, ...args` record per write. */
-export function writeArguments(
-  shared: readonly (string | number)[],
-  calls: readonly WriteCall[],
-): (string | number)[] {
-  const argv: (string | number)[] = [...shared];
-  for (const call of calls) {
-    argv.push(call.op, call.args.length);
-    for (const arg of call.args) argv.push(arg);
-  }
-  return argv;
-}
 
 /**
  * The writes of one shard made in one event-loop turn go to Redis as one call of `lua/write.lua`: one round
@@ -53,7 +33,7 @@ export function writeArguments(
 export function createWriteBatcher(
   redis: Redis | Cluster,
   shard: ShardKeys,
-  shared: () => (string | number)[],
+  header: () => Pick<BatchHeader, 'now' | 'backlogLimit' | 'mayExpire'>,
 ): TurnBatcher<WriteCall, WriteReply> {
   const state = writerKey(shard, randomBytes(9).toString('base64url'));
   let batch = 0;
@@ -64,7 +44,10 @@ export function createWriteBatcher(
         shard.dirty,
         state,
         ...calls.map((c) => c.key),
-        ...writeArguments([...shared(), ++batch, KEPT_REPLIES, WRITER_STATE_TTL_MS], calls),
+        ...writeArguments(
+          { ...header(), batch: ++batch, keptReplies: KEPT_REPLIES, writerTtlMs: WRITER_STATE_TTL_MS },
+          calls,
+        ),
       ),
     { maxItems: MAX_WRITES_PER_CALL, schedule: 'tick', spread: BATCHES_IN_FLIGHT },
   );

@@ -1,11 +1,6 @@
-import type { JobsOptions, Queue } from 'bullmq';
-import { TurnBatcher } from './batch.js';
-
-export interface FlushJob {
-  name: string;
-  data: { entity: string; id: string };
-  opts: JobsOptions;
-}
+import type { Queue } from 'bullmq';
+import { TurnBatcher } from '../batch.js';
+import type { FlushJob } from '../flush/job.js';
 
 /** Most jobs in one `addBulk`: one pipeline, whose replies the client must hold at once. */
 const MAX_JOBS_PER_ADD = 1000;

@@ -1,0 +1,249 @@
+// The dashboard in a real browser: Debian's Chromium, driven through playwright-core, against the real
+// dashboard and worker processes on a prefix and a PostgreSQL schema of their own. An operator logs in,
+// watches the lag and dirty keys while writes come in, finds a flush the database refused in Bull Board,
+// fixes the cause, clicks Retry and the row reaches PostgreSQL. Saves docs/dashboard.png and
+// docs/bull-board.png each run.
+//
+// Needs /usr/bin/chromium (`apt-get install -y chromium`; CI's .ci/run installs it). SKIP_BROWSER_TESTS=1
+// skips the test instead.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { cacheConfigSpec, createDemoCache, type DemoCacheHandle, loadConfig } from '@write-behind/demo';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type AppProcess, startApp } from '../../../test/apps-support/app-process.ts';
+import {
+  cleanupRedis,
+  createTestDatabase,
+  eventually,
+  REDIS_URL,
+  type TestDatabase,
+  testPrefix,
+} from '../../../test/support/env.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Without the background-networking flags Chromium keeps calling Google's services, which a closed network
+// answers with nothing but timeouts. playwright-core adds --headless and a fresh temporary --user-data-dir
+// for every launch (and refuses a --user-data-dir of ours), and never downloads a browser.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const SKIP = process.env.SKIP_BROWSER_TESTS === '1';
+const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
+const BOARD = 'admin/queues';
+const USER = 'operator';
+const PASSWORD = 'correct horse battery staple';
+/** The row the database refuses until the constraint is dropped. */
+const REFUSED_ID = 'browser-refused';
+const CONSTRAINT = 'browser_test_refuse';
+/** How long any one step may take before the test fails. */
+const STEP_TIMEOUT_MS = 15_000;
+
+describe('the dashboard in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS=1' }, () => {
+  let db: TestDatabase;
+  let prefix: string;
+  let writer: DemoCacheHandle;
+  let apps: AppProcess[] = [];
+  let dashboard: AppProcess;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `${CHROMIUM} is missing: this test drives Debian's Chromium through playwright-core. ` +
+          'Install it with `apt-get install -y chromium` (CI does), or set SKIP_BROWSER_TESTS=1 to skip it.',
+      );
+    }
+    db = await createTestDatabase();
+    prefix = testPrefix();
+    const env = {
+      REDIS_URL,
+      DATABASE_URL: db.url,
+      WB_PREFIX: prefix,
+      FLUSH_WINDOW_MS: '1000',
+      // One attempt: a row the database refuses fails its job at once, and the job waits for an operator.
+      FLUSH_ATTEMPTS: '1',
+      WORKER_CLOSE_TIMEOUT_MS: '3000',
+    };
+    const started = await Promise.allSettled([
+      startApp('worker', env),
+      startApp('dashboard', {
+        ...env,
+        DASHBOARD_USER: USER,
+        DASHBOARD_PASSWORD: PASSWORD,
+        HOST: '127.0.0.1',
+      }),
+    ]);
+    apps = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    for (const result of started) if (result.status === 'rejected') throw result.reason;
+    dashboard = apps[1] as AppProcess;
+    // The writes come from this process, through the library configured from the same environment as the apps.
+    writer = createDemoCache(loadConfig(env, cacheConfigSpec), { info() {}, warn() {}, error() {} });
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    context = await browser.newContext({
+      baseURL: `${dashboard.url}/`,
+      httpCredentials: { username: USER, password: PASSWORD },
+      viewport: { width: 1200, height: 760 },
+    });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    page = await context.newPage();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await writer?.close();
+    await Promise.all(apps.map((app) => app.stop()));
+    if (prefix) await cleanupRedis(prefix);
+    await db?.drop();
+  });
+
+  test('an operator watches the backlog, then retries a refused flush from Bull Board', async () => {
+    // 1. Logs in: the context answers the HTTP Basic challenge; without credentials the page is refused.
+    const anonymous = await fetch(dashboard.url);
+    assert.equal(anonymous.status, 401);
+    const response = await page.goto('');
+    assert.equal(response?.status(), 200);
+    assert.equal(await page.locator('h1').textContent(), 'write-behind');
+
+    // 2. The figures and both charts fill while writes come in, faster and faster, to ever new keys.
+    const writes = writeContinuously(writer);
+    try {
+      const filled = async () =>
+        (await figure(page, 'lag')) > 0 &&
+        (await figure(page, 'dirty')) > 0 &&
+        (await chartPoints(page, 'lag-chart')) >= 8 &&
+        (await chartPoints(page, 'dirty-chart')) >= 8;
+      assert.ok(
+        await eventually(filled, 20_000, 100),
+        `the figures and charts fill: ${await describePage(page)}`,
+      );
+      assert.match((await page.locator('#lag').textContent()) ?? '', /^\d+\.\d s$/);
+      assert.equal(await page.locator('#status').textContent(), '', 'the page reads its stats');
+      for (const chart of ['#lag-chart', '#dirty-chart']) {
+        const coordinates = (await page.locator(`${chart} polyline`).getAttribute('points')) ?? '';
+        assert.ok(coordinates.split(' ').length >= 8, `${chart} draws a line`);
+      }
+      await mkdir(DOCS, { recursive: true });
+      await page.screenshot({ path: `${DOCS}dashboard.png`, fullPage: true });
+    } finally {
+      await writes.stop();
+    }
+
+    // 3. A flush fails for a real cause: the database refuses the row, and the one attempt is spent.
+    await db.pool.query(`ALTER TABLE "Video" ADD CONSTRAINT ${CONSTRAINT} CHECK (id <> '${REFUSED_ID}')`);
+    await writer.cache.increment('video', REFUSED_ID, 'likes', 5);
+    assert.ok(
+      await eventually(async () => (await figure(page, 'failed')) === 1, 20_000, 100),
+      `the dashboard counts the failed key: ${await describePage(page)}`,
+    );
+
+    // ...and the operator finds it in Bull Board: the queue, its Failed tab, the job with the database's error.
+    const queueName = await boardQueueName(context);
+    await page.getByRole('link', { name: /Bull Board/ }).click();
+    await page.getByRole('link', { name: queueName, exact: true }).click();
+    await page.getByRole('link', { name: /^failed/i }).click();
+    await page.getByText(`violates check constraint "${CONSTRAINT}"`).waitFor();
+    const jobLinks = page.locator(`a[href*="/queue/${encodeURIComponent(queueName)}/"]`);
+    assert.equal(await jobLinks.count(), 1, 'one failed job');
+    const jobId = (await jobLinks.textContent()) ?? '';
+    assert.ok(jobId.length > 0, 'the card shows the job id');
+    await page.screenshot({ path: `${DOCS}bull-board.png`, fullPage: true });
+
+    // 4. Fixes the cause, clicks Retry on the job's card and confirms; the row reaches PostgreSQL.
+    await db.pool.query(`ALTER TABLE "Video" DROP CONSTRAINT ${CONSTRAINT}`);
+    // The card's header: the innermost element holding both the job's link and its action buttons.
+    const cardHeader = page
+      .locator('div', { has: page.getByRole('link', { name: jobId, exact: true }) })
+      .filter({ has: page.getByRole('button') })
+      .last();
+    const retry = cardHeader.getByRole('button').first();
+    // The action buttons are icons; each names itself in a tooltip on hover.
+    await retry.hover();
+    await page.getByText('Retry', { exact: true }).waitFor();
+    await retry.click();
+    const dialog = page.getByRole('alertdialog');
+    await dialog.getByText(/retry this job/).waitFor();
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+
+    assert.ok(
+      await eventually(async () => (await likesInDatabase(db, REFUSED_ID)) === 5, 20_000, 50),
+      `the retried flush wrote video ${REFUSED_ID} to PostgreSQL`,
+    );
+  });
+});
+
+// The page's figures and charts, read through locators and polled with a deadline. (A function handed to
+// `page.waitForFunction` would not do: tsx compiles it with helpers the page lacks, and the page's CSP
+// forbids evaluating strings.)
+
+/** A figure of the page as a number: `'0.8 s'` is 0.8, the placeholder `–` is NaN. */
+async function figure(page: Page, id: string): Promise<number> {
+  return Number.parseFloat((await page.locator(`#${id}`).textContent()) ?? '');
+}
+
+/** How many points a chart draws (the page sets `data-points` at each redraw). */
+async function chartPoints(page: Page, id: string): Promise<number> {
+  return Number((await page.locator(`#${id}`).getAttribute('data-points')) ?? 0);
+}
+
+async function describePage(page: Page): Promise<string> {
+  const texts = await Promise.all(
+    ['lag', 'dirty', 'failed', 'status'].map(
+      async (id) => `#${id}=${await page.locator(`#${id}`).textContent()}`,
+    ),
+  );
+  const charts = await Promise.all(
+    ['lag-chart', 'dirty-chart'].map(async (id) => `#${id} points=${await chartPoints(page, id)}`),
+  );
+  return [...texts, ...charts].join(', ');
+}
+
+/** The name Bull Board gives the flush queue (its URLs and its menu use it), read from its JSON API. */
+async function boardQueueName(context: BrowserContext): Promise<string> {
+  const response = await context.request.get(`${BOARD}/api/queues`);
+  assert.equal(response.status(), 200);
+  const { queues } = (await response.json()) as { queues: { name: string }[] };
+  assert.equal(queues.length, 1, 'one shard, one queue');
+  return (queues[0] as { name: string }).name;
+}
+
+async function likesInDatabase(db: TestDatabase, id: string): Promise<number | undefined> {
+  const { rows } = await db.pool.query<{ likes: number }>(
+    'SELECT likes::int AS likes FROM "Video" WHERE id = $1',
+    [id],
+  );
+  return rows[0]?.likes;
+}
+
+/**
+ * Increments `video` keys every 100 ms until stopped: each round a few more new keys than the last (up to 25),
+ * so the dirty keys climb on the chart and each key's flush waits out its window, which the lag shows.
+ */
+function writeContinuously({ cache }: DemoCacheHandle): { stop(): Promise<void> } {
+  let stopped = false;
+  const loop = (async () => {
+    for (let round = 0; !stopped; round++) {
+      const keys = Array.from({ length: Math.min(2 + round, 25) }, (_, i) => `chart-${round}-${i}`);
+      await Promise.all(keys.map((id) => cache.increment('video', id, 'likes')));
+      await delay(100); // the pace of the writes, not a wait for anything
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}

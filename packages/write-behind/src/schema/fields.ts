@@ -1,0 +1,239 @@
+/*
+ * What an entity declares: its Prisma model, its key, and the fields the cache owns, built with the field
+ * functions below. Types only and tiny builders: checking them against Prisma's schema is `resolve.ts`,
+ * encoding values is `codec.ts`.
+ */
+
+/** How a field's value is held and written. */
+export type FieldKind =
+  | 'counter'
+  | 'string'
+  | 'integer'
+  | 'number'
+  | 'decimal'
+  | 'boolean'
+  | 'dateTime'
+  | 'json'
+  | 'enum';
+
+/** A value `JSON.stringify` writes and `JSON.parse` reads back unchanged. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Anything with `toFixed()` that prints the exact value, such as Prisma's `Decimal` (decimal.js). */
+export interface DecimalLike {
+  toFixed(): string;
+}
+
+/**
+ * One field of an entity. `T` is the type a read returns and `I` the type a write accepts (they differ for
+ * decimals and dates, which accept more than one form); `N` whether `null` is allowed.
+ */
+export interface FieldSpec<K extends FieldKind = FieldKind, T = unknown, N extends boolean = boolean, I = T> {
+  readonly kind: K;
+  /** Column name when it differs from the Prisma field's. Read from the Prisma schema when omitted. */
+  readonly column?: string;
+  /** Whether `null` is allowed. */
+  readonly nullable: N;
+  /** Value used when a record is created by a partial `set` that does not name this field. */
+  readonly default?: I | null;
+  /** For strings: the longest value accepted, in characters (the column's own limit also applies). */
+  readonly maxLength?: number;
+  /** For enums: the values accepted, as the Prisma enum names them. */
+  readonly values?: readonly string[];
+  /** Carries the value types for inference only; never set. */
+  readonly __types?: { read: T; write: I };
+}
+
+/** Options every field kind takes; a nullable field also accepts `null` as its default. */
+interface FieldOptions<I> {
+  /** Column name when it differs from the Prisma field's (`@map`); read from the Prisma schema when omitted. */
+  column?: string;
+  /** Whether `null` is allowed. @defaultValue `false` */
+  nullable?: false;
+  /** Value a record created by a partial `set` takes for this field. */
+  default?: I;
+}
+interface NullableFieldOptions<I> extends Omit<FieldOptions<I>, 'nullable' | 'default'> {
+  nullable: true;
+  default?: I | null;
+}
+
+/**
+ * A field builder: `kind()` for a required field, `kind({ nullable: true })` for a nullable one. Overloads
+ * rather than a generic flag, so the field's type never widens to "maybe null" from the context it is used in.
+ */
+export interface FieldBuilder<K extends FieldKind, T, I = T, X = object> {
+  (options?: FieldOptions<I> & X): FieldSpec<K, T, false, I>;
+  (options: NullableFieldOptions<I> & X): FieldSpec<K, T, true, I>;
+}
+
+function field<K extends FieldKind, T, I = T>(
+  kind: K,
+  options: {
+    column?: string;
+    nullable?: boolean;
+    default?: unknown;
+    maxLength?: number;
+    values?: readonly string[];
+  } = {},
+): FieldSpec<K, T, boolean, I> {
+  const spec: { -readonly [P in keyof FieldSpec<K, T, boolean, I>]: FieldSpec<K, T, boolean, I>[P] } = {
+    kind,
+    nullable: options.nullable ?? false,
+  };
+  if (options.column !== undefined) spec.column = options.column;
+  if (options.default !== undefined) spec.default = options.default as I | null;
+  if (options.maxLength !== undefined) spec.maxLength = options.maxLength;
+  if (options.values !== undefined) spec.values = options.values;
+  return spec;
+}
+
+const builder = <K extends FieldKind, T, I = T, X = object>(kind: K) =>
+  ((options?: object) => field(kind, options)) as FieldBuilder<K, T, I, X>;
+
+/**
+ * An integer changed by `increment` (an `Int` or `BigInt` column). Reads as 0 until written. Its range is the
+ * column's: ±2^31 for `Int`, ±(2^53-1) for `BigInt` (what a JavaScript number holds exactly).
+ */
+export const counter = (options: { column?: string } = {}): FieldSpec<'counter', number, false> =>
+  field('counter', options) as FieldSpec<'counter', number, false>;
+
+/** Text (`String`, also `@db.VarChar(n)`, `@db.Char(n)`, `@db.Uuid`); `maxLength` in characters. */
+export const string = builder<'string', string, string, { maxLength?: number }>('string');
+
+/** A whole number set as a value (`Int`, `BigInt`, `@db.SmallInt`), within the column's range. */
+export const integer = builder<'integer', number>('integer');
+
+/** A floating-point number (`Float`, `@db.Real`). For exact amounts use {@link decimal}. */
+export const number = builder<'number', number>('number');
+
+/**
+ * An exact decimal (`Decimal`, `@db.Decimal(p, s)`), read as a string such as `'12.5'`. Writes accept a
+ * string, a bigint, a safe integer or a decimal object (Prisma's `Decimal`); never a fractional JavaScript
+ * number, which is already rounded. A value with more digits than the column holds is refused.
+ */
+export const decimal = builder<'decimal', string, string | bigint | number | DecimalLike>('decimal');
+
+/** `true` or `false` (`Boolean`). */
+export const boolean = builder<'boolean', boolean>('boolean');
+
+/**
+ * A point in time (`DateTime`, `@db.Timestamptz`, `@db.Date`), read as a `Date`, written as a `Date` or an ISO
+ * 8601 string, between the years 1 and 9999. Millisecond precision, as JavaScript's `Date`.
+ */
+export const dateTime = builder<'dateTime', Date, Date | string>('dateTime');
+
+/**
+ * A JSON document (`Json`): any value `JSON.stringify` can write. `null` is SQL NULL (allowed when
+ * `nullable`), as in a nullable column; a JSON `null` nested inside an object or array is kept.
+ *
+ * @example
+ * ```ts
+ * prefs: json<{ theme: string; pinned: string[] }>()
+ * ```
+ */
+export function json<T extends JsonValue = JsonValue>(options?: FieldOptions<T>): FieldSpec<'json', T, false>;
+export function json<T extends JsonValue = JsonValue>(
+  options: NullableFieldOptions<T>,
+): FieldSpec<'json', T, true>;
+export function json(options?: object): FieldSpec<'json', JsonValue, boolean> {
+  return field('json', options);
+}
+
+/**
+ * One of a Prisma `enum`'s values, by the names the Prisma schema gives them (a value's `@map` is applied when
+ * it is written). `values` may be fewer than the enum has, never others.
+ *
+ * @example
+ * ```ts
+ * import { Role } from './generated/prisma/enums';
+ * role: enumeration(Object.values(Role))          // typed as Role
+ * tier: enumeration(['FREE', 'PRO'], { default: 'FREE' })
+ * ```
+ */
+export function enumeration<const V extends readonly string[]>(
+  values: V,
+  options?: FieldOptions<V[number]>,
+): FieldSpec<'enum', V[number], false>;
+export function enumeration<const V extends readonly string[]>(
+  values: V,
+  options: NullableFieldOptions<V[number]>,
+): FieldSpec<'enum', V[number], true>;
+export function enumeration(values: readonly string[], options?: object): FieldSpec<'enum', string, boolean> {
+  return field('enum', { ...options, values });
+}
+
+/** The type of one part of a key, and the JavaScript type an id of that part is passed as. */
+export interface KeyKinds {
+  /** `String @id`: a string. */
+  string: string;
+  /** `Int @id`: a safe integer within ±2^31. */
+  int: number;
+  /** `BigInt @id`: a bigint, or a safe integer number. */
+  bigint: bigint | number;
+  /** `String @id @db.Uuid`: a UUID string (any case; stored in its canonical lower-case form). */
+  uuid: string;
+}
+export type KeyKind = keyof KeyKinds;
+
+/** A key of several columns (`@@id([a, b])`, or an `@@unique`), by Prisma field name. */
+export type KeyParts = Readonly<Record<string, KeyKind>>;
+
+export type FieldsSpec = Readonly<Record<string, FieldSpec>>;
+
+export interface EntityDefinition<F extends FieldsSpec = FieldsSpec> {
+  /** The Prisma model name (e.g. `'Video'`); table and column names come from the Prisma schema. */
+  readonly model: string;
+  /**
+   * The key, by Prisma field name. A name alone is a `String` key; an object names the key's fields and
+   * their kinds: `{ id: 'int' }`, `{ id: 'uuid' }`, or several for a composite key
+   * `{ orgId: 'uuid', userId: 'int' }`, whose ids are then passed as objects `{ orgId, userId }`. The
+   * fields must be the table's primary key or a unique constraint. @defaultValue `'id'`
+   */
+  readonly key?: string | KeyParts;
+  /** The Prisma field holding the write-behind version (a `BigInt` column). @defaultValue `'version'` */
+  readonly versionField?: string;
+  /**
+   * The fields the cache owns, by Prisma field name. Every flush writes all of them; columns not named here
+   * are never touched (except `@updatedAt` columns, set to the flush time).
+   */
+  readonly fields: F;
+}
+
+export type EntityDefinitions = Readonly<Record<string, EntityDefinition>>;
+
+type ReadType<S> =
+  S extends FieldSpec<FieldKind, infer T, infer N, unknown> ? T | (N extends true ? null : never) : never;
+type WriteType<S> =
+  S extends FieldSpec<FieldKind, unknown, infer N, infer I> ? I | (N extends true ? null : never) : never;
+
+/** The state of one key, as read: every field present (counters read 0, absent values their default or `null`). */
+export type EntityValues<D extends EntityDefinition> = {
+  -readonly [P in keyof D['fields']]: ReadType<D['fields'][P]>;
+};
+
+/** What a `set` accepts: some or all fields, in the forms each field's kind accepts. */
+export type EntityInput<D extends EntityDefinition> = {
+  -readonly [P in keyof D['fields']]?: WriteType<D['fields'][P]>;
+};
+
+/** The names of an entity's counter fields. */
+export type CounterFields<D extends EntityDefinition> = {
+  [P in keyof D['fields']]: D['fields'][P] extends FieldSpec<'counter', number, boolean, number> ? P : never;
+}[keyof D['fields']] &
+  string;
+
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void
+  ? I
+  : never;
+type IsUnion<T> = [T] extends [UnionToIntersection<T>] ? false : true;
+
+/**
+ * How an entity's ids are passed: a string for a `String` key, a number for `{ id: 'int' }`, and an object
+ * with every part for a composite key.
+ */
+export type IdOf<D extends EntityDefinition> = D['key'] extends KeyParts
+  ? IsUnion<keyof D['key']> extends true
+    ? { readonly [P in keyof D['key']]: KeyKinds[D['key'][P]] }
+    : KeyKinds[D['key'][keyof D['key']]]
+  : string;

@@ -1,0 +1,213 @@
+import type { TurnBatcher } from '../batch.js';
+import { type Context, callRedis, redactError } from '../context.js';
+import {
+  BacklogFullError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+  WriteBehindError,
+} from '../errors.js';
+import { type FlushJob, flushJob } from '../flush/job.js';
+import { dataKey, type ShardKeys, shardOf } from '../keys.js';
+import { BatchLoader } from '../loader.js';
+import { encodeLoaded } from '../schema/codec.js';
+import type { ResolvedEntity, ResolvedField } from '../schema/resolve.js';
+import { getOrCreate, sleep } from '../util.js';
+import { createWriteBatcher } from './batcher.js';
+import { createJobBatcher } from './enqueue.js';
+import {
+  createArgs,
+  type Fill,
+  fillArgs,
+  generalCall,
+  incrementArgs,
+  incrementCall,
+  NO_CREATE,
+  NO_FILL,
+  setArgs,
+  type WriteCall,
+  type WriteReply,
+  WriteStatus,
+} from './protocol.js';
+
+/** Where a key lives: its shard and its data key. */
+export interface Address {
+  entity: ResolvedEntity;
+  /** The canonical id. */
+  id: string;
+  shard: ShardKeys;
+  key: string;
+}
+
+/** What a write does, in the script's terms (see `write/protocol.ts`). */
+export type WriteIntent =
+  | { op: 'incr'; field: ResolvedField; by: number }
+  | { op: 'set' | 'put'; pairs: readonly string[]; named: ReadonlySet<string> }
+  | { op: 'del' };
+
+/**
+ * The write side of the cache: sends writes through the shard's batcher, loads a cold key and writes again,
+ * applies the backlog policy, turns the script's refusals into typed errors, and enqueues the flush job of a
+ * key the write made dirty.
+ */
+export class Writer {
+  readonly #context: Context;
+  readonly #loader: BatchLoader;
+  readonly #writeBatchers = new Map<number, TurnBatcher<WriteCall, WriteReply>>();
+  readonly #jobBatchers = new Map<number, TurnBatcher<FlushJob, void>>();
+
+  constructor(context: Context) {
+    this.#context = context;
+    this.#loader = new BatchLoader(context.store, context.options.limits.maxLoadBatch);
+  }
+
+  address(entity: ResolvedEntity, id: string): Address {
+    const shard = this.#context.shards[shardOf(entity.name, id, this.#context.options.shards)] as ShardKeys;
+    return { entity, id, shard, key: dataKey(shard, entity.name, id) };
+  }
+
+  /**
+   * Runs a write; on a cold key loads it and runs it again with the loaded state; waits or refuses while the
+   * backlog is full; enqueues the flush job when the write made the key dirty. Returns the script's reply.
+   */
+  async write(address: Address, intent: WriteIntent): Promise<WriteReply> {
+    const { options } = this.#context;
+    const { entity, id, key } = address;
+    let fill: Fill = NO_FILL;
+    const deadline = Date.now() + options.backlog.waitTimeoutMs;
+    // An increment tries the short form first; a cold or deleted key takes the general one.
+    let short = intent.op === 'incr';
+    for (let backoff = 5; ; ) {
+      const call =
+        short && intent.op === 'incr'
+          ? incrementCall(key, intent.field.name, intent.by, intent.field.min, intent.field.max)
+          : this.#generalCall(address, intent, fill);
+      const reply = await callRedis(() => this.#writeBatcher(address.shard).submit(call));
+      switch (reply[0]) {
+        case WriteStatus.OK:
+          if (reply[3]) await this.#enqueue(address, reply[3]);
+          return reply;
+        case WriteStatus.COLD:
+          fill = await this.loadFill(entity, id);
+          short = false;
+          continue;
+        case WriteStatus.DELETED:
+          short = false;
+          continue;
+        case WriteStatus.UNKNOWN:
+          throw new UnavailableError(
+            `the connection to Redis was lost while this write to ${entity.name} ${JSON.stringify(id)} was in flight; it may have been applied, and its reply is lost`,
+          );
+        case WriteStatus.BACKLOG_FULL:
+          if (options.backlog.policy === 'wait' && Date.now() < deadline) {
+            await sleep(Math.min(backoff, deadline - Date.now()));
+            backoff = Math.min(backoff * 2, 100);
+            continue;
+          }
+          throw new BacklogFullError(Number(reply[1]), options.backlog.limit);
+        case WriteStatus.OVERFLOW: {
+          const { field, by } = intent as Extract<WriteIntent, { op: 'incr' }>;
+          throw new ValidationError(
+            `${entity.name}.${field.name} would leave its range ${field.min} to ${field.max} (column ${field.column} is ${field.type.sql}): it is ${reply[1]}, the increment is ${by}`,
+            'COUNTER_OVERFLOW',
+          );
+        }
+        case WriteStatus.NOT_FOUND: {
+          const named = intent.op === 'set' || intent.op === 'put' ? intent.named : new Set<string>();
+          const missing = entity.requiredFields.filter((f) => !named.has(f));
+          throw new NotFoundError(
+            `${entity.name} ${JSON.stringify(id)} does not exist, and a write that creates it must name ${missing.join(', ')} (no default)`,
+          );
+        }
+        default:
+          throw new WriteBehindError(
+            'UNAVAILABLE',
+            `unexpected reply from the write script: ${JSON.stringify(reply)}`,
+          );
+      }
+    }
+  }
+
+  /** Loads a key from the database as the script's fill: mode, version, field/value pairs in Redis form. */
+  async loadFill(entity: ResolvedEntity, id: string): Promise<Fill> {
+    let loaded: Awaited<ReturnType<BatchLoader['load']>>;
+    try {
+      loaded = await this.#loader.load(entity, id);
+    } catch (error) {
+      throw new UnavailableError(`could not load ${entity.name} ${JSON.stringify(id)} from the database`, {
+        cause: redactError(error),
+      });
+    }
+    if (!loaded.values) return fillArgs({ version: loaded.version });
+    const pairs: string[] = [];
+    for (const field of entity.fields) {
+      const value = loaded.values[field.name];
+      if (value !== undefined) pairs.push(field.name, encodeLoaded(field, value));
+    }
+    return fillArgs({ version: loaded.version, pairs });
+  }
+
+  /** Resolves once every write and enqueue submitted so far has been answered. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#writeBatchers.values()].map((b) => b.settled()));
+    await Promise.all([...this.#jobBatchers.values()].map((b) => b.settled()));
+  }
+
+  /** The general form: the fill, the creation arguments (built only here), then the op's own arguments. */
+  #generalCall({ entity, key }: Address, intent: WriteIntent, fill: Fill): WriteCall {
+    if (intent.op === 'del') return generalCall(key, 'del', fill, NO_CREATE, []);
+    if (intent.op === 'incr') {
+      const { field, by } = intent;
+      return generalCall(
+        key,
+        'incr',
+        fill,
+        this.#createArgs(entity, new Set()),
+        incrementArgs(field.name, by, field.min, field.max),
+      );
+    }
+    return generalCall(key, intent.op, fill, this.#createArgs(entity, intent.named), setArgs(intent.pairs));
+  }
+
+  /** What creating the record needs: how many required fields the write leaves out, the others' defaults. */
+  #createArgs(entity: ResolvedEntity, named: ReadonlySet<string>): string[] {
+    let missing = 0;
+    const defaults: string[] = [];
+    for (const field of entity.fields) {
+      if (named.has(field.name) || field.kind === 'counter') continue;
+      if (field.encodedDefault !== undefined) defaults.push(field.name, field.encodedDefault);
+      else if (field.nullable) defaults.push(field.name, 'z');
+      else missing++;
+    }
+    return createArgs(missing, defaults);
+  }
+
+  /** The shard's write batcher: the writes of one event-loop turn go to Redis as one script call. */
+  #writeBatcher(shard: ShardKeys): TurnBatcher<WriteCall, WriteReply> {
+    const { redis, options } = this.#context;
+    return getOrCreate(this.#writeBatchers, shard.shard, () =>
+      createWriteBatcher(redis, shard, () => ({
+        now: Date.now(),
+        backlogLimit: options.backlog.limit,
+        mayExpire: options.cacheTtlMs > 0,
+      })),
+    );
+  }
+
+  async #enqueue({ entity, id, shard }: Address, jobId: string): Promise<void> {
+    const batcher = getOrCreate(this.#jobBatchers, shard.shard, () =>
+      createJobBatcher(this.#context.queue(shard.shard)),
+    );
+    try {
+      await batcher.submit(
+        flushJob({ entity: entity.name, id }, jobId, this.#context.options.flush.windowMs),
+      );
+    } catch (error) {
+      // The write is already acknowledged by Redis and the key is dirty; the sweep enqueues it later.
+      this.#context.logger.warn(
+        { err: redactError(error), entity: entity.name, id },
+        'could not enqueue a flush job; the sweep will retry',
+      );
+    }
+  }
+}
