@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createTestDatabase, DATABASE_URL, deleteKeys, REDIS_URL, uniqueName } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
 import { bullmqAdds, naiveQueue, rawIncr, writeThrough } from './cases/baselines.ts';
 import { coalescing } from './cases/coalescing.ts';
@@ -15,9 +16,9 @@ import { lag } from './cases/lag.ts';
 import { listpackMemory } from './cases/memory-listpack.ts';
 import { distinctIncrements, hotIncrements, settingsWrites } from './cases/writes.ts';
 import { type BenchContext, type CaseResult, createPlan } from './lib/context.ts';
-import { createBenchDatabase, DATABASE_URL, deleteKeys, REDIS_URL, redisInfo, runPrefix } from './lib/env.ts';
 import { runInterleaved, type SlicedCase } from './lib/interleave.ts';
 import { resultsTable, targetsTable } from './lib/report.ts';
+import { redisInfo } from './lib/server-stats.ts';
 import { evaluateTargets } from './lib/targets.ts';
 
 /** Requests in flight of the informational low-concurrency runs of A and W1. */
@@ -57,9 +58,10 @@ const progress = (line: string) =>
   process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
 const redis = new Redis(REDIS_URL);
-const prefix = runPrefix();
-progress(`schema and prefix {${prefix}*; ${plan.quick ? 'quick' : 'full'} run`);
-const db = await createBenchDatabase();
+// This run's key prefix; every case adds its own suffix (`<run>-w1`), all under `{<run>`.
+const prefix = uniqueName('bench', 8);
+const db = await createTestDatabase();
+progress(`schema ${db.schema} and prefix {${prefix}*; ${plan.quick ? 'quick' : 'full'} run`);
 const ctx: BenchContext = { plan, redisUrl: REDIS_URL, redis, db, prefix, progress };
 
 let interrupted = false;
@@ -71,7 +73,8 @@ process.on('SIGINT', () => {
 });
 
 async function cleanup(): Promise<void> {
-  await deleteKeys(redis, prefix).catch(() => 0);
+  // Every case's prefix (`<run>-<case>`), in case one was interrupted before its own cleanup.
+  await deleteKeys(redis, `${prefix}*`).catch(() => 0);
   await db.drop().catch(() => {});
   redis.disconnect();
 }

@@ -1,10 +1,14 @@
 // `npm test`: checks the servers, generates the Prisma client, then runs every *.test.ts file.
-// Usage: npm test [-- <file or folder>... | --test-name-pattern=...]
-// Paths narrow the run to those files; options starting with `-` go to `node --test` as they are.
+// Usage: npm test [-- --unit] [-- <file or folder>... | --test-name-pattern=...]
+// Two tiers: a test in a folder named `unit` (test/unit/, packages/<name>/test/unit/, apps/<name>/test/unit/,
+// bench/test/unit/) needs no server; every other test is an integration test against real Redis and
+// PostgreSQL. `--unit` (`npm run test:unit`) runs the unit tests alone. The servers are checked only when an
+// integration test is to run. Paths narrow the run to those files; other options starting with `-` go to
+// `node --test` as they are.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
-import { relative, resolve } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -110,7 +114,12 @@ function findTestFiles(dir) {
   });
 }
 
-/** test/, the test/ folder of every workspace package and app, and the benchmark's pure helpers (bench/lib). */
+/** @param {string} file @returns {boolean} whether `file` is a unit test: it lies in a folder named `unit` */
+function isUnitTest(file) {
+  return relative(root, file).split(sep).slice(0, -1).includes('unit');
+}
+
+/** test/, the test/ folder of every workspace package and app, and the benchmark's (bench/test). */
 function testRoots() {
   const workspaceTests = ['packages', 'apps'].flatMap((parent) =>
     existsSync(resolve(root, parent))
@@ -119,32 +128,41 @@ function testRoots() {
           .map((entry) => resolve(root, parent, entry.name, 'test'))
       : [],
   );
-  return [resolve(root, 'test'), ...workspaceTests, resolve(root, 'bench', 'lib')];
+  return [resolve(root, 'test'), ...workspaceTests, resolve(root, 'bench', 'test')];
 }
 
-await checkServer('REDIS_URL', 'Redis', pingRedis);
-await checkServer('DATABASE_URL', 'PostgreSQL', pingPostgres);
-
-const generate = spawnSync(process.execPath, [`${root}scripts/prisma-generate.mjs`], {
-  env,
-  stdio: 'inherit',
-});
-if (generate.status !== 0) fail('prisma generate failed (see above)');
-
 const args = process.argv.slice(2);
-const nodeOptions = args.filter((arg) => arg.startsWith('-'));
+const unitOnly = args.includes('--unit');
+const nodeOptions = args.filter((arg) => arg.startsWith('-') && arg !== '--unit');
 const paths = args.filter((arg) => !arg.startsWith('-'));
 // npm runs scripts from the root; INIT_CWD is where the user typed the command.
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: npm sets it; turbo never runs this script.
 const userCwd = process.env.INIT_CWD ?? process.cwd();
-const files = paths.length
+const chosen = paths.length
   ? paths.flatMap((path) => {
       const absolute = resolve(userCwd, path);
       if (!existsSync(absolute)) fail(`no such test file or folder: ${path}`);
       return statSync(absolute).isDirectory() ? findTestFiles(absolute) : [absolute];
     })
   : testRoots().flatMap(findTestFiles).sort();
-if (files.length === 0) fail(`no *.test.ts files found${paths.length ? ` under ${paths.join(', ')}` : ''}`);
+const files = unitOnly ? chosen.filter(isUnitTest) : chosen;
+if (files.length === 0)
+  fail(
+    `no ${unitOnly ? 'unit ' : ''}*.test.ts files found${paths.length ? ` under ${paths.join(', ')}` : ''}`,
+  );
+
+if (!files.every(isUnitTest)) {
+  await checkServer('REDIS_URL', 'Redis', pingRedis);
+  await checkServer('DATABASE_URL', 'PostgreSQL', pingPostgres);
+}
+
+// Unit tests need it too (anything that imports @write-behind/db loads the generated client); it needs no
+// server, and does nothing when the client is up to date.
+const generate = spawnSync(process.execPath, [`${root}scripts/prisma-generate.mjs`], {
+  env,
+  stdio: 'inherit',
+});
+if (generate.status !== 0) fail('prisma generate failed (see above)');
 
 const run = spawnSync(
   process.execPath,

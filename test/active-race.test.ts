@@ -1,8 +1,7 @@
 // Guarantee 2: a write that lands while its key's flush is in flight is flushed afterwards.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type GatedStore, gatedStore } from './support/gated-store.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
+import { createHarness, type GatedStore, gatedStore, type Harness, videoRow } from '@write-behind/testkit';
 
 let h: Harness;
 let store: GatedStore;

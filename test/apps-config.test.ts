@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { describeConfig } from '@write-behind/demo';
+import { eventually } from '@write-behind/testkit';
 import { apiConfigSpec } from '../apps/api/src/config.ts';
 import { dashboardConfigSpec } from '../apps/dashboard/src/config.ts';
 import { workerConfigSpec } from '../apps/worker/src/config.ts';
@@ -52,5 +53,33 @@ test('the README documents every variable the apps read', () => {
     for (const { name } of describeConfig(spec)) {
       assert.ok(documented.has(name), `README.md's configuration table lacks ${name}`);
     }
+  }
+});
+
+test('each one-app script generates the Prisma client first, so it starts right after `npm install`', async () => {
+  const scripts = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).scripts as Record<string, string>;
+  for (const app of ['api', 'worker', 'dashboard']) {
+    assert.match(scripts[`start:${app}`] ?? '', /^node scripts\/prisma-generate\.mjs && /, `start:${app}`);
+  }
+  // The script as npm runs it: it must get as far as listening.
+  const child = spawn('npm', ['run', '--silent', 'start:api'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  try {
+    assert.ok(
+      await eventually(() => stdout.includes('api listening'), 30_000),
+      `npm run start:api listens (output: ${stdout})`,
+    );
+  } finally {
+    // npm and the app beneath it form one process group.
+    process.kill(-(child.pid as number), 'SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
   }
 });

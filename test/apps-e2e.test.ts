@@ -6,15 +6,16 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type AppProcess, startApp } from './apps-support/app-process.ts';
 import {
+  type AppProcess,
   cleanupRedis,
   createTestDatabase,
   eventually,
   REDIS_URL,
+  startApp,
   type TestDatabase,
   testPrefix,
-} from './support/env.ts';
+} from '@write-behind/testkit';
 
 const USER = 'operator';
 const PASSWORD = 'correct horse battery staple';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { BacklogFullError } from '@write-behind/core';
-import { createHarness, type Harness } from './support/harness.ts';
+import { createHarness, type Harness } from '@write-behind/testkit';
 
 const harnesses: Harness[] = [];
 after(() => Promise.all(harnesses.map((h) => h.close())));

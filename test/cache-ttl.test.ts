@@ -1,9 +1,8 @@
-// cacheTtlMs: clean keys expire from Redis and come back from the database; dirty keys never expire.
+// Guarantee 4 (expired keys), cacheTtlMs: clean keys expire from Redis and come back from the database; dirty keys never expire.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createHarness, eventually, type Harness, REDIS_URL, videoRow } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { eventually, REDIS_URL } from './support/env.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
 
 let h: Harness;
 let redis: Redis;
@@ -17,7 +16,7 @@ after(async () => {
 });
 
 test('a flushed key expires, then reloads from the database with its value and version', async () => {
-  const key = `{${h.prefix}:0}:e:video:ttl`;
+  const key = h.key('video', 'ttl');
   await h.cache.increment('video', 'ttl', 'likes', 41);
   assert.equal(await redis.pttl(key), -1, 'a dirty key has no expiry');
   await h.startWorker();
@@ -33,8 +32,8 @@ test('a flushed key expires, then reloads from the database with its value and v
 test('a key filled by a read expires too', async () => {
   await h.db.pool.query(`INSERT INTO "Video" (id, likes, version) VALUES ('read', 5, 1)`);
   assert.equal((await h.cache.get('video', 'read'))?.likes, 5);
-  assert.ok((await redis.pttl(`{${h.prefix}:0}:e:video:read`)) > 0);
+  assert.ok((await redis.pttl(h.key('video', 'read'))) > 0);
   // An increment of that warm, clean key takes the fast path; it too makes the key dirty and permanent.
   assert.equal(await h.cache.increment('video', 'read', 'likes'), 6);
-  assert.equal(await redis.pttl(`{${h.prefix}:0}:e:video:read`), -1);
+  assert.equal(await redis.pttl(h.key('video', 'read')), -1);
 });

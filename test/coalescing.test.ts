@@ -1,8 +1,7 @@
 // Guarantee 1: many increments of one key become one database write per flush window.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually } from './support/env.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
+import { createHarness, eventually, type Harness, videoRow } from '@write-behind/testkit';
 
 let h: Harness;
 before(async () => {

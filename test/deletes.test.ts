@@ -2,7 +2,7 @@
 // never overtaken by an older put.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createHarness, type Harness } from './support/harness.ts';
+import { createHarness, type Harness } from '@write-behind/testkit';
 
 let h: Harness;
 before(async () => {

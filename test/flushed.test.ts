@@ -2,9 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TimeoutError } from '@write-behind/core';
+import { createHarness, type Harness, REDIS_URL, videoRow } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { REDIS_URL } from './support/env.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
 
 let h: Harness;
 before(async () => {

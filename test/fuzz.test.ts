@@ -1,17 +1,23 @@
-// Issue 5: hostile input. Every library call with arbitrary entity names, ids, fields and values either
+// Guarantee 11, hostile input: Every library call with arbitrary entity names, ids, fields and values either
 // succeeds with a valid result or throws a WriteBehindError (never another error type), and a rejected call
 // leaves Redis untouched. The api in front of it never answers 500 and always answers errors as
 // `{ error: { code, message } }`.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createWriteBehind, type Logger, WriteBehindError } from '@write-behind/core';
-import { type DemoCache, demoEntities } from '@write-behind/demo';
+import { type Logger, WriteBehindError } from '@write-behind/core';
+import { type DemoCache, type DemoEntities, demoEntities } from '@write-behind/demo';
+import {
+  createHarness,
+  createTestCache,
+  type Harness,
+  prefixPattern,
+  REDIS_URL,
+  type TestCache,
+} from '@write-behind/testkit';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../apps/api/src/app.ts';
-import { cleanupRedis, createTestDatabase, REDIS_URL, type TestDatabase, testPrefix } from './support/env.ts';
-import { createHarness, type Harness } from './support/harness.ts';
 
 const NUM_RUNS = 100;
 const redis = new Redis(REDIS_URL);
@@ -22,7 +28,7 @@ async function snapshot(prefix: string): Promise<string> {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `{${prefix}:*`, 'COUNT', 1000);
+    const [next, found] = await redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1000);
     cursor = next;
     // BullMQ writes its queue's meta key on its own schedule after the queue is created: not ours.
     keys.push(...found.filter((key) => !key.endsWith(':meta')));
@@ -205,27 +211,15 @@ describe('the library API under hostile input', () => {
 });
 
 describe('the HTTP api under hostile requests', () => {
-  let db: TestDatabase;
-  let prefix: string;
+  let world: TestCache<DemoEntities>;
   let cache: DemoCache;
   const errors: string[] = [];
   const logger: Logger = { info() {}, warn() {}, error: (_obj, msg = '') => errors.push(msg) };
   before(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    cache = createWriteBehind({
-      redis: REDIS_URL,
-      prisma: db.prisma,
-      entities: demoEntities,
-      prefix,
-      logger,
-    });
+    world = await createTestCache({ entities: demoEntities, logger });
+    cache = world.cache;
   });
-  after(async () => {
-    await cache.close();
-    await cleanupRedis(prefix);
-    await db.drop();
-  });
+  after(() => world.close());
 
   test('never a 500, and every error body is { error: { code, message } }', async () => {
     const app = createApp({ cache, logger });

@@ -2,9 +2,7 @@
 // not acknowledged does not apply an increment twice.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually } from './support/env.ts';
-import { forwardingStore } from './support/forwarding-store.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
+import { createHarness, eventually, forwardingStore, type Harness, videoRow } from '@write-behind/testkit';
 
 let h: Harness;
 let failAfterCommit = 0;

@@ -1,11 +1,11 @@
-// PostgreSQL `text` cannot hold U+0000. An id or a string value with a NUL byte must be refused up front
+// Guarantee 11: PostgreSQL `text` cannot hold U+0000. An id or a string value with a NUL byte must be refused up front
 // (ValidationError, nothing written), not accepted into Redis and then fail in the database: a cold load
 // fails as UNAVAILABLE (a permanent error reported as transient: HTTP 503 "retry later"), and an
 // acknowledged value can never be flushed (its job ends in the failed set, the key stays dirty for good).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ValidationError } from '@write-behind/core';
-import { createHarness, type Harness } from './support/harness.ts';
+import { createHarness, type Harness } from '@write-behind/testkit';
 
 let h: Harness;
 before(async () => {

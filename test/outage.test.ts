@@ -6,10 +6,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type FlushOptions, type Store, UnavailableError } from '@write-behind/core';
 import { PrismaStore } from '@write-behind/core/internal';
 import { createPrismaClient, type PrismaClient } from '@write-behind/db';
-import { DATABASE_URL, eventually, schemaUrl } from './support/env.ts';
-import { forwardingStore } from './support/forwarding-store.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
-import { type PgProxy, startPgProxy } from './support/pg-proxy.ts';
+import {
+  createHarness,
+  DATABASE_URL,
+  eventually,
+  forwardingStore,
+  type Harness,
+  type PgProxy,
+  schemaUrl,
+  startPgProxy,
+  videoRow,
+} from '@write-behind/testkit';
 
 const OUTAGE_MS = 3000;
 const SWEEP_MS = 300;

@@ -2,8 +2,7 @@
 // kept; the rest of its batch is written (the batch is split); after the cause is fixed a retry succeeds.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually } from './support/env.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
+import { createHarness, eventually, type Harness, videoRow } from '@write-behind/testkit';
 
 let h: Harness;
 before(async () => {
@@ -37,6 +36,25 @@ test('one poison key fails alone; its neighbours in the batch land; a retry afte
   assert.equal(failed.data.id, 'poison');
   assert.equal(failed.attemptsMade, 2);
   assert.match(failed.failedReason, /likes_below_million/);
+  // The database's message once, with its SQLSTATE; the driver's wrapping and the stack are not repeated.
+  assert.equal(
+    failed.failedReason,
+    'the database refused video "poison": new row for relation "Video" violates check constraint "likes_below_million" (23514)',
+  );
+  const lines = h.logs.filter((l) => /flush job failed/.test(l.msg));
+  assert.equal(lines.length, 2, 'one line per attempt');
+  for (const line of lines) {
+    assert.deepEqual(Object.keys(line.obj).sort(), [
+      'attemptsMade',
+      'dbCode',
+      'entity',
+      'id',
+      'jobId',
+      'reason',
+    ]);
+    assert.equal((line.obj as { dbCode: string }).dbCode, '23514');
+    assert.ok(JSON.stringify(line.obj).length < 300, `a short line: ${JSON.stringify(line.obj)}`);
+  }
   // Splitting cost a few statements per attempt, far fewer than one per key.
   assert.ok(worker.counters.statements <= 40, `statements: ${worker.counters.statements}`);
   const stats = await h.cache.stats();

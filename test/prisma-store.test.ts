@@ -2,8 +2,7 @@
 import { DEFAULT_OPTIONS } from '@write-behind/core';
 import { PrismaStore } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
-import { createTestDatabase } from './support/env.ts';
-import { storeContract } from './support/store-contract.ts';
+import { createTestDatabase, storeContract } from '@write-behind/testkit';
 
 storeContract('PrismaStore', async () => {
   const db = await createTestDatabase();

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { cleanupRedis, createTestDatabase, type TestDatabase } from './support/env.ts';
+import { cleanupRedis, createTestDatabase, type TestDatabase } from '@write-behind/testkit';
 
 let db: TestDatabase;
 const snippet = fileURLToPath(new URL('./fixtures/readme-example.generated.mts', import.meta.url));

@@ -3,11 +3,21 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createWriteBehind, WriteBehindError } from '@write-behind/core';
+import {
+  assertNoSecret,
+  createTestDatabase,
+  entities,
+  flatten,
+  type RedisServer,
+  recordingLogger,
+  rejectionOf,
+  startRedis,
+  type TestDatabase,
+  type TestEntities,
+  videoRow,
+  withTimeout,
+} from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { type RedisServer, startRedis } from '../scripts/chaos/redis-durability.ts';
-import { createTestDatabase, type TestDatabase } from './support/env.ts';
-import { entities, type TestEntities, videoRow } from './support/harness.ts';
-import { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './support/secrets.ts';
 
 const PASSWORD = 'Zq8pSecretPw91';
 const ACL_PASSWORD = 'AclSecretPw73';

@@ -8,23 +8,31 @@
 // For a private CA, pass `new Redis('rediss://…', { tls: { ca } })` as `redis`, or start Node with
 // NODE_EXTRA_CA_CERTS=<ca.pem>.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { createWriteBehind, WriteBehindError } from '@write-behind/core';
+import {
+  assertNoSecret,
+  createTestDatabase,
+  entities,
+  flatten,
+  type RedisServer,
+  recordingLogger,
+  rejectionOf,
+  spawnWorkerProcess,
+  startRedis,
+  type TestDatabase,
+  type TestEntities,
+  testWorkerConfig,
+  videoRow,
+  withTimeout,
+} from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { type RedisServer, startRedis } from '../scripts/chaos/redis-durability.ts';
-import { createTestDatabase, type TestDatabase } from './support/env.ts';
-import { entities, type TestEntities, videoRow } from './support/harness.ts';
-import { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './support/secrets.ts';
 
 const PASSWORD = 'TlsSecretPw38';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WORKER_ENTRY = fileURLToPath(new URL('./support/worker-process.ts', import.meta.url));
 
 interface TlsFiles {
   certFile: string;
@@ -149,26 +157,10 @@ test('a bare rediss:// URL string works once Node trusts the CA (NODE_EXTRA_CA_C
 }, async () => {
   const { tls, db, url, ca } = given();
   const { logger, lines } = recordingLogger();
-  // The flush worker is a child process whose only Redis setting is the URL string (REDIS_URL).
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      REDIS_URL: url,
-      NODE_EXTRA_CA_CERTS: tls.files.caFile,
-      WB_PREFIX: 'tlsurl',
-      WB_SCHEMA: db.schema,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  // The flush worker is a child process whose only Redis setting is the URL string.
+  const child = spawnWorkerProcess(testWorkerConfig({ prefix: 'tlsurl', db }, { redisUrl: url }), {
+    env: { NODE_EXTRA_CA_CERTS: tls.files.caFile },
   });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString('utf8');
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString('utf8');
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const redis = new Redis(url, { tls: { ca } });
   const cache = createWriteBehind<TestEntities>({
     redis,
@@ -179,19 +171,18 @@ test('a bare rediss:// URL string works once Node trusts the CA (NODE_EXTRA_CA_C
     logger,
   });
   try {
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('ready') && child.exitCode === null && Date.now() < deadline) await sleep(50);
-    assert.ok(output.includes('ready'), `the worker did not connect; its output: ${output.slice(0, 1000)}`);
+    await child.waitFor('ready', 30_000);
     assert.equal(await cache.increment('video', 'tls-url-v', 'views', 7), 7);
     await cache.flushed('video', 'tls-url-v', { timeoutMs: 15_000 });
     assert.equal((await videoRow(db, 'tls-url-v'))?.views, 7);
   } finally {
-    child.kill('SIGKILL');
-    await exited;
+    await child.kill();
     await cache.close();
     await redis.quit();
   }
-  assertNoSecret(`${output}\n${lines.join('\n')}`, "the URL worker's output or a log line", [PASSWORD]);
+  assertNoSecret(`${child.output()}\n${lines.join('\n')}`, "the URL worker's output or a log line", [
+    PASSWORD,
+  ]);
 });
 
 test('an untrusted certificate is refused with a WriteBehindError naming no password', { skip }, async () => {

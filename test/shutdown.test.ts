@@ -1,8 +1,7 @@
-// Graceful shutdown: a closing worker takes no new jobs, finishes the flush in flight, then disconnects.
+// Guarantee 14, graceful shutdown: a closing worker takes no new jobs, finishes the flush in flight, then disconnects.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type GatedStore, gatedStore } from './support/gated-store.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
+import { createHarness, type GatedStore, gatedStore, type Harness, videoRow } from '@write-behind/testkit';
 
 let h: Harness;
 let store: GatedStore;

@@ -1,14 +1,12 @@
-// A flush job whose worker dies twice (BullMQ maxStalledCount 1) is moved to the failed set with "job stalled
+// Guarantee 7 (twice): a flush job whose worker dies twice (BullMQ maxStalledCount 1) is moved to the failed set with "job stalled
 // more than allowable limit". The key is still dirty and nothing else writes it: it must still reach
 // PostgreSQL: the sweep re-enqueues it under a fresh job id, and removes the failed job, which needs nothing
 // from an operator.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
-import { STALLED, startWorkerProcess, type WorkerChild } from './support/worker-child.ts';
+import { createHarness, type Harness, STALLED, videoRow } from '@write-behind/testkit';
 
 let h: Harness;
-const children: WorkerChild[] = [];
 before(async () => {
   h = await createHarness({
     flush: { windowMs: 100, backoffMs: 50 },
@@ -16,15 +14,13 @@ before(async () => {
   });
 });
 after(async () => {
-  for (const c of children) await c.kill();
   await h.close();
 });
 
 test('a job stalled twice still gets its key flushed', async () => {
   assert.equal(await h.cache.increment('video', 'twice', 'likes', 5), 5);
   for (let round = 0; round < 2; round++) {
-    const child = startWorkerProcess(h, { HANG_ON_UPSERT: '1' });
-    children.push(child);
+    const child = h.spawnWorkerProcess({ store: 'hang-on-upsert' });
     await child.waitFor('upsert-started');
     await child.kill();
   }

@@ -4,9 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from './support/env.ts';
-import { forwardingStore } from './support/forwarding-store.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
+import { createHarness, eventually, forwardingStore, type Harness, videoRow } from '@write-behind/testkit';
 
 const SWEEP_MS = 300;
 

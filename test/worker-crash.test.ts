@@ -2,11 +2,15 @@
 // elsewhere), and a flush that committed but was never acknowledged is not applied twice.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import {
+  createHarness,
+  forwardingStore,
+  type Harness,
+  REDIS_URL,
+  STALLED,
+  videoRow,
+} from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { REDIS_URL } from './support/env.ts';
-import { forwardingStore } from './support/forwarding-store.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
-import { STALLED, startWorkerProcess, type WorkerChild } from './support/worker-child.ts';
 
 /** A trigger that logs every insert and update of a video row, to count real row writes. */
 async function countRowWrites(h: Harness): Promise<(id: string) => Promise<number>> {
@@ -40,17 +44,15 @@ async function redisVersion(h: Harness, entity: string, id: string): Promise<num
 
 describe('a worker SIGKILLed in the middle of a flush', () => {
   let h: Harness;
-  let child: WorkerChild | undefined;
   before(async () => {
     h = await createHarness({ flush: { windowMs: 100, backoffMs: 50 } });
   });
   after(async () => {
-    await child?.kill();
     await h.close();
   });
 
   test('loses nothing and doubles nothing: another worker flushes every final value', async () => {
-    child = startWorkerProcess(h, { HANG_ON_UPSERT: '1' });
+    const child = h.spawnWorkerProcess({ store: 'hang-on-upsert' });
     await child.waitFor('ready');
 
     const expected = new Map<string, number>();
@@ -108,19 +110,17 @@ describe('a worker SIGKILLed in the middle of a flush', () => {
 
 describe('a worker SIGKILLed after its upsert committed, before the acknowledgement', () => {
   let h: Harness;
-  let child: WorkerChild | undefined;
   let rowWrites: (id: string) => Promise<number>;
   before(async () => {
     h = await createHarness({ flush: { windowMs: 100, backoffMs: 50 } });
     rowWrites = await countRowWrites(h);
   });
   after(async () => {
-    await child?.kill();
     await h.close();
   });
 
   test('the rerun of its job writes no row again', async () => {
-    child = startWorkerProcess(h, { HANG_AFTER_UPSERT: '1' });
+    const child = h.spawnWorkerProcess({ store: 'hang-after-upsert' });
     await child.waitFor('ready');
     for (let i = 0; i < 7; i++) await h.cache.increment('video', 'once', 'likes', 3);
     await child.waitFor('upsert-committed');

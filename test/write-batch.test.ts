@@ -2,9 +2,8 @@
 // and still one answer per write, each applied atomically, a refused write changing nothing.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createHarness, type Harness, REDIS_URL, videoRow } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { REDIS_URL } from './support/env.ts';
-import { createHarness, type Harness, videoRow } from './support/harness.ts';
 
 let h: Harness;
 let redis: Redis;
@@ -49,7 +48,7 @@ test('in one batch, each write gets its own answer and a refused write changes n
   await h.db.pool.query(`INSERT INTO "Video" (id, likes, version) VALUES ('cold', 41, 3)`);
   await h.cache.set('settings', 'u1', { theme: 'dark', language: 'en', notifications: true });
   await h.cache.increment('video', 'max', 'likes', Number.MAX_SAFE_INTEGER);
-  const before = await redis.hgetall(`{${h.prefix}:0}:e:video:max`);
+  const before = await redis.hgetall(h.key('video', 'max'));
   calls.length = 0;
 
   // Forty writes waiting already make the batches large (see TurnBatcher's `spread`), so the writes under
@@ -78,8 +77,8 @@ test('in one batch, each write gets its own answer and a refused write changes n
   await Promise.all(filler);
   assert.ok(Math.max(...calls) >= 7, `writes per call: ${calls.join(',')}`);
 
-  assert.deepEqual(await redis.hgetall(`{${h.prefix}:0}:e:video:max`), before);
-  assert.equal(await redis.exists(`{${h.prefix}:0}:e:settings:nobody`), 0);
+  assert.deepEqual(await redis.hgetall(h.key('video', 'max')), before);
+  assert.equal(await redis.exists(h.key('settings', 'nobody')), 0);
   assert.equal(await h.cache.get('settings', 'u1'), null);
   assert.equal(await h.cache.get('video', 'cold').then((v) => v?.likes), 42);
 });

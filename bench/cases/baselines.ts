@@ -1,11 +1,11 @@
 // A, B and C: what the write-behind cache is measured against, on W1's keys and distribution.
 import type { PrismaClient } from '@write-behind/db';
+import { deleteKeys } from '@write-behind/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type BenchContext, loadSummary } from '../lib/context.ts';
 import { uniform } from '../lib/distributions.ts';
-import { createBenchCache } from '../lib/entities.ts';
-import { benchPrisma, deleteKeys } from '../lib/env.ts';
+import { benchPrisma, createBenchCache } from '../lib/entities.ts';
 import type { SlicedCase } from '../lib/interleave.ts';
 import { runLoad } from '../lib/load.ts';
 

@@ -2,13 +2,13 @@
 // dirty key around the preload).
 import type { WriteBehind } from '@write-behind/core';
 import { shardKeys } from '@write-behind/core/internal';
+import { deleteKeys, type WorkerProcess } from '@write-behind/testkit';
 import { type JobsOptions, Queue } from 'bullmq';
-import { startWorkerChild, type WorkerChild } from '../lib/child.ts';
 import { type BenchContext, type CaseResult, waitFor } from '../lib/context.ts';
-import { type BenchEntities, createBenchCache } from '../lib/entities.ts';
-import { benchPrisma, type CpuPerOp, deleteKeys, startServerCpuMeter, usedMemory } from '../lib/env.ts';
+import { type BenchEntities, benchPrisma, createBenchCache, startBenchWorker } from '../lib/entities.ts';
 import { type LoadResult, runLoad } from '../lib/load.ts';
 import { describeBreakdown, memoryBreakdown } from '../lib/memory.ts';
+import { type CpuPerOp, startServerCpuMeter, usedMemory } from '../lib/server-stats.ts';
 import { formatBytes } from './writes.ts';
 
 const FLUSH_TIMEOUT_MS = 240_000;
@@ -103,19 +103,16 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
   ): Promise<FlushRound> => {
     const keys = (await cache.stats()).dirtyKeys;
     const queue = cache.queues[0] as Queue;
-    let children: WorkerChild[] = [];
+    let children: WorkerProcess[] = [];
     try {
       // Paused until every child is up, so that two workers start together and start-up is not timed.
       await queue.pause();
       children = await Promise.all(
         Array.from({ length: workers }, () =>
-          startWorkerChild({
-            mode,
-            redisUrl: ctx.redisUrl,
-            dbUrl: ctx.db.url,
+          startBenchWorker(ctx, {
             prefix,
-            windowMs: plan.windowMs,
-            concurrency: plan.workerConcurrency,
+            flush: { windowMs: plan.windowMs },
+            store: mode === 'flush-discard' ? 'discard-writes' : 'prisma',
           }),
         ),
       );
@@ -360,7 +357,7 @@ async function noopCeiling(
   const prefix = `${ctx.prefix}-noop${workers}${shape ? 's' : ''}`;
   const shard = shardKeys(prefix, 0, 1);
   const queue = new Queue(shard.queueName, { connection: ctx.redis, prefix: shard.tag });
-  let children: WorkerChild[] = [];
+  let children: WorkerProcess[] = [];
   try {
     await queue.pause();
     // Four addBulk calls in flight: setup, not measured.
@@ -382,16 +379,7 @@ async function noopCeiling(
     // Delayed jobs: wait until the last is due, as F1 does, so the clock times only processing.
     if (shape) await new Promise((resolve) => setTimeout(resolve, shape.windowMs + 200));
     children = await Promise.all(
-      Array.from({ length: workers }, () =>
-        startWorkerChild({
-          mode: 'noop',
-          redisUrl: ctx.redisUrl,
-          dbUrl: ctx.db.url,
-          prefix,
-          windowMs: 0,
-          concurrency: ctx.plan.workerConcurrency,
-        }),
-      ),
+      Array.from({ length: workers }, () => startBenchWorker(ctx, { mode: 'noop', prefix })),
     );
     const servers = await startServerCpuMeter(ctx.redis);
     const started = performance.now();

@@ -2,10 +2,10 @@
 // and how long the backlog takes to drain once the load stops. A second phase repeats it at half the rate the
 // first one achieved, to show the lag of a system that keeps up (informational, no target).
 import type { WriteBehind } from '@write-behind/core';
+import type { TestDatabase } from '@write-behind/testkit';
 import { type BenchContext, type CaseResult, loadSummary, waitFor } from '../lib/context.ts';
 import { uniform } from '../lib/distributions.ts';
 import { type BenchEntities, startFlushingCache } from '../lib/entities.ts';
-import type { BenchDatabase } from '../lib/env.ts';
 import { createHistogram, percentile, record } from '../lib/histogram.ts';
 import { type LoadResult, runLoad } from '../lib/load.ts';
 
@@ -57,7 +57,7 @@ interface LagPhase {
 /** Paced increments on the lag keys while a poller follows every SAMPLE_EVERY-th write to its row. */
 async function lagPhase(
   ctx: BenchContext,
-  db: BenchDatabase,
+  db: TestDatabase,
   cache: WriteBehind<BenchEntities>,
   ratePerSec: number,
   seed: number,

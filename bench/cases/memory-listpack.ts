@@ -2,12 +2,12 @@
 // job's `opts` field (about 110 bytes) is over Redis's default limit of 64 bytes per listpack value, so by
 // default every job hash is a real hash table; with the limit raised it is a listpack, about half the size.
 import { spawnSync } from 'node:child_process';
+import { startRedis } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { startRedis } from '../../scripts/chaos/redis-durability.ts';
 import type { BenchContext, CaseResult } from '../lib/context.ts';
-import { createBenchCache } from '../lib/entities.ts';
-import { benchPrisma, usedMemory } from '../lib/env.ts';
+import { benchPrisma, createBenchCache } from '../lib/entities.ts';
 import { describeBreakdown, memoryBreakdown } from '../lib/memory.ts';
+import { usedMemory } from '../lib/server-stats.ts';
 import { dirtyVideoKeys, insertVideoRows } from './flush.ts';
 import { formatBytes } from './writes.ts';
 

@@ -2,12 +2,13 @@
 
 import type { WriteBehind } from '@write-behind/core';
 import type { PrismaClient } from '@write-behind/db';
+import { deleteKeys } from '@write-behind/testkit';
 import { type BenchContext, type CaseResult, loadSummary } from '../lib/context.ts';
 import { uniform } from '../lib/distributions.ts';
-import { type BenchEntities, createBenchCache } from '../lib/entities.ts';
-import { benchPrisma, deleteKeys, usedMemory } from '../lib/env.ts';
+import { type BenchEntities, benchPrisma, createBenchCache } from '../lib/entities.ts';
 import type { SlicedCase } from '../lib/interleave.ts';
 import { runLoad } from '../lib/load.ts';
+import { usedMemory } from '../lib/server-stats.ts';
 import { HOT_KEY_SEED, warmKeys } from './baselines.ts';
 
 /** A cache of its own (prefix `<run>-<name>`) for one case, and the teardown that removes its keys. */

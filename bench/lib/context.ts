@@ -1,7 +1,8 @@
+import type { TestDatabase } from '@write-behind/testkit';
 import type { Redis } from 'ioredis';
-import type { BenchDatabase, CpuPerOp } from './env.ts';
 import { percentile } from './histogram.ts';
 import type { LoadResult } from './load.ts';
+import type { CpuPerOp } from './server-stats.ts';
 
 /** How much work each case does. `--quick` shrinks everything for a smoke test. */
 export interface Plan {
@@ -66,7 +67,7 @@ export interface BenchContext {
   redisUrl: string;
   /** A connection for the benchmark's own bookkeeping: memory, stats, cleanup. Not used by loads. */
   redis: Redis;
-  db: BenchDatabase;
+  db: TestDatabase;
   /** This run's key prefix; each case uses `<prefix>-<case>`. */
   prefix: string;
   progress(line: string): void;

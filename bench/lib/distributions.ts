@@ -2,18 +2,7 @@
  * Key choosers for the load generators. Pure and seeded, so every case of one run (and every run) draws the
  * same sequence of keys: A, B, C and W1 hit exactly the same keys in the same order.
  */
-
-/** A small, fast, seeded PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { mulberry32 } from '@write-behind/testkit';
 
 /** Uniform key indexes in [0, keys). */
 export function uniform(keys: number, seed = 1): () => number {

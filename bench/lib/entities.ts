@@ -1,17 +1,16 @@
+import { createWriteBehind, type FlushOptions, type Logger, type WriteBehind } from '@write-behind/core';
+import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import {
-  createWriteBehind,
-  DEFAULT_OPTIONS,
-  type FlushOptions,
-  type Logger,
-  type WriteBehind,
-} from '@write-behind/core';
-import { PrismaStore } from '@write-behind/core/internal';
-import type { PrismaClient } from '@write-behind/db';
-import { entities, type TestEntities } from '../../test/support/entities.ts';
-import { forwardingStore } from '../../test/support/forwarding-store.ts';
-import { startWorkerChild, type WorkerChild } from './child.ts';
+  deleteKeys,
+  entities,
+  startWorkerProcess,
+  stderrLogger,
+  type TestDatabase,
+  type TestEntities,
+  type WorkerProcess,
+  type WorkerProcessConfig,
+} from '@write-behind/testkit';
 import type { BenchContext } from './context.ts';
-import { benchPrisma, deleteKeys } from './env.ts';
 
 export type BenchEntities = TestEntities;
 
@@ -22,48 +21,25 @@ export type BenchEntities = TestEntities;
 export const BENCH_BACKLOG_LIMIT = 50_000_000;
 
 /** Warnings and errors go to stderr, prefixed, so they stand out from the progress lines. */
-export const benchLogger: Logger = {
-  info: () => {},
-  warn: (obj, msg) => process.stderr.write(`  [write-behind warn] ${msg ?? ''} ${safeJson(obj)}\n`),
-  error: (obj, msg) => process.stderr.write(`  [write-behind error] ${msg ?? ''} ${safeJson(obj)}\n`),
-};
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value, (_, v: unknown) => (v instanceof Error ? v.message : v));
-  } catch {
-    return String(value);
-  }
-}
+export const benchLogger: Logger = stderrLogger('write-behind', '  ');
 
 export interface BenchCacheOptions {
   redisUrl: string;
   prisma: PrismaClient;
   prefix: string;
   flush?: FlushOptions;
-  /**
-   * Diagnostic: the flush's upserts and deletes succeed without reaching PostgreSQL (loads still do), to
-   * show what the database statements cost F1. Never in a case whose rows are checked.
-   */
-  discardWrites?: boolean;
+}
+
+/** A Prisma Client on the bench schema (adapter-pg), as the apps build one. */
+export function benchPrisma(db: TestDatabase, max = 10): PrismaClient {
+  return createPrismaClient(db.url, { max });
 }
 
 /** The cache every case uses: one shard, the demo entities, the raised backlog limit. */
 export function createBenchCache(options: BenchCacheOptions): WriteBehind<BenchEntities> {
-  const database = options.discardWrites
-    ? {
-        store: forwardingStore(
-          new PrismaStore(options.prisma, { tombstoneTable: DEFAULT_OPTIONS.tombstoneTable }),
-          {
-            upsert: async () => {},
-            delete: async () => {},
-          },
-        ),
-      }
-    : { prisma: options.prisma };
   return createWriteBehind<BenchEntities>({
     redis: options.redisUrl,
-    ...database,
+    prisma: options.prisma,
     entities,
     prefix: options.prefix,
     backlog: { limit: BENCH_BACKLOG_LIMIT },
@@ -72,11 +48,31 @@ export function createBenchCache(options: BenchCacheOptions): WriteBehind<BenchE
   });
 }
 
+/**
+ * A worker process on the bench schema with the plan's concurrency (`flush` or `noop`, see
+ * `WorkerProcessConfig`), ready. Its output goes to this process's, like the cases' progress lines.
+ */
+export function startBenchWorker(
+  ctx: BenchContext,
+  config: Omit<WorkerProcessConfig, 'redisUrl' | 'databaseUrl'>,
+): Promise<WorkerProcess> {
+  return startWorkerProcess(
+    {
+      redisUrl: ctx.redisUrl,
+      databaseUrl: ctx.db.url,
+      ...config,
+      worker: { concurrency: ctx.plan.workerConcurrency, ...config.worker },
+    },
+    // BENCH_CHILD_NODE_ARGS: extra node flags for the worker children, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    { output: 'inherit', nodeArgs: process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [] },
+  );
+}
+
 /** A bench cache with one flush worker process, as C1 and L1 run. `close()` stops both and removes the keys. */
 export async function startFlushingCache(
   ctx: BenchContext,
   prefix: string,
-): Promise<{ cache: WriteBehind<BenchEntities>; worker: WorkerChild; close(): Promise<void> }> {
+): Promise<{ cache: WriteBehind<BenchEntities>; worker: WorkerProcess; close(): Promise<void> }> {
   const { plan, db } = ctx;
   const prisma = benchPrisma(db);
   const cache = createBenchCache({
@@ -85,14 +81,7 @@ export async function startFlushingCache(
     prefix,
     flush: { windowMs: plan.windowMs },
   });
-  const worker = await startWorkerChild({
-    mode: 'flush',
-    redisUrl: ctx.redisUrl,
-    dbUrl: db.url,
-    prefix,
-    windowMs: plan.windowMs,
-    concurrency: plan.workerConcurrency,
-  });
+  const worker = await startBenchWorker(ctx, { prefix, flush: { windowMs: plan.windowMs } });
   return {
     cache,
     worker,

@@ -1,7 +1,7 @@
 import type { BenchContext, CaseResult } from './context.ts';
-import { type CpuPerOp, startCpuMeter } from './env.ts';
 import { createHistogram, merge } from './histogram.ts';
 import { type LoadResult, runLoad } from './load.ts';
+import { type CpuPerOp, startCpuMeter } from './server-stats.ts';
 
 /**
  * A closed-loop case that can be run in slices. The machine is shared (other engineers run tests on the same

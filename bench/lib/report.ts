@@ -1,5 +1,5 @@
 import type { CaseResult } from './context.ts';
-import type { CpuPerOp } from './env.ts';
+import type { CpuPerOp } from './server-stats.ts';
 import type { TargetResult } from './targets.ts';
 
 /*

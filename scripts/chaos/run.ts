@@ -20,19 +20,23 @@ import {
 } from '@write-behind/core';
 import { defineScripts, shardKeys } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
-import { Redis } from 'ioredis';
-import { mulberry32 } from '../../bench/lib/distributions.ts';
 import {
   cleanupRedis,
   createTestDatabase,
   DATABASE_URL,
+  entities,
+  HARNESS_FLUSH,
+  mulberry32,
   REDIS_URL,
   schemaUrl,
+  spawnWorkerProcess,
+  startPgProxy,
+  type TestEntities,
   testPrefix,
-} from '../../test/support/env.ts';
-import { entities, type TestEntities } from '../../test/support/harness.ts';
-import { startPgProxy } from '../../test/support/pg-proxy.ts';
-import { spawnWorkerProcess, type WorkerChild } from '../../test/support/worker-child.ts';
+  type WorkerProcess,
+  type WorkerProcessConfig,
+} from '@write-behind/testkit';
+import { Redis } from 'ioredis';
 
 export interface ChaosOptions {
   durationMs: number;
@@ -141,17 +145,17 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     },
   });
 
-  const childEnv = {
-    WB_PREFIX: prefix,
-    WB_SCHEMA: db.schema,
-    DATABASE_URL: proxiedBase,
-    LOCK_DURATION_MS: '2000',
-    STALLED_INTERVAL_MS: '1000',
+  // Workers reach PostgreSQL through the proxy too, so the outage cuts them off.
+  const workerConfig: WorkerProcessConfig = {
+    prefix,
+    databaseUrl: schemaUrl(db.schema, proxiedBase),
+    flush: HARNESS_FLUSH,
+    worker: { lockDurationMs: 2000, stalledIntervalMs: 1000 },
   };
   const faults: Record<string, number> = {};
-  const children = new Set<WorkerChild>();
+  const children = new Set<WorkerProcess>();
   const spawnWorker = () => {
-    const c = spawnWorkerProcess(childEnv);
+    const c = spawnWorkerProcess(workerConfig);
     children.add(c);
     c.process.once('exit', () => children.delete(c));
     return c;
@@ -317,7 +321,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       kills++;
       if (kills % 3 === 0 && !outage) {
         // Killed right after a flush committed, before the acknowledgement.
-        const hang = spawnWorkerProcess({ ...childEnv, HANG_AFTER_UPSERT: '1' });
+        const hang = spawnWorkerProcess({ ...workerConfig, store: 'hang-after-upsert' });
         const committed = await hang.waitFor('upsert-committed', 8000).then(
           () => true,
           () => false,

@@ -6,10 +6,17 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { createWriteBehind } from '@write-behind/core';
+import {
+  cleanupRedis,
+  createTestDatabase,
+  entities,
+  REDIS_URL,
+  startWorkerProcess,
+  type TestEntities,
+  testPrefix,
+  testWorkerConfig,
+} from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { cleanupRedis, createTestDatabase, REDIS_URL, testPrefix } from '../../test/support/env.ts';
-import { entities, type TestEntities } from '../../test/support/harness.ts';
-import { spawnWorkerProcess } from '../../test/support/worker-child.ts';
 import { parseDuration } from './run.ts';
 
 export interface SoakOptions {
@@ -43,10 +50,8 @@ export async function runSoak(partial: Partial<SoakOptions> = {}) {
     flush: { windowMs: 100 },
     logger: { info() {}, warn() {}, error() {} },
   });
-  const worker = spawnWorkerProcess({ WB_PREFIX: prefix, WB_SCHEMA: db.schema });
-  await worker.waitFor('ready');
-  const child = worker.process;
-  const pid = child.pid as number;
+  const worker = await startWorkerProcess(testWorkerConfig({ prefix, db }));
+  const pid = worker.process.pid as number;
   const redis = new Redis(REDIS_URL);
   const samples: { t: number; workerRssMb: number; redisUsedMb: number; lagMs: number; dirty: number }[] = [];
   const sample = async (t: number) => {
@@ -109,8 +114,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}) {
     jobs: counts,
     samples,
   };
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await worker.stop();
   redis.disconnect();
   await cache.close();
   await cleanupRedis(prefix);

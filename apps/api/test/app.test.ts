@@ -4,43 +4,24 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createWriteBehind, type Logger } from '@write-behind/core';
-import { type DemoCache, demoEntities } from '@write-behind/demo';
+import { type DemoCache, type DemoEntities, demoEntities } from '@write-behind/demo';
+import { createTestCache, type TestCache } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import {
-  cleanupRedis,
-  createTestDatabase,
-  REDIS_URL,
-  type TestDatabase,
-  testPrefix,
-} from '../../../test/support/env.ts';
 import { type ApiCache, createApp } from '../src/app.ts';
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
-let db: TestDatabase;
-let prefix: string;
+let world: TestCache<DemoEntities>;
 let cache: DemoCache;
 
 before(async () => {
-  db = await createTestDatabase();
-  prefix = testPrefix();
   // No worker runs, so every written key stays dirty: a backlog of one fills at the first write.
-  cache = createWriteBehind({
-    redis: REDIS_URL,
-    prisma: db.prisma,
-    entities: demoEntities,
-    prefix,
-    backlog: { limit: 1 },
-    logger: silent,
-  });
+  world = await createTestCache({ entities: demoEntities, backlog: { limit: 1 }, logger: silent });
+  cache = world.cache;
 });
 
-after(async () => {
-  await cache.close();
-  await cleanupRedis(prefix);
-  await db.drop();
-});
+after(() => world.close());
 
 test('a full backlog answers 503 with Retry-After, and writes to dirty keys still pass', async () => {
   const app = createApp({ cache, retryAfterSeconds: 2, logger: silent });
@@ -58,9 +39,9 @@ test('an unreachable Redis answers 503 UNAVAILABLE, and /healthz says so', async
   redis.on('error', () => {});
   const dead = createWriteBehind({
     redis,
-    prisma: db.prisma,
+    prisma: world.db.prisma,
     entities: demoEntities,
-    prefix,
+    prefix: world.prefix,
     logger: silent,
   });
   try {

@@ -1,96 +1,28 @@
-// The dashboard in-process (supertest): who may start it where, authentication on every route but
-// /healthz, the stats and metrics it serves, and the refusal to retry completed jobs.
+// The dashboard in-process (supertest): authentication on every route but /healthz, the stats and metrics
+// it serves, and the refusal to retry completed jobs. Where it may listen: unit/config.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createWriteBehind, type Logger } from '@write-behind/core';
-import { ConfigError, type DemoCache, demoEntities, loadConfig } from '@write-behind/demo';
+import type { Logger } from '@write-behind/core';
+import { shardKeys } from '@write-behind/core/internal';
+import { type DemoCache, type DemoEntities, demoEntities } from '@write-behind/demo';
+import { createTestCache, eventually, REDIS_URL, type TestCache } from '@write-behind/testkit';
 import { type Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import {
-  cleanupRedis,
-  createTestDatabase,
-  eventually,
-  REDIS_URL,
-  type TestDatabase,
-  testPrefix,
-} from '../../../test/support/env.ts';
 import { BOARD_PATH, createApp } from '../src/app.ts';
-import { dashboardAccess, dashboardConfigSpec } from '../src/config.ts';
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 const credentials = { user: 'ops', password: 's3cret' };
 
-describe('where the dashboard may listen', () => {
-  const access = (env: Record<string, string>) => dashboardAccess(loadConfig(env, dashboardConfigSpec));
-
-  test('without configured credentials it generates a password and binds to 127.0.0.1', () => {
-    const first = access({});
-    assert.equal(first.host, '127.0.0.1');
-    assert.equal(first.generated, true);
-    assert.equal(first.credentials.user, 'admin');
-    assert.ok(first.credentials.password.length >= 24, 'a long random password');
-    assert.notEqual(access({}).credentials.password, first.credentials.password, 'a new one each start');
-    assert.equal(access({ HOST: '::1' }).host, '::1');
-  });
-
-  test('without credentials a non-loopback HOST is refused, naming HOST', () => {
-    assert.throws(
-      () => access({ HOST: '0.0.0.0' }),
-      (error: unknown) =>
-        error instanceof ConfigError &&
-        error.variables.includes('HOST') &&
-        /DASHBOARD_USER and DASHBOARD_PASSWORD/.test(error.message),
-    );
-  });
-
-  test('one credential without the other is refused, naming the missing one', () => {
-    assert.throws(
-      () => access({ DASHBOARD_USER: 'ops' }),
-      (error: unknown) => error instanceof ConfigError && error.variables[0] === 'DASHBOARD_PASSWORD',
-    );
-  });
-
-  test('with credentials it listens on every interface unless HOST says otherwise', () => {
-    const env = { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'pw' };
-    assert.deepEqual(access(env), {
-      host: '0.0.0.0',
-      credentials: { user: 'ops', password: 'pw' },
-      generated: false,
-    });
-    assert.equal(access({ ...env, HOST: '10.0.0.5' }).host, '10.0.0.5');
-  });
-
-  test('a bad password is never echoed in the error', () => {
-    assert.throws(
-      () => loadConfig({ DATABASE_URL: 'mysql://root:hunter2@db/x' }, dashboardConfigSpec),
-      (error: unknown) =>
-        error instanceof ConfigError && /DATABASE_URL/.test(error.message) && !/hunter2/.test(error.message),
-    );
-  });
-});
-
 describe('the dashboard app', () => {
-  let db: TestDatabase;
-  let prefix: string;
+  let world: TestCache<DemoEntities>;
   let cache: DemoCache;
 
   before(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    cache = createWriteBehind({
-      redis: REDIS_URL,
-      prisma: db.prisma,
-      entities: demoEntities,
-      prefix,
-      logger: silent,
-    });
+    world = await createTestCache({ entities: demoEntities, logger: silent });
+    cache = world.cache;
   });
-  after(async () => {
-    await cache.close();
-    await cleanupRedis(prefix);
-    await db.drop();
-  });
+  after(() => world.close());
 
   const app = () => createApp({ cache, credentials, logger: silent, processMetrics: false });
   const auth = (r: request.Test) => r.auth(credentials.user, credentials.password);
@@ -111,18 +43,21 @@ describe('the dashboard app', () => {
     const stats = await auth(request(app()).get('/api/stats')).expect(200);
     assert.equal(stats.body.dirtyKeys, 1);
     assert.ok(stats.body.lagMs >= 0);
+    // BullMQ's qualified name of the one flush queue: its prefix (the shard's hash tag), then its name.
+    const shard = shardKeys(world.prefix, 0, 1);
+    const queueName = `${shard.tag}:${shard.queueName}`;
     assert.deepEqual(
       stats.body.queues.map((q: { queue: string }) => q.queue),
-      [`{${prefix}:0}:flush`],
+      [queueName],
     );
 
     const metrics = await auth(request(app()).get('/metrics')).expect(200);
     assert.match(metrics.text, /^write_behind_dirty_keys 1$/m);
     assert.match(metrics.text, /^write_behind_lag_seconds \d/m);
     assert.match(metrics.text, /^write_behind_failed_keys 0$/m);
-    assert.match(
+    assert.ok(
+      metrics.text.split('\n').includes(`write_behind_queue_jobs{queue="${queueName}",state="delayed"} 1`),
       metrics.text,
-      new RegExp(`^write_behind_queue_jobs\\{queue="\\{${prefix}:0\\}:flush",state="delayed"\\} 1$`, 'm'),
     );
     assert.match(metrics.text, /^write_behind_queue_backlog_jobs 1$/m);
 

@@ -13,16 +13,17 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { cacheConfigSpec, createDemoCache, type DemoCacheHandle, loadConfig } from '@write-behind/demo';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { type AppProcess, startApp } from '../../../test/apps-support/app-process.ts';
 import {
+  type AppProcess,
   cleanupRedis,
   createTestDatabase,
   eventually,
   REDIS_URL,
+  startApp,
   type TestDatabase,
   testPrefix,
-} from '../../../test/support/env.ts';
+} from '@write-behind/testkit';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Without the background-networking flags Chromium keeps calling Google's services, which a closed network

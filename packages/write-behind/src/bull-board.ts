@@ -44,9 +44,9 @@ export const COMPLETED_RETRY_REFUSED = 'COMPLETED_RETRY_REFUSED';
  * of your own (express 5). It has no authentication: mount it behind yours, since it can retry and delete
  * jobs.
  *
- * With more than one shard each queue's name gets a `shard<n>-` prefix (`shard0-flush`, `shard1-flush`), in
- * the board and in its URLs and API, so the shards stay apart whatever their queues are called. A single
- * queue keeps its own name (`flush`).
+ * Each shard's queue has a name of its own (`flush` with one shard; `flush-0`, `flush-1`, … with several), which
+ * the board and its URLs and API use. Queues whose names collide (the caches of two prefixes mounted together)
+ * are told apart by a `q<n>-` prefix, `n` their position in `cache.queues`.
  *
  * Failed flush jobs can be retried: a retried job writes the key's current state, and only if it is newer
  * than the row. Completed jobs cannot: they already wrote, and the retry endpoints answer `405` with
@@ -73,9 +73,10 @@ export function createBullBoardRouter(cache: BullBoardSource, options: BullBoard
   const queues = cache.queues;
 
   const queuesByName = new Map<string, Queue>();
-  const adapters = queues.map((queue, shard) => {
-    // Bull Board keys its queues by name: two shards both named `flush` would leave one of them out.
-    const prefix = queues.length > 1 ? `shard${shard}-` : '';
+  // Bull Board keys its queues by name: two queues of one name would leave one of them out.
+  const unique = new Set(queues.map((queue) => queue.name)).size === queues.length;
+  const adapters = queues.map((queue, index) => {
+    const prefix = unique ? '' : `q${index}-`;
     queuesByName.set(`${prefix}${queue.name}`, queue);
     // `allowCompletedRetries` is read by the adapter but missing from its options type in 9.x.
     const adapterOptions = {

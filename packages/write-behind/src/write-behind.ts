@@ -62,6 +62,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #context: Context;
   readonly #writer: Writer;
   readonly #schema: SchemaCheck;
+  readonly #coldReads = new Map<string, Promise<Map<string, string> | undefined>>();
   #closed = false;
   /**
    * Resolves once the entities have been checked against the live database (tables, columns and their
@@ -114,13 +115,19 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   /** Reads a key: from Redis, or on a miss from the database (one load per key however many callers wait). */
   async get<N extends keyof E & string>(entity: N, id: IdOf<E[N]>): Promise<Values<E, N> | null> {
     const address = await this.#address(entity, id);
-    const { redis, options } = this.#context;
+    const { redis } = this.#context;
     let hash = pairsToMap(await callRedis(() => redis.hgetall(address.key)).then(objectToFlat));
     if (hash.size === 0) {
-      const fill = await this.#writer.loadFill(address.entity, address.id);
-      // Absent keys are not cached: ids that exist nowhere (typos, probes) must not fill Redis.
-      if (fill[0] === 'absent') return null;
-      hash = pairsToMap(await callRedis(() => redis.wbFill(address.key, options.cacheTtlMs, ...fill)));
+      // Readers that found the key missing join the first one's load and fill: their replies arrive before
+      // the fill's, on the same connection, so none of them starts a load of its own.
+      let cold = this.#coldReads.get(address.key);
+      if (!cold) {
+        cold = this.#readCold(address).finally(() => this.#coldReads.delete(address.key));
+        this.#coldReads.set(address.key, cold);
+      }
+      const filled = await cold;
+      if (!filled) return null;
+      hash = filled;
     }
     return hash.has('_d') ? null : (decodeRecord(address.entity, hash) as Values<E, N>);
   }
@@ -292,6 +299,15 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     await this.#writer.settled();
     await this.#context.closeQueues();
     if (this.#context.ownsRedis) await closeConnection(this.#context.redis);
+  }
+
+  /** Loads a key Redis lacks and caches it; `undefined` when it exists nowhere (which is not cached). */
+  async #readCold(address: Address): Promise<Map<string, string> | undefined> {
+    const fill = await this.#writer.loadFill(address.entity, address.id);
+    // Absent keys are not cached: ids that exist nowhere (typos, probes) must not fill Redis.
+    if (fill[0] === 'absent') return undefined;
+    const { redis, options } = this.#context;
+    return pairsToMap(await callRedis(() => redis.wbFill(address.key, options.cacheTtlMs, ...fill)));
   }
 
   /** Checks the entity and the id, and waits for the schema check's first answer (once, at start). */

@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { cleanupRedis, DATABASE_URL, REDIS_URL, schemaUrl, testPrefix } from '@write-behind/testkit';
 import pg from 'pg';
-import { cleanupRedis, DATABASE_URL, REDIS_URL, schemaUrl, testPrefix } from '../../../test/support/env.ts';
 
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -159,38 +159,8 @@ const TSCONFIG = {
  * One increment per consumer, written through to PostgreSQL by a worker in the same process; prints the
  * returned value and the file the package resolved to. `by` differs per consumer so each row is told apart.
  */
-const ESM_CONSUMER = `
-import { PrismaPg } from '@prisma/adapter-pg';
-import { counter, createWriteBehind } from '@write-behind/core';
-import { PrismaClient } from './out/generated/client.js';
-
-const { DATABASE_URL, REDIS_URL, WB_PREFIX, WB_ID } = process.env;
-const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: DATABASE_URL }) });
-const cache = createWriteBehind({
-  redis: REDIS_URL,
-  prisma,
-  prefix: WB_PREFIX,
-  entities: { post: { model: 'Post', fields: { likes: counter() } } },
-  flush: { windowMs: 50 },
-});
-const worker = cache.createWorker();
-await worker.ready;
-const likes = await cache.increment('post', WB_ID, 'likes', 1);
-await cache.flushed('post', WB_ID);
-await worker.close();
-await cache.close();
-await prisma.$disconnect();
-console.log(JSON.stringify({ likes, resolved: import.meta.resolve('@write-behind/core') }));
-`;
-
-const CJS_CONSUMER = `
-const { PrismaPg } = require('@prisma/adapter-pg');
-const { counter, createWriteBehind } = require('@write-behind/core');
-
-async function main() {
+const USE_CACHE = (by: number, resolved: string) => `
   const { DATABASE_URL, REDIS_URL, WB_PREFIX, WB_ID } = process.env;
-  // The generated client is ESM; a CommonJS app loads it with import(), as it loads any ESM package.
-  const { PrismaClient } = await import('./out/generated/client.js');
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: DATABASE_URL }) });
   const cache = createWriteBehind({
     redis: REDIS_URL,
@@ -201,13 +171,28 @@ async function main() {
   });
   const worker = cache.createWorker();
   await worker.ready;
-  const likes = await cache.increment('post', WB_ID, 'likes', 2);
+  const likes = await cache.increment('post', WB_ID, 'likes', ${by});
   await cache.flushed('post', WB_ID);
   await worker.close();
   await cache.close();
   await prisma.$disconnect();
-  console.log(JSON.stringify({ likes, resolved: require.resolve('@write-behind/core') }));
-}
+  console.log(JSON.stringify({ likes, resolved: ${resolved} }));
+`;
+
+const ESM_CONSUMER = `
+import { PrismaPg } from '@prisma/adapter-pg';
+import { counter, createWriteBehind } from '@write-behind/core';
+import { PrismaClient } from './out/generated/client.js';
+${USE_CACHE(1, "import.meta.resolve('@write-behind/core')")}`;
+
+const CJS_CONSUMER = `
+const { PrismaPg } = require('@prisma/adapter-pg');
+const { counter, createWriteBehind } = require('@write-behind/core');
+
+async function main() {
+  // The generated client is ESM; a CommonJS app loads it with import(), as it loads any ESM package.
+  const { PrismaClient } = await import('./out/generated/client.js');
+${USE_CACHE(2, "require.resolve('@write-behind/core')")}}
 main().catch((error) => {
   console.error(error);
   process.exit(1); // open connections would keep the process alive

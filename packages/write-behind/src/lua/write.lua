@@ -22,7 +22,7 @@
 
   Returns one reply per write: { status, value, version, jobId }
     status: see the constants below
-    value: increments the new counter value; 'set' the whole hash as a flat list; 'del' 1 if something was
+    value: increments the new counter value (as text); 'set' the whole hash as a flat list; 'del' 1 if something was
            deleted; backlog full the dirty count; overflow the current value
     jobId: only when this write made the key dirty: the id of the flush job the caller enqueues. The key's
            `_j` records the version in it, by which the sweep finds that job.
@@ -66,6 +66,11 @@ if batch <= last then
   return unknown
 end
 
+-- A counter's new value as decimal text: some clients decode an integer reply near 2^53 off by one.
+local function asText(number)
+  return string.format('%d', number)
+end
+
 -- A write to a clean key makes it dirty, unless the backlog is full.
 local function backlogFull(alreadyDirty)
   if alreadyDirty or limit <= 0 then return nil end
@@ -96,7 +101,7 @@ local function increment(key, p)
   local current = tonumber(meta[3] or '0')
   local nextValue = current + delta
   if nextValue > most or nextValue < least then return { STATUS_OVERFLOW, tostring(current) } end
-  return finish(key, alreadyDirty, rcall('HINCRBY', key, field, delta))
+  return finish(key, alreadyDirty, asText(rcall('HINCRBY', key, field, delta)))
 end
 
 local function write(key, op, p)
@@ -147,7 +152,7 @@ local function write(key, op, p)
     local nextValue = current + delta
     if nextValue > most or nextValue < least then return refuse(STATUS_OVERFLOW, tostring(current)) end
     if not exists and not create() then return refuse(STATUS_NOT_FOUND) end
-    value = rcall('HINCRBY', key, counterField, delta)
+    value = asText(rcall('HINCRBY', key, counterField, delta))
   elseif op == 'set' or op == 'put' then
     if not exists and not create() then return refuse(STATUS_NOT_FOUND) end
     -- One HSET for all pairs; the count is bounded by the entity's fields, far below Lua's stack limit.

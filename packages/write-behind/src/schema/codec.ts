@@ -20,6 +20,7 @@ const DECIMAL = /^([+-])?(\d+)(?:\.(\d+))?$/;
 const EARLIEST = new Date('0001-01-01T00:00:00.000Z').getTime();
 const LATEST = new Date('9999-12-31T23:59:59.999Z').getTime();
 const FLOAT4_MAX = 3.4028234663852886e38;
+const DAY = 86_400_000;
 
 export function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
@@ -154,6 +155,8 @@ export function encodeField(entity: string, field: ResolvedField, value: unknown
             `${where} is ${value}, outside the range of column ${field.column} (real)`,
           );
         }
+        // A `real` keeps single precision: the cache holds what the column will, so every read agrees.
+        return `n${single}`;
       }
       return `n${value}`;
     }
@@ -163,8 +166,15 @@ export function encodeField(entity: string, field: ResolvedField, value: unknown
       if (typeof value !== 'boolean')
         throw new ValidationError(`${where} must be a boolean, got ${describe(value)}`);
       return value ? 'b1' : 'b0';
-    case 'dateTime':
-      return `d${checkDate(where, value)}`;
+    case 'dateTime': {
+      const time = checkDate(where, value);
+      if (field.type.sql === 'date' && ((time % DAY) + DAY) % DAY !== 0) {
+        throw new ValidationError(
+          `${where} is ${new Date(time).toISOString()}, but column ${field.column} is a date and would drop the time of day: pass midnight UTC or "YYYY-MM-DD"`,
+        );
+      }
+      return `d${time}`;
+    }
     case 'json':
       return `j${checkJson(where, value)}`;
     case 'enum': {
@@ -254,8 +264,9 @@ export function fromSqlText(field: ResolvedField, text: string | null | undefine
   switch (field.kind) {
     case 'counter':
     case 'integer':
-    case 'number':
       return Number(text);
+    case 'number':
+      return field.float4 ? Math.fround(Number(text)) : Number(text);
     case 'decimal':
       return canonicalDecimal(text) ?? text;
     case 'boolean':
@@ -271,8 +282,21 @@ export function fromSqlText(field: ResolvedField, text: string | null | undefine
   }
 }
 
-/** The Redis form of a value read from the database (a cache fill). */
-export function encodeLoaded(field: ResolvedField, value: FieldValue): string {
+/**
+ * The Redis form of a value read from the database (a cache fill). An integer beyond what a JavaScript number
+ * holds exactly (a `BigInt` column past ±(2^53-1)) is refused: cached, it would be rewritten rounded by the
+ * key's next flush, whatever field that flush was for.
+ */
+export function encodeLoaded(entity: string, id: string, field: ResolvedField, value: FieldValue): string {
+  if (
+    (field.kind === 'counter' || field.kind === 'integer') &&
+    value !== null &&
+    !Number.isSafeInteger(value)
+  ) {
+    throw new ValidationError(
+      `${entity} ${JSON.stringify(id)} cannot be cached: column ${field.column} holds ${value}, beyond ±(2^53-1), which a JavaScript number cannot hold exactly`,
+    );
+  }
   if (field.kind === 'counter') return String(value);
   if (value === null) return 'z';
   switch (field.kind) {

@@ -140,48 +140,42 @@ const PRISMA_TYPE_KIND: Record<string, FieldKind> = {
   Json: 'json',
 };
 
+/**
+ * The PostgreSQL type Prisma Migrate creates for a scalar field, by Prisma type and native type attribute
+ * (`''`: none), as `format_type()` prints it. A native type not listed is one the cache cannot hold.
+ */
+const COLUMN_TYPES: Record<string, Record<string, (args: readonly string[]) => string>> = {
+  String: {
+    '': () => 'text',
+    Text: () => 'text',
+    VarChar: ([n]) => (n ? `character varying(${n})` : 'character varying'),
+    Char: ([n = '1']) => `character(${n})`,
+    Uuid: () => 'uuid',
+  },
+  Int: { '': () => 'integer', Integer: () => 'integer', SmallInt: () => 'smallint' },
+  BigInt: { '': () => 'bigint', BigInt: () => 'bigint' },
+  Float: { '': () => 'double precision', DoublePrecision: () => 'double precision', Real: () => 'real' },
+  Decimal: { '': () => 'numeric(65,30)', Decimal: ([p = '65', s = '0']) => `numeric(${p},${s})` },
+  Boolean: { '': () => 'boolean', Boolean: () => 'boolean' },
+  DateTime: {
+    '': () => 'timestamp(3) without time zone',
+    Timestamp: ([p = '3']) => `timestamp(${p}) without time zone`,
+    Timestamptz: ([p = '3']) => `timestamp(${p}) with time zone`,
+    Date: () => 'date',
+  },
+  Json: { '': () => 'jsonb', JsonB: () => 'jsonb', Json: () => 'json' },
+};
+
 /** The PostgreSQL type Prisma Migrate creates for a field, or an error message. */
 export function prismaColumnType(
   field: PrismaField,
   enums: ReadonlyMap<string, PrismaEnum>,
 ): ColumnType | string {
-  const native = field.native;
-  const arg = (i: number) => native?.args[i];
-  const unsupported = () => `${field.type} @db.${native?.name} is not supported`;
-  switch (field.type) {
-    case 'String':
-      if (!native || native.name === 'Text') return { sql: 'text' };
-      if (native.name === 'VarChar')
-        return { sql: arg(0) ? `character varying(${arg(0)})` : 'character varying' };
-      if (native.name === 'Char') return { sql: `character(${arg(0) ?? 1})` };
-      if (native.name === 'Uuid') return { sql: 'uuid' };
-      return unsupported();
-    case 'Int':
-      if (!native || native.name === 'Integer') return { sql: 'integer' };
-      if (native.name === 'SmallInt') return { sql: 'smallint' };
-      return unsupported();
-    case 'BigInt':
-      return !native || native.name === 'BigInt' ? { sql: 'bigint' } : unsupported();
-    case 'Float':
-      if (!native || native.name === 'DoublePrecision') return { sql: 'double precision' };
-      if (native.name === 'Real') return { sql: 'real' };
-      return unsupported();
-    case 'Decimal':
-      if (!native) return { sql: 'numeric(65,30)' };
-      if (native.name === 'Decimal') return { sql: `numeric(${arg(0) ?? 65},${arg(1) ?? 0})` };
-      return unsupported();
-    case 'Boolean':
-      return { sql: 'boolean' };
-    case 'DateTime':
-      if (!native) return { sql: 'timestamp(3) without time zone' };
-      if (native.name === 'Timestamp') return { sql: `timestamp(${arg(0) ?? 3}) without time zone` };
-      if (native.name === 'Timestamptz') return { sql: `timestamp(${arg(0) ?? 3}) with time zone` };
-      if (native.name === 'Date') return { sql: 'date' };
-      return unsupported();
-    case 'Json':
-      if (!native || native.name === 'JsonB') return { sql: 'jsonb' };
-      if (native.name === 'Json') return { sql: 'json' };
-      return unsupported();
+  const scalar = COLUMN_TYPES[field.type];
+  if (scalar) {
+    const native = field.native;
+    const type = scalar[native?.name ?? ''];
+    return type ? { sql: type(native?.args ?? []) } : `${field.type} @db.${native?.name} is not supported`;
   }
   const prismaEnum = enums.get(field.type);
   if (prismaEnum) {

@@ -198,30 +198,17 @@ export class PrismaStore implements Store {
     return false;
   }
 
-  /** PostgreSQL's SQLSTATE and message, found under Prisma's wrapping; Prisma's own otherwise. */
+  /**
+   * PostgreSQL's SQLSTATE and message, found under Prisma's wrapping (`originalCode` / `originalMessage` of
+   * the driver adapter's error) or on a `pg` error (which has a `severity`); the error's own message otherwise.
+   */
   describeError(error: unknown): { code?: string; message: string } {
-    let fallback: { code?: string; message: string } | undefined;
-    for (const shape of causes(error)) {
-      if (typeof shape.originalMessage === 'string') {
-        return typeof shape.originalCode === 'string'
-          ? { code: shape.originalCode, message: shape.originalMessage }
-          : { message: shape.originalMessage };
-      }
-      if (
-        typeof shape.code === 'string' &&
-        /^[0-9A-Z]{5}$/.test(shape.code) &&
-        typeof shape.message === 'string'
-      ) {
-        return { code: shape.code, message: shape.message };
-      }
-      if (!fallback && typeof shape.message === 'string') {
-        fallback =
-          typeof shape.code === 'string'
-            ? { code: shape.code, message: shape.message }
-            : { message: shape.message };
-      }
-    }
-    return fallback ?? { message: String(error) };
+    const shapes = [...causes(error)];
+    const adapter = shapes.find((s) => typeof s.originalMessage === 'string');
+    if (adapter) return withCode(adapter.originalMessage as string, adapter.originalCode);
+    const pg = shapes.find((s) => typeof s.message === 'string' && 'severity' in s);
+    if (pg) return withCode(pg.message as string, pg.code);
+    return { message: error instanceof Error ? error.message : String(error) };
   }
 
   async #introspect(table: string): Promise<TableInfo | undefined> {
@@ -257,6 +244,10 @@ export class PrismaStore implements Store {
     });
     return params;
   }
+}
+
+function withCode(message: string, code: unknown): { code?: string; message: string } {
+  return typeof code === 'string' ? { code, message } : { message };
 }
 
 function versionsOf(rows: readonly { version: number }[]): string {

@@ -25,7 +25,7 @@ export interface DeleteRow {
 
 /**
  * Where flushed state goes. The Prisma store is one implementation; any other must pass the same contract
- * suite (`test/support/store-contract.ts`). Every write is guarded by the key's version, so a replayed or
+ * suite (`packages/testkit/src/store-contract.ts`). Every write is guarded by the key's version, so a replayed or
  * stale write is a no-op: that is what makes at-least-once flushing safe.
  */
 export interface Store {

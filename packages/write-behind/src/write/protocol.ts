@@ -20,9 +20,9 @@ export const WriteStatus = {
 export type WriteStatus = (typeof WriteStatus)[keyof typeof WriteStatus];
 
 /**
- * One write's reply: status, value (new counter value, a `set`'s whole hash, 1 for a delete that deleted,
- * the dirty count or the current counter value on refusals), version, and the flush job's id when the write
- * made the key dirty.
+ * One write's reply: status, value (an increment's new counter value as decimal text, a `set`'s whole hash, 1 for a
+ * delete that deleted, the dirty count or the current counter value on refusals), version, and the flush job's id
+ * when the write made the key dirty.
  */
 export type WriteReply = [
   status: WriteStatus,

@@ -142,7 +142,7 @@ export class Writer {
     const pairs: string[] = [];
     for (const field of entity.fields) {
       const value = loaded.values[field.name];
-      if (value !== undefined) pairs.push(field.name, encodeLoaded(field, value));
+      if (value !== undefined) pairs.push(field.name, encodeLoaded(entity.name, id, field, value));
     }
     return fillArgs({ version: loaded.version, pairs });
   }

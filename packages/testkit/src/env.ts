@@ -1,0 +1,128 @@
+// The servers the tests, the benchmark and the chaos scripts run against, and the isolation each of them gets
+// there: a fresh key prefix in Redis and a fresh schema in PostgreSQL, both removed afterwards.
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createPrismaClient, type PrismaClient } from '@write-behind/db';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { applyMigrations } from '../../../scripts/lib/migrations.mjs';
+
+/** The servers: the same variables and defaults as `npm test` (an empty variable counts as unset). */
+export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+export const DATABASE_URL = process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres';
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
+
+/** `label` followed by `hexDigits` random hex digits: a name no other run uses. */
+export function uniqueName(label: string, hexDigits = 12): string {
+  return `${label}${randomUUID().replaceAll('-', '').slice(0, hexDigits)}`;
+}
+
+/** A fresh key prefix: every test's Redis keys and queues live under it. */
+export function testPrefix(): string {
+  return uniqueName('t');
+}
+
+/** The connection string of `base` (`DATABASE_URL`) with `search_path` set to one schema. */
+export function schemaUrl(schema: string, base = DATABASE_URL): string {
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+/** What a test database needs of a Prisma Client. */
+export interface Disconnectable {
+  $disconnect(): Promise<void>;
+}
+
+export interface TestDatabase<P extends Disconnectable = PrismaClient> {
+  schema: string;
+  /** `DATABASE_URL` on this schema. */
+  url: string;
+  /** For assertions and setup: plain SQL on the schema. */
+  pool: pg.Pool;
+  prisma: P;
+  drop(): Promise<void>;
+}
+
+/** Another Prisma schema than the demo's: its migrations folder and a client generated from it. */
+export interface TestSchema<P extends Disconnectable> {
+  migrationsDir: string;
+  createPrisma(url: string): P;
+}
+
+/**
+ * A schema of its own with the project's migrations applied (or those of `testSchema`, with its client),
+ * dropped by `drop()`.
+ */
+export async function createTestDatabase(): Promise<TestDatabase>;
+export async function createTestDatabase<P extends Disconnectable>(
+  testSchema: TestSchema<P>,
+): Promise<TestDatabase<P>>;
+export async function createTestDatabase(
+  testSchema: TestSchema<Disconnectable> = {
+    migrationsDir: MIGRATIONS_DIR,
+    createPrisma: createPrismaClient,
+  },
+): Promise<TestDatabase<Disconnectable>> {
+  const schema = uniqueName('wbt_');
+  await applyMigrations({ connectionString: DATABASE_URL, schema, migrationsDir: testSchema.migrationsDir });
+  const url = schemaUrl(schema);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const prisma = testSchema.createPrisma(url);
+  return {
+    schema,
+    url,
+    pool,
+    prisma,
+    async drop() {
+      await prisma.$disconnect();
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * The SCAN pattern of every key under `prefix`, whatever the shard: each shard's keys start with its hash tag
+ * `{<prefix>:<shard>}` (see `shardKeys`). `prefix` may itself end in `*`, to match every prefix that starts
+ * with it.
+ */
+export function prefixPattern(prefix: string): string {
+  return `{${prefix}:*`;
+}
+
+/** Deletes every Redis key under `prefix` (data, indexes, queues; see {@link prefixPattern}). Returns how many. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 5000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** {@link deleteKeys} over a connection of its own to `REDIS_URL`. */
+export async function cleanupRedis(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    await deleteKeys(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Polls `check` until it is true or the deadline passes; returns whether it became true. */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+  intervalMs = 25,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

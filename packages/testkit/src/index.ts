@@ -1,0 +1,48 @@
+// The helpers that the tests (test/, packages/<name>/test, apps/<name>/test), the benchmark (bench/) and the
+// chaos scripts (scripts/chaos/) share. It imports none of them: they import it. Private to this repository.
+export { type AppName, type AppProcess, type LogLine, startApp } from './app-process.ts';
+export { entities, type TestEntities } from './entities.ts';
+export {
+  cleanupRedis,
+  createTestDatabase,
+  DATABASE_URL,
+  deleteKeys,
+  eventually,
+  prefixPattern,
+  REDIS_URL,
+  schemaUrl,
+  type TestDatabase,
+  type TestSchema,
+  testPrefix,
+  uniqueName,
+} from './env.ts';
+export { forwardingStore } from './forwarding-store.ts';
+export { type GatedStore, gatedStore } from './gated-store.ts';
+export {
+  createHarness,
+  createTestCache,
+  createWorld,
+  HARNESS_FLUSH,
+  type Harness,
+  type HarnessOptions,
+  STALLED,
+  type TestCache,
+  testWorkerConfig,
+  videoRow,
+  type World,
+  type WorldOptions,
+} from './harness.ts';
+export { type PgProxy, startPgProxy } from './pg-proxy.ts';
+export { mulberry32 } from './random.ts';
+export { freePort, type RedisServer, type StartRedisOptions, startRedis } from './redis-server.ts';
+export { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './secrets.ts';
+export { stderrLogger } from './stderr-logger.ts';
+export { type ContractWorld, storeContract } from './store-contract.ts';
+export {
+  type SpawnOptions,
+  spawnWorkerProcess,
+  startWorkerProcess,
+  type WorkerEvent,
+  type WorkerProcess,
+  type WorkerProcessConfig,
+} from './worker-process.ts';

@@ -1,0 +1,93 @@
+// A private redis-server for the tests, chaos scripts and benchmark cases that need a Redis of their own: one
+// they can SIGKILL and restart on its data directory, or start with a password, TLS or other settings.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+
+/** A TCP port of 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StartRedisOptions {
+  /** The password the readiness probe authenticates with (pass `--requirepass` in the arguments too). */
+  password?: string;
+  /**
+   * Serve TLS only: `--tls-port` on the free port, `--port 0`, these PEM files, and no client certificates
+   * (`--tls-auth-clients no`). The readiness probe trusts `caFile`.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+}
+
+export interface RedisServer {
+  port: number;
+  process: ChildProcess;
+  kill(): Promise<void>;
+}
+
+/** Starts a private redis-server on a free port of 127.0.0.1 and resolves once it answers PING. */
+export async function startRedis(args: string[], options: StartRedisOptions = {}): Promise<RedisServer> {
+  const { password, tls } = options;
+  const port = await freePort();
+  const listen = tls
+    ? [
+        ...['--port', '0', '--tls-port', String(port), '--tls-auth-clients', 'no'],
+        ...['--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile],
+      ]
+    : ['--port', String(port)];
+  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The end of redis-server's own log, to say why it did not start.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-2000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    retryStrategy: () => null,
+    ...(password ? { password } : {}),
+    ...(tls ? { tls: { ca: readFileSync(tls.caFile) } } : {}),
+  });
+  probe.on('error', () => {});
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if (probe.status !== 'ready') await probe.connect();
+      // A Redis loading its AOF answers LOADING until it is done.
+      if ((await probe.ping()) === 'PONG') break;
+    } catch {
+      probe.disconnect();
+    }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      probe.disconnect();
+      if (child.exitCode === null) child.kill('SIGKILL');
+      throw new Error(`redis-server on ${port} did not start; its output ends with:\n${output.trim()}`);
+    }
+    await sleep(50);
+  }
+  probe.disconnect();
+  return {
+    port,
+    process: child,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

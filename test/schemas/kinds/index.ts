@@ -1,0 +1,66 @@
+// The kinds test schema (./schema.prisma) as the tests use it: its migrations folder, a Prisma Client factory
+// for its generated client, and the entities declared on it, one per key kind, every field kind on `player`.
+import { fileURLToPath } from 'node:url';
+import { PrismaPg } from '@prisma/adapter-pg';
+import {
+  boolean,
+  counter,
+  dateTime,
+  decimal,
+  type EntityDefinitions,
+  enumeration,
+  integer,
+  json,
+  number,
+  string,
+} from '@write-behind/core';
+import { PrismaClient } from './generated/client.ts';
+import { Tier } from './generated/enums.ts';
+
+export { PrismaClient };
+
+export const KINDS_MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** A client of the kinds schema over `@prisma/adapter-pg`, one per test database. */
+export function createKindsPrisma(connectionString: string): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString, max: 4 }) });
+}
+
+/** Mirrors packages/write-behind/test/unit/fixtures/schema.ts, plus the BigInt key (`ledger`). */
+export const kindsEntities = {
+  player: {
+    model: 'Player',
+    key: { id: 'int' },
+    fields: {
+      score: counter(),
+      xp: counter(),
+      name: string(),
+      level: integer({ nullable: true }),
+      ratio: number(),
+      accuracy: number({ nullable: true }),
+      balance: decimal({ default: '0' }),
+      bonus: decimal({ nullable: true }),
+      active: boolean({ default: true }),
+      lastSeen: dateTime({ nullable: true }),
+      birthday: dateTime({ nullable: true }),
+      prefs: json({ nullable: true }),
+      tier: enumeration(Object.values(Tier), { default: 'FREE' }),
+    },
+  },
+  device: {
+    model: 'Device',
+    key: { id: 'uuid' },
+    fields: { pings: counter(), label: string({ nullable: true }) },
+  },
+  ledger: {
+    model: 'Ledger',
+    key: { id: 'bigint' },
+    fields: { entries: counter(), memo: string({ nullable: true }) },
+  },
+  membership: {
+    model: 'Membership',
+    key: { orgId: 'uuid', userId: 'int' },
+    fields: { role: string(), visits: counter(), since: dateTime() },
+  },
+} as const satisfies EntityDefinitions;
+export type KindsEntities = typeof kindsEntities;
