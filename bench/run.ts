@@ -9,11 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTestDatabase, DATABASE_URL, deleteKeys, REDIS_URL, uniqueName } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
+import { appendEvents } from './cases/append.ts';
 import { bullmqAdds, naiveQueue, rawIncr, writeThrough } from './cases/baselines.ts';
 import { coalescing } from './cases/coalescing.ts';
+import { durabilityCost } from './cases/durability.ts';
 import { flushThroughput } from './cases/flush.ts';
 import { lag } from './cases/lag.ts';
 import { listpackMemory } from './cases/memory-listpack.ts';
+import { rankedIncrements, rankedTop } from './cases/ranked.ts';
+import { recoveryCost } from './cases/recovery-cost.ts';
 import { distinctIncrements, hotIncrements, settingsWrites } from './cases/writes.ts';
 import { type BenchContext, type CaseResult, createPlan } from './lib/context.ts';
 import { runInterleaved, type SlicedCase } from './lib/interleave.ts';
@@ -23,7 +27,7 @@ import { evaluateTargets } from './lib/targets.ts';
 
 /** Requests in flight of the informational low-concurrency runs of A and W1. */
 const LOW_IN_FLIGHT = 8;
-const CASES = ['A', 'B', 'C', 'J', 'W1', 'W2', 'W3', 'F1', 'C1', 'L1'] as const;
+const CASES = ['A', 'B', 'C', 'J', 'W1', 'W2', 'W3', 'F1', 'C1', 'L1', 'R1', 'R2', 'E1', 'D1'] as const;
 type CaseId = (typeof CASES)[number];
 
 const { values: flags } = parseArgs({
@@ -119,6 +123,10 @@ try {
     ['W1', (c) => hotIncrements(c)],
     ['W2', distinctIncrements],
     ['W3', settingsWrites],
+    // The cost of a ranking: the same increments on an unranked and a ranked counter, side by side.
+    ['R2', (c) => rankedIncrements(c, false)],
+    ['R2', (c) => rankedIncrements(c, true)],
+    ['R2', rankedTop],
     // Informational: the latency of A and W1 when requests barely queue (Little's law: at 64 in flight the
     // mean latency is 64 / throughput, whatever the code does).
     ['A', (c) => rawIncr(c, LOW_IN_FLIGHT)],
@@ -148,6 +156,18 @@ try {
     const rate = w1.rate / 2;
     for (const row of (await run('L1', 'lag at half of W1', () => lag(ctx, rate))) ?? []) keep(row);
   }
+  for (const row of (await run('E1', 'append entities: acked events, flush rows, plain INSERT', () =>
+    appendEvents(ctx),
+  )) ?? [])
+    keep(row);
+  for (const row of (await run('R1', 'Redis commands of the lock and stalled-check settings', () =>
+    recoveryCost(ctx),
+  )) ?? [])
+    keep(row);
+  for (const row of (await run('D1', "durability 'memory' vs 'replicas' vs 'fsync'", () =>
+    durabilityCost(ctx),
+  )) ?? [])
+    keep(row);
 } finally {
   progress('cleaning up');
   await cleanup();

@@ -101,6 +101,19 @@ test('likes and views are acknowledged by the api and reach PostgreSQL', async (
   );
 });
 
+test('the leaderboard: GET /videos/top and /videos/:id/rank answer from the running api', async () => {
+  assert.equal((await call('POST', '/videos/e2e-top/likes', { by: 1_000_000_000 })).status, 200);
+  const top = await call('GET', '/videos/top?by=likes&n=1');
+  assert.deepEqual(top.body, { by: 'likes', top: [{ id: 'e2e-top', likes: 1_000_000_000, rank: 1 }] });
+  assert.deepEqual((await call('GET', '/videos/e2e-top/rank?by=likes')).body, {
+    id: 'e2e-top',
+    by: 'likes',
+    rank: 1,
+    likes: 1_000_000_000,
+  });
+  assert.equal((await call('GET', '/videos/e2e-nothing/rank?by=views')).status, 404);
+});
+
 test('a video that exists only in PostgreSQL is read through the cache', async () => {
   await db.pool.query(`INSERT INTO "Video" (id, likes, views, version) VALUES ('e2e-cold', 7, 3, 0)`);
   assert.deepEqual((await call('GET', '/videos/e2e-cold')).body, { id: 'e2e-cold', likes: 7, views: 3 });

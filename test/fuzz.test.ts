@@ -260,6 +260,9 @@ describe('the HTTP api under hostile requests', () => {
           { requiredKeys: [] },
         )
         .map((o) => JSON.stringify(o)),
+      fc
+        .record({ type: hostileString, context: hostileValue }, { requiredKeys: [] })
+        .map((o) => JSON.stringify(o)),
     );
     const route = fc.constantFrom(
       ['post', 'videos', 'likes'],
@@ -270,6 +273,7 @@ describe('the HTTP api under hostile requests', () => {
       ['patch', 'users', 'settings'],
       ['delete', 'users', 'settings'],
       ['post', 'videos', 'shares'],
+      ['post', 'videos', 'events'],
     );
     await fc.assert(
       fc.asyncProperty(route, pathId, body, async ([method, base, tail], idPart, payload) => {

@@ -43,6 +43,11 @@ test('a job stalled twice still gets its key flushed', async () => {
     sweeps.some((l) => (l.obj as { stalledJobsRemoved?: number }).stalledJobsRemoved === 1),
     `the job failed by stalling, as the test intends, and the sweep removed it: ${JSON.stringify(sweeps)}`,
   );
+  assert.ok(
+    h.logs.some((l) => l.level === 'warn' && l.msg.includes('failed by stalling too often')),
+    'the failure is logged as a stall, for the sweep',
+  );
+  assert.ok(!h.logs.some((l) => l.msg.includes('it will be retried')), 'not as a retry that never comes');
   assert.deepEqual(failed, [], 'no failed job is left for an operator');
   assert.deepEqual(await videoRow(h.db, 'twice'), { likes: 5, views: 0, version: 1 });
 });

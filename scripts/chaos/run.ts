@@ -4,7 +4,9 @@
 // workers (child processes) are SIGKILLed and restarted, PostgreSQL is cut through a TCP proxy, and workers
 // are killed right after a flush committed. Every ACKNOWLEDGED write is recorded in a model; after the load
 // stops, a clean worker drains everything and every key's row in PostgreSQL (and its value in Redis) is
-// compared with the model.
+// compared with the model. For each worker kill it also measures recovery: the time from the kill to the last
+// key held by a job active at the kill reaching PostgreSQL (see recovery-tracker.ts), with the library's
+// default lock and stalled-check settings.
 //
 // Flags: --duration 60s  --clients 32  --videos 2000  --settings 1000  --hot 8  --workers 2
 //        --kill-every 3s  --outage 10s  --outage-at 0.35  --drain-timeout 60s  --seed 1  --json  --quiet
@@ -37,6 +39,7 @@ import {
   type WorkerProcessConfig,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
+import { type KillRecovery, type RecoverySummary, RecoveryTracker } from './recovery-tracker.ts';
 
 export interface ChaosOptions {
   durationMs: number;
@@ -104,7 +107,10 @@ export interface ChaosReport {
   stuckKeys: string[];
   /** Only when keys were stuck: PostgreSQL mismatches after retrying every failed job and draining again. */
   mismatchesAfterRetry?: number;
-  logs: { warn: number; error: number; errorSamples: string[] };
+  /** Per kill: from the kill to the last key its active jobs held reaching PostgreSQL. */
+  recovery: RecoverySummary;
+  /** Log lines of the cache and the draining worker; warnings counted by message. */
+  logs: { warn: number; error: number; errorSamples: string[]; warnings: Record<string, number> };
 }
 
 type VideoRecord = { likes: number; views: number };
@@ -125,7 +131,12 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   const proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 5432) });
   const proxiedBase = proxy.url(DATABASE_URL);
   const prisma = createPrismaClient(schemaUrl(db.schema, proxiedBase), { max: 8 });
-  const logCounts = { warn: 0, error: 0, errorSamples: [] as string[] };
+  const logCounts = {
+    warn: 0,
+    error: 0,
+    errorSamples: [] as string[],
+    warnings: {} as Record<string, number>,
+  };
   const cache = createWriteBehind<TestEntities>({
     redis: REDIS_URL,
     entities,
@@ -135,8 +146,9 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     sweep: { intervalMs: 1000, graceMs: 2000 },
     logger: {
       info: () => {},
-      warn: () => {
+      warn: (_obj, msg = '') => {
         logCounts.warn++;
+        bump(logCounts.warnings, msg);
       },
       error: (obj, msg = '') => {
         logCounts.error++;
@@ -150,7 +162,6 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     prefix,
     databaseUrl: schemaUrl(db.schema, proxiedBase),
     flush: HARNESS_FLUSH,
-    worker: { lockDurationMs: 2000, stalledIntervalMs: 1000 },
   };
   const faults: Record<string, number> = {};
   const children = new Set<WorkerProcess>();
@@ -294,7 +305,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   // ---- faults ----
   for (let i = 0; i < o.workers; i++) spawnWorker();
   let outage = false;
-  const faultLoop = async (start: number) => {
+  const faultLoop = async (start: number, tracker: RecoveryTracker) => {
     let kills = 0;
     // The outage runs on its own clock, whatever the kill loop is waiting for.
     const outageTimer =
@@ -302,6 +313,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
         ? setTimeout(
             () => {
               outage = true;
+              tracker.outage(Date.now(), Date.now() + o.outageMs);
               proxy.cut();
               bump(faults, 'pg-outage');
               log(`PostgreSQL cut for ${o.outageMs} ms`);
@@ -326,15 +338,16 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
           () => true,
           () => false,
         );
-        await hang.kill();
-        bump(faults, committed ? 'kill-after-commit' : 'kill-hung-worker-before-commit');
+        const kind = committed ? 'kill-after-commit' : 'kill-hung-worker-before-commit';
+        await tracker.kill(kind, () => hang.kill());
+        bump(faults, kind);
         log(`hang-after-upsert worker killed (committed: ${committed})`);
         continue;
       }
       const live = [...children].filter((c) => c.process.exitCode === null);
       const victim = live[Math.floor(Math.random() * live.length)];
       if (victim) {
-        await victim.kill();
+        await tracker.kill('worker-sigkill', () => victim.kill());
         bump(faults, 'worker-sigkill');
       }
       spawnWorker();
@@ -344,7 +357,13 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
 
   log(`load: ${o.clients} clients, ${o.videos}+${o.hot} videos, ${o.settings} settings, ${o.durationMs} ms`);
   const start = Date.now();
-  const faulting = faultLoop(start);
+  const tracker = new RecoveryTracker(
+    cache.queues[0] as NonNullable<(typeof cache.queues)[0]>,
+    redisClient(cache),
+    shardKeys(prefix, 0, 1),
+    start,
+  );
+  const faulting = faultLoop(start, tracker);
   const clients = Array.from({ length: o.clients }, (_, c) => clientLoop(c));
   await sleep(o.durationMs);
   stop = true;
@@ -354,13 +373,14 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
 
   // ---- recovery ----
   proxy.restore();
-  await Promise.all([...children].map((c) => c.kill()));
+  // Stopped, not killed: their jobs finish, so the last kills' recovery is measured like the others.
+  await Promise.all([...children].map((c) => c.stop(20_000).then(noop, () => c.kill())));
   log('load stopped; clean worker draining');
   const drainStart = Date.now();
   let worker: FlushWorker | undefined;
   let drainError: string | undefined;
   try {
-    worker = cache.createWorker({ lockDurationMs: 2000, stalledIntervalMs: 1000, closeTimeoutMs: 5000 });
+    worker = cache.createWorker({ closeTimeoutMs: 5000 });
     await worker.ready;
     await cache.flush({ timeoutMs: o.drainTimeoutMs });
   } catch (error) {
@@ -368,6 +388,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     log(`drain failed: ${drainError}`);
   }
   const drainMs = Date.now() - drainStart;
+  const recovery = await tracker.summary();
 
   // ---- comparison ----
   const mismatches: Mismatch[] = [...readMismatchSamples];
@@ -486,6 +507,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     failedReasons,
     stuckKeys,
     ...(mismatchesAfterRetry === undefined ? {} : { mismatchesAfterRetry }),
+    recovery,
     logs: logCounts,
   };
 }
@@ -496,6 +518,8 @@ function redisClient(_cache: WriteBehind<TestEntities>): Redis {
   sharedRedis ??= new Redis(REDIS_URL);
   return sharedRedis;
 }
+
+function noop(): void {}
 
 function sum(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
@@ -591,10 +615,12 @@ export function formatReport(r: ChaosReport): string {
     `not acknowledged    ${JSON.stringify(r.rejected)}`,
     `faults injected     ${r.faultsTotal} ${JSON.stringify(r.faults)}`,
     `drain               ${r.drainMs} ms${r.drainError ? ` FAILED: ${r.drainError}` : ''}`,
+    `recovery after kill ${formatRecovery(r.recovery)}`,
+    ...r.recovery.samples.map(formatKill),
     `rows checked        ${r.rowsChecked} rows in PostgreSQL, ${r.keysChecked} keys against the model (PostgreSQL and Redis)`,
     `failed jobs         ${r.failedJobs} ${JSON.stringify(r.failedReasons)}`,
     ...r.stuckKeys.map((k) => `  still dirty: ${k}`),
-    `library log lines   warn ${r.logs.warn}, error ${r.logs.error}`,
+    `library log lines   warn ${r.logs.warn} ${JSON.stringify(r.logs.warnings)}, error ${r.logs.error}`,
     `read mismatches     ${r.readMismatches}`,
     `MISMATCHES          ${r.mismatches}`,
     ...(r.mismatchesAfterRetry === undefined
@@ -607,6 +633,25 @@ export function formatReport(r: ChaosReport): string {
           `  ${m.where} ${m.entity} ${m.id}: expected ${JSON.stringify(m.expected)}, got ${JSON.stringify(m.actual)}`,
       ),
   ].join('\n');
+}
+
+function formatKill(k: KillRecovery): string {
+  const s = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`);
+  const restalled = k.restalled > 0 ? `; ${k.restalled} stalled a second time: ${s(k.restalledMs)}` : '';
+  return `  kill at ${(k.atMs / 1000).toFixed(1)} s (${k.kind}, ${k.keys} keys held): ${k.landed ? s(k.recoveryMs) : 'never landed'}${restalled}${k.duringOutage ? ' (outage)' : ''}`;
+}
+
+function formatRecovery(r: RecoverySummary): string {
+  const ms = (n: number | undefined) => (n === undefined ? '—' : `${(n / 1000).toFixed(2)} s`);
+  return [
+    `${r.kills} of ${r.killsTotal} kills found the worker holding keys`,
+    `median ${ms(r.medianMs)}, max ${ms(r.maxMs)} over the ${r.kills - r.outageKills} clear of the outage`,
+    `${r.outageKills} during the outage (max ${ms(r.outageMaxMs)})`,
+    ...(r.restalledMaxMs === undefined
+      ? []
+      : [`keys whose job stalled a second time (the sweep's): up to ${ms(r.restalledMaxMs)}`]),
+    ...(r.notLanded > 0 ? [`${r.notLanded} with a key never landed`] : []),
+  ].join('; ');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -122,7 +122,15 @@ test('the KEDA ScaledObject scales the worker Deployment on metrics the worker e
       stats: async () => ({ dirtyKeys: 0, oldestDirtyAgeMs: 0, failedKeys: 0, shards: [] }),
       queues: [],
     },
-    counters: { batches: 0, statements: 0, rowsWritten: 0, keysFlushed: 0, rowsRejected: 0, outages: 0 },
+    counters: {
+      batches: 0,
+      statements: 0,
+      rowsWritten: 0,
+      keysFlushed: 0,
+      rowsRejected: 0,
+      outages: 0,
+      eventsInserted: 0,
+    },
     processMetrics: false,
   });
   const text = await new Promise<string>((resolve) => {

@@ -1,10 +1,13 @@
-import type { EntityValues, Logger } from '@write-behind/core';
+import type { AppendInput, EntityValues, Logger } from '@write-behind/core';
 import type { DemoCache, DemoEntities } from '@write-behind/demo';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { HttpError, toHttpError } from './errors.ts';
 
 /** The part of the cache the api uses; a fake with these methods serves tests. */
-export type ApiCache = Pick<DemoCache, 'get' | 'set' | 'increment' | 'delete' | 'stats'>;
+export type ApiCache = Pick<
+  DemoCache,
+  'get' | 'set' | 'increment' | 'delete' | 'stats' | 'top' | 'rank' | 'append'
+>;
 
 export interface ApiDependencies {
   cache: ApiCache;
@@ -17,6 +20,14 @@ export interface ApiDependencies {
 }
 
 const SETTINGS_FIELDS = ['theme', 'language', 'notifications'] as const;
+/** What a client sends of a video event; the api adds its time. */
+const EVENT_FIELDS = ['type', 'context'] as const;
+/** Checked by the library at run time; the cast only names the shape it checks. */
+type EventWrite = AppendInput<DemoEntities['videoEvent']>;
+/** The video counters the demo ranks (`counter({ ranked: true })` in its entities). */
+const RANKED_FIELDS = ['likes', 'views'] as const;
+/** Entries `GET /videos/top` returns unless `n` says otherwise. */
+const DEFAULT_TOP = 10;
 /** Checked by the library at run time; the cast only names the shape it checks. */
 type SettingsWrite = Partial<EntityValues<DemoEntities['settings']>>;
 /** Bodies are small JSON objects; anything bigger is a mistake or an attack. */
@@ -61,6 +72,33 @@ export function createApp({
       res.json({ id: req.params.id, [field]: value });
     });
   }
+
+  app.post('/videos/:id/events', async (req, res) => {
+    const body = objectBody(req);
+    rejectUnknownFields(body, EVENT_FIELDS);
+    // The library checks `type` (text of at most 32 characters) and `context` (any JSON, or null).
+    const event = { type: body.type, context: body.context ?? null, createdAt: new Date() } as EventWrite;
+    const seq = await cache.append('videoEvent', req.params.id as string, event);
+    // Accepted: Redis holds the event, its row follows within the flush window.
+    res.status(202).json({ id: req.params.id, seq });
+  });
+
+  // Before `/videos/:id`, which would take `top` for an id.
+  app.get('/videos/top', async (req, res) => {
+    const by = rankedField(req);
+    const n = req.query.n === undefined ? DEFAULT_TOP : integerQuery(req, 'n');
+    // The library checks n's range (1 to 1000) and answers with a ValidationError otherwise.
+    const top = await cache.top('video', by, n);
+    res.json({ by, top: top.map((e) => ({ id: e.id, [by]: e.value, rank: e.rank })) });
+  });
+
+  app.get('/videos/:id/rank', async (req, res) => {
+    const id = req.params.id as string;
+    const by = rankedField(req);
+    const position = await cache.rank('video', by, id);
+    if (!position) throw new HttpError(404, 'NOT_FOUND', `video ${JSON.stringify(id)} does not exist`);
+    res.json({ id, by, rank: position.rank, [by]: position.value });
+  });
 
   app.get('/videos/:id', async (req, res) => {
     const id = req.params.id;
@@ -140,6 +178,29 @@ function objectBody(req: Request, { optional = false } = {}): Record<string, unk
     );
   }
   return body as Record<string, unknown>;
+}
+
+/** `?by=`: one of the ranked fields. */
+function rankedField(req: Request): (typeof RANKED_FIELDS)[number] {
+  const by = req.query.by;
+  const field = RANKED_FIELDS.find((f) => f === by);
+  if (!field) {
+    throw new HttpError(
+      400,
+      'VALIDATION',
+      `by must be one of ${RANKED_FIELDS.join(', ')}, got ${by === undefined ? 'nothing' : JSON.stringify(by)}`,
+    );
+  }
+  return field;
+}
+
+/** A query parameter that must be a whole number written in digits. */
+function integerQuery(req: Request, name: string): number {
+  const text = req.query[name];
+  if (typeof text !== 'string' || !/^\d{1,9}$/.test(text)) {
+    throw new HttpError(400, 'VALIDATION', `${name} must be a whole number, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
 }
 
 function rejectUnknownFields(body: Record<string, unknown>, allowed: readonly string[]): void {

@@ -81,3 +81,53 @@ test('unknown routes and non-object bodies answer with the error shape', async (
   const scalar = await request(app).patch('/users/u1/settings').type('json').send('"dark"').expect(400);
   assert.equal(scalar.body.error.code, 'INVALID_JSON');
 });
+
+test('GET /videos/top and /videos/:id/rank: the leaderboard from Redis, with 400 and 404 answers', async () => {
+  const board = await createTestCache({ entities: demoEntities, logger: silent });
+  try {
+    await board.db.pool.query(`INSERT INTO "Video" (id, likes, views) VALUES ('stored', 6, 2)`);
+    const app = createApp({ cache: board.cache, logger: silent });
+    await request(app).post('/videos/v1/likes').send({ by: 11 }).expect(200);
+    await request(app).post('/videos/v2/likes').send({ by: 6 }).expect(200);
+    await request(app)
+      .get('/videos/top?by=likes&n=3')
+      .expect(200, {
+        by: 'likes',
+        top: [
+          { id: 'v1', likes: 11, rank: 1 },
+          { id: 'v2', likes: 6, rank: 2 },
+          { id: 'stored', likes: 6, rank: 2 },
+        ],
+      });
+    await request(app)
+      .get('/videos/top?by=views')
+      .expect(200, {
+        by: 'views',
+        top: [
+          { id: 'stored', views: 2, rank: 1 },
+          { id: 'v2', views: 0, rank: 2 },
+          { id: 'v1', views: 0, rank: 2 },
+        ],
+      });
+    await request(app)
+      .get('/videos/stored/rank?by=likes')
+      .expect(200, { id: 'stored', by: 'likes', rank: 2, likes: 6 });
+    const cases: [string, number, string][] = [
+      ['/videos/nobody/rank?by=likes', 404, 'NOT_FOUND'],
+      ['/videos/top', 400, 'VALIDATION'],
+      ['/videos/top?by=title', 400, 'VALIDATION'],
+      ['/videos/top?by=likes&n=0', 400, 'VALIDATION'],
+      ['/videos/top?by=likes&n=1001', 400, 'VALIDATION'],
+      ['/videos/top?by=likes&n=ten', 400, 'VALIDATION'],
+      ['/videos/top?by=likes&n=1&n=2', 400, 'VALIDATION'],
+      ['/videos/v1/rank?by[]=likes', 400, 'VALIDATION'],
+    ];
+    for (const [path, status, code] of cases) {
+      const response = await request(app).get(path);
+      assert.equal(response.status, status, path);
+      assert.equal(response.body.error.code, code, path);
+    }
+  } finally {
+    await board.close();
+  }
+});

@@ -1,15 +1,23 @@
-import { boolean, counter, type EntityDefinitions, string } from '@write-behind/core';
+import { boolean, counter, dateTime, type EntityDefinitions, json, string } from '@write-behind/core';
 
 /**
  * The demo's entities, shared by the api, the worker and the dashboard: every process of one deployment must
  * agree on them, since the worker flushes what the api writes.
  */
 export const demoEntities = {
-  video: { model: 'Video', fields: { likes: counter(), views: counter() } },
+  // Ranked: GET /videos/top and /videos/:id/rank answer from Redis (see the package README, "Rankings").
+  video: { model: 'Video', fields: { likes: counter({ ranked: true }), views: counter({ ranked: true }) } },
   settings: {
     model: 'UserSettings',
     key: 'userId',
     fields: { theme: string(), language: string(), notifications: boolean() },
+  },
+  // An event log: every append is a row of its own (POST /videos/:id/events), numbered per video in `seq`.
+  videoEvent: {
+    model: 'VideoEvent',
+    key: 'videoId',
+    append: { sequence: 'seq' },
+    fields: { type: string(), context: json({ nullable: true }), createdAt: dateTime() },
   },
 } satisfies EntityDefinitions;
 

@@ -1,8 +1,9 @@
-import { boolean, counter, string } from '@write-behind/core';
+import { boolean, counter, dateTime, json, string } from '@write-behind/core';
 
 /**
  * The demo schema's entities (prisma/schema.prisma) as the tests and the benchmark declare them: like
- * `demoEntities`, with defaults, so a partial set can create a settings record.
+ * `demoEntities`, with defaults, so a partial set can create a settings record, and the video counters not
+ * ranked (see {@link rankedEntities}).
  */
 export const entities = {
   video: { model: 'Video', fields: { likes: counter(), views: counter() } },
@@ -17,3 +18,25 @@ export const entities = {
   },
 };
 export type TestEntities = typeof entities;
+
+/** The demo's append entity (`VideoEvent`, one row per event), as in `demoEntities`. */
+export const videoEvent = {
+  model: 'VideoEvent',
+  key: 'videoId',
+  append: { sequence: 'seq' },
+  fields: { type: string(), context: json({ nullable: true }), createdAt: dateTime() },
+};
+
+/** {@link entities} and the append entity `videoEvent`: the event log's tests and its worker processes. */
+export const eventEntities = { ...entities, videoEvent };
+export type EventTestEntities = typeof eventEntities;
+
+/**
+ * The same entities with the video counters ranked (`counter({ ranked: true })`), for the ranking tests and
+ * the benchmark's ranked case; `entities` stays unranked, so the other tests and cases measure what they did.
+ */
+export const rankedEntities = {
+  ...entities,
+  video: { model: 'Video', fields: { likes: counter({ ranked: true }), views: counter({ ranked: true }) } },
+};
+export type RankedTestEntities = typeof rankedEntities;

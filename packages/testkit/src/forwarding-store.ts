@@ -13,6 +13,16 @@ export function forwardingStore(target: Store | (() => Store), overrides: Partia
     verify: (entities) => s().verify(entities),
     describeError: (err) => s().describeError?.(err) ?? { message: String(err) },
     load: (e, ids) => s().load(e, ids),
+    scan(e, after, limit) {
+      const target = s();
+      if (!target.scan) return Promise.reject(new Error('the wrapped store has no scan()'));
+      return target.scan(e, after, limit);
+    },
+    append(e, rows) {
+      const target = s();
+      if (!target.append) return Promise.reject(new Error('the wrapped store has no append()'));
+      return target.append(e, rows);
+    },
     upsert: (e, rows) => s().upsert(e, rows),
     delete: (e, rows) => s().delete(e, rows),
     purgeTombstones: (ms) => s().purgeTombstones(ms),

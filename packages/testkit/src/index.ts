@@ -1,7 +1,15 @@
 // The helpers that the tests (test/, packages/<name>/test, apps/<name>/test), the benchmark (bench/) and the
 // chaos scripts (scripts/chaos/) share. It imports none of them: they import it. Private to this repository.
 export { type AppName, type AppProcess, type LogLine, startApp } from './app-process.ts';
-export { entities, type TestEntities } from './entities.ts';
+export {
+  type EventTestEntities,
+  entities,
+  eventEntities,
+  type RankedTestEntities,
+  rankedEntities,
+  type TestEntities,
+  videoEvent,
+} from './entities.ts';
 export {
   cleanupRedis,
   createTestDatabase,
@@ -34,6 +42,14 @@ export {
 } from './harness.ts';
 export { type PgProxy, startPgProxy } from './pg-proxy.ts';
 export { mulberry32 } from './random.ts';
+export {
+  type ClusterMaster,
+  type ClusterNodeInfo,
+  type RedisCluster,
+  type StartRedisClusterOptions,
+  startRedisCluster,
+} from './redis-cluster.ts';
+export { type RedisReplication, startRedisReplication } from './redis-replication.ts';
 export { freePort, type RedisServer, type StartRedisOptions, startRedis } from './redis-server.ts';
 export { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './secrets.ts';
 export { stderrLogger } from './stderr-logger.ts';

@@ -9,6 +9,7 @@ import {
   string,
 } from '@write-behind/core';
 import { encodeField, resolveEntities } from '@write-behind/core/internal';
+import { videoEvent } from './entities.ts';
 
 export interface ContractWorld {
   store: Store;
@@ -117,6 +118,63 @@ export function storeContract(name: string, open: () => Promise<ContractWorld>):
       const extreme = { likes: Number.MAX_SAFE_INTEGER, views: -Number.MAX_SAFE_INTEGER };
       await world.store.upsert(video, [{ id: 'extreme', version: 1, values: extreme }]);
       assert.deepEqual((await world.store.load(video, ['extreme'])).get('extreme')?.values, extreme);
+    });
+
+    test('scan pages through every row in key order, each once, without deleted rows', async (t) => {
+      const scan = world.store.scan?.bind(world.store);
+      if (!scan) {
+        t.skip('the store has no scan(), which only ranked counters need');
+        return;
+      }
+      const ids = Array.from({ length: 23 }, (_, i) => `scan${String(i).padStart(2, '0')}`);
+      await world.store.upsert(
+        settings,
+        ids.map((id) => ({ id, version: 1, values: { theme: 'x', language: 'y', notifications: true } })),
+      );
+      await world.store.delete(settings, [{ id: 'scan05', version: 2 }]);
+      const seen: string[] = [];
+      for (let afterId: string | undefined; ; ) {
+        const page = await scan(settings, afterId, 7);
+        assert.ok(page.length <= 7, `a page of ${page.length} rows`);
+        seen.push(...page);
+        if (page.length < 7) break;
+        afterId = page[page.length - 1];
+      }
+      assert.equal(new Set(seen).size, seen.length, 'no row twice');
+      assert.deepEqual(
+        seen.filter((id) => id.startsWith('scan')),
+        ids.filter((id) => id !== 'scan05'),
+      );
+    });
+
+    test('append inserts one row per event, skips rows already there, and load reads the highest number', async (t) => {
+      const append = world.store.append?.bind(world.store);
+      if (!append) {
+        t.skip('the store has no append(), which only append entities need');
+        return;
+      }
+      const events = resolveEntities({ videoEvent }, world.store.dataModel, encodeField).get(
+        'videoEvent',
+      ) as ResolvedEntity;
+      const at = new Date('2026-01-01T00:00:00.000Z');
+      const row = (id: string, sequence: number) => ({
+        id,
+        sequence,
+        values: { type: `t${sequence}`, context: sequence % 2 ? { sequence } : null, createdAt: at },
+      });
+      await append(events, [row('a', 1), row('a', 2), row('b', 1)]);
+      // A replay of rows already there, with a new one: no conflict error, and the numbering goes on.
+      await append(events, [
+        { ...row('a', 2), values: { ...row('a', 2).values, type: 'changed' } },
+        row('a', 3),
+      ]);
+      const loaded = await world.store.load(events, ['a', 'b', 'none']);
+      assert.deepEqual(loaded.get('a'), { version: 3 });
+      assert.deepEqual(loaded.get('b'), { version: 1 });
+      assert.deepEqual(loaded.get('none'), { version: 0 });
+      const many = Array.from({ length: 2000 }, (_, i) => row('m', i + 1));
+      await append(events, many);
+      assert.deepEqual((await world.store.load(events, ['m'])).get('m'), { version: 2000 });
     });
 
     test('upsert ignores versions not newer than the row', async () => {

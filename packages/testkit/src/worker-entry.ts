@@ -10,7 +10,7 @@ import { PrismaStore, shardKeys } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { entities, type TestEntities } from './entities.ts';
+import { entities, eventEntities, type TestEntities } from './entities.ts';
 import { REDIS_URL } from './env.ts';
 import { forwardingStore } from './forwarding-store.ts';
 import { stderrLogger } from './stderr-logger.ts';
@@ -62,6 +62,21 @@ function configuredStore(inner: Store): Store | undefined {
           return never;
         },
       });
+    case 'hang-on-append':
+      return forwardingStore(inner, {
+        append: () => {
+          once('append-started');
+          return never;
+        },
+      });
+    case 'hang-after-append':
+      return forwardingStore(inner, {
+        append: async (entity, rows) => {
+          await inner.append?.(entity, rows);
+          once('append-committed');
+          return never;
+        },
+      });
     case 'discard-writes':
       return forwardingStore(inner, { upsert: async () => {}, delete: async () => {} });
     default:
@@ -101,7 +116,8 @@ async function start(): Promise<() => Promise<Record<string, number>>> {
   const store = configuredStore(new PrismaStore(prisma, { tombstoneTable: DEFAULT_OPTIONS.tombstoneTable }));
   const cache = createWriteBehind<TestEntities>({
     redis: redisUrl,
-    entities,
+    // The event entities are a superset: their worker flushes every job the demo's would.
+    entities: config.entities === 'events' ? eventEntities : entities,
     prefix: config.prefix,
     ...(store ? { store } : { prisma }),
     ...(config.flush ? { flush: config.flush } : {}),

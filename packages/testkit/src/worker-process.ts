@@ -28,10 +28,23 @@ export interface WorkerProcessConfig {
    * - `hang-after-upsert`: upserts commit, then never resolve, and the first reports `upsert-committed` (to
    *   kill it after the commit, before the acknowledgement);
    * - `discard-writes`: upserts and deletes succeed without reaching PostgreSQL (loads still do), to show what
-   *   the database statements cost.
+   *   the database statements cost;
+   * - `hang-on-append` / `hang-after-append`: the same as the two `hang-` faults above, for the inserts of
+   *   append entities, reporting `append-started` / `append-committed`.
    * @defaultValue `'prisma'`
    */
-  store?: 'prisma' | 'hang-on-upsert' | 'hang-after-upsert' | 'discard-writes';
+  store?:
+    | 'prisma'
+    | 'hang-on-upsert'
+    | 'hang-after-upsert'
+    | 'discard-writes'
+    | 'hang-on-append'
+    | 'hang-after-append';
+  /**
+   * The entities: the demo's (`entities`), or those and the append entity `videoEvent` (`eventEntities`).
+   * @defaultValue `'demo'`
+   */
+  entities?: 'demo' | 'events';
   /** The cache's `flush` options (flush mode). @defaultValue the library's */
   flush?: { windowMs?: number; backoffMs?: number };
   /** Worker options: jobs in flight and BullMQ's stalled-job check. @defaultValue the library's */
@@ -39,7 +52,12 @@ export interface WorkerProcessConfig {
 }
 
 /** What the child reports: `ready` once its worker is connected, and the faults of `store` as they happen. */
-export type WorkerEvent = 'ready' | 'upsert-started' | 'upsert-committed';
+export type WorkerEvent =
+  | 'ready'
+  | 'upsert-started'
+  | 'upsert-committed'
+  | 'append-started'
+  | 'append-committed';
 
 /** Messages between the parent and `worker-entry.ts`, over the IPC channel. */
 export type ToWorker = { type: 'stop' };

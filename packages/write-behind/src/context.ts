@@ -1,8 +1,9 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
-import { UnavailableError, ValidationError, WriteBehindError } from './errors.js';
+import { ConfigurationError, UnavailableError, ValidationError, WriteBehindError } from './errors.js';
 import { type ShardKeys, shardKeys } from './keys.js';
 import type { Logger, ResolvedOptions } from './options.js';
+import { checkRankable } from './ranking/rankable.js';
 import { encodeField } from './schema/codec.js';
 import { type ResolvedEntity, resolveEntities } from './schema/resolve.js';
 import { defineScripts } from './scripts.js';
@@ -63,6 +64,13 @@ export function createContext(options: ResolvedOptions): Context {
     options.store ??
     new PrismaStore(options.prisma as PrismaClientLike, { tombstoneTable: options.tombstoneTable });
   const entities = resolveEntities(options.entities, store.dataModel, encodeField);
+  const appendOnly = [...entities.values()].find((e) => e.append);
+  if (appendOnly && !store.append) {
+    throw new ConfigurationError(
+      `entities.${appendOnly.name} is an append entity, but the store has no append(): use a Prisma Client, or add append to your store`,
+    );
+  }
+  checkRankable(entities.values(), store);
   const ownsRedis = typeof options.redis === 'string';
   const redis =
     typeof options.redis === 'string'

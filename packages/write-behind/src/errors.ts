@@ -11,6 +11,7 @@ export type WriteBehindErrorCode =
   | 'UNAVAILABLE'
   | 'TIMEOUT'
   | 'CONFIGURATION'
+  | 'NOT_REPLICATED'
   | 'CLOSED';
 
 export class WriteBehindError extends Error {
@@ -37,19 +38,26 @@ export class NotFoundError extends WriteBehindError {
   }
 }
 
-/** Too many keys wait to be flushed; the write was rejected and nothing changed. Retry later. */
+/**
+ * Too many keys (or, for `append`, events) wait to be flushed; the write was rejected and nothing changed.
+ * Retry later.
+ */
 export class BacklogFullError extends WriteBehindError {
+  /** Keys waiting in the shard; for `backlog: 'events'`, the events waiting. */
   readonly dirtyKeys: number;
   readonly limit: number;
+  /** Which limit refused the write: `backlog.limit` (dirty keys) or `backlog.eventLimit` (events). */
+  readonly backlog: 'keys' | 'events';
 
-  constructor(dirtyKeys: number, limit: number) {
+  constructor(dirtyKeys: number, limit: number, backlog: 'keys' | 'events' = 'keys') {
     super(
       'BACKLOG_FULL',
-      `write rejected: ${dirtyKeys} keys are waiting to be flushed and the backlog limit is ${limit}. ` +
-        'Check that flush workers are running and the database is reachable, or raise `backlog.limit`.',
+      `write rejected: ${dirtyKeys} ${backlog} are waiting to be flushed and the backlog limit is ${limit}. ` +
+        `Check that flush workers are running and the database is reachable, or raise \`backlog.${backlog === 'events' ? 'eventLimit' : 'limit'}\`.`,
     );
     this.dirtyKeys = dirtyKeys;
     this.limit = limit;
+    this.backlog = backlog;
   }
 }
 
@@ -78,5 +86,49 @@ export class ConfigurationError extends WriteBehindError {
 export class ClosedError extends WriteBehindError {
   constructor(what: string) {
     super('CLOSED', `${what} is closed`);
+  }
+}
+
+/**
+ * A write asked for durability `'replicas'` or `'fsync'` and Redis applied it, but fewer replicas than
+ * `replication.replicas` confirmed it (or the primary did not fsync it) within `replication.timeoutMs`. The
+ * write stands: it is readable and will be flushed to the database, but a failover before the replicas catch
+ * up may lose it. Retrying applies it again (an increment twice), so prefer checking the replicas.
+ */
+export class NotReplicatedError extends WriteBehindError {
+  readonly level: 'replicas' | 'fsync';
+  /** Replicas that confirmed the write: that hold it (`'replicas'`) or fsynced it (`'fsync'`). */
+  readonly confirmed: number;
+  /** `replication.replicas`. */
+  readonly required: number;
+  /** For `'fsync'`: whether the primary fsynced it to its own AOF. */
+  readonly localFsynced: boolean | undefined;
+
+  constructor(
+    shortfall: {
+      level: 'replicas' | 'fsync';
+      confirmed: number;
+      required: number;
+      localFsynced?: boolean;
+      timeoutMs: number;
+      cause?: Error;
+    },
+    what: string,
+  ) {
+    const { level, confirmed, required, localFsynced, timeoutMs } = shortfall;
+    const confirmedBy =
+      level === 'replicas'
+        ? `${confirmed} of ${required} replicas confirmed holding it`
+        : `${localFsynced ? 'the primary' : 'not the primary'} and ${confirmed} of ${required} replicas confirmed an fsync of it`;
+    super(
+      'NOT_REPLICATED',
+      `${what} is applied in Redis and will be flushed, but only ${confirmedBy} within ${timeoutMs} ms ` +
+        `(durability '${level}'): a failover now could lose it. Check the replicas (INFO replication), or raise \`replication.timeoutMs\`.`,
+      shortfall.cause ? { cause: shortfall.cause } : undefined,
+    );
+    this.level = level;
+    this.confirmed = confirmed;
+    this.required = required;
+    this.localFsynced = localFsynced;
   }
 }

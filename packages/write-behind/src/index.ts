@@ -7,6 +7,7 @@ export {
   ClosedError,
   ConfigurationError,
   NotFoundError,
+  NotReplicatedError,
   TimeoutError,
   UnavailableError,
   ValidationError,
@@ -19,10 +20,12 @@ export {
   type BacklogOptions,
   DEFAULT_OPTIONS,
   DEFAULT_WORKER_OPTIONS,
+  type DurabilityLevel,
   type FlushOptions,
   type FlushWorkerOptions,
   type LimitsOptions,
   type Logger,
+  type ReplicationOptions,
   type SweepOptions,
   type WaitOptionsDefaults,
   type WriteBehindOptions,
@@ -30,8 +33,12 @@ export {
 export { type RunFlushWorkerOptions, runFlushWorker } from './run-worker.js';
 export type { FieldValue } from './schema/codec.js';
 export {
+  type AppendEntityNames,
+  type AppendInput,
+  type AppendSpec,
   boolean,
   type CounterFields,
+  type CounterOptions,
   counter,
   type DecimalLike,
   dateTime,
@@ -50,16 +57,22 @@ export {
   type KeyKind,
   type KeyParts,
   number,
+  type RankedCounterSpec,
+  type RankedFields,
+  type StateEntityNames,
   string,
 } from './schema/fields.js';
 export type { ColumnType, ResolvedEntity, ResolvedField, ResolvedKeyPart } from './schema/resolve.js';
 export type { PrismaClientLike } from './store/prisma-store.js';
-export type { DeleteRow, LoadedKey, Store, UpsertRow } from './store/store.js';
+export type { AppendRow, DeleteRow, LoadedKey, Store, UpsertRow } from './store/store.js';
 export { tombstoneTableSql } from './store/verify.js';
 export {
   createWriteBehind,
+  type RankedEntry,
+  type RankPosition,
   type ShardStats,
   type Stats,
   type WaitOptions,
   WriteBehind,
+  type WriteOptions,
 } from './write-behind.js';

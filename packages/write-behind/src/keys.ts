@@ -6,8 +6,13 @@
  *                            and the suffix of its flush job's id (`_j`, set when the key becomes dirty)
  *   {app:3}:dirty            sorted set: data keys waiting to be flushed, scored by when they became dirty
  *   {app:3}:failed           hash: data key -> id of its flush job that failed for good
+ *   {app:3}:events           integer: events of append entities waiting in this shard's data keys (the
+ *                            event backlog); its name is the dirty index's with `events` for `dirty`, which
+ *                            the scripts rely on (lua/includes/pending-events-key.lua)
  *   {app:3}:w:<writer>       hash: one writing connection's last batch number and its recent replies, so a
  *                            batch its client resends after a reconnect is answered, not applied twice
+ *   {app:3}:rank:video:likes sorted set: the ranking of a ranked counter over this shard's keys, member the
+ *                            canonical id, score the counter's value; the member '' (score -inf) marks it built
  *   {app:3}:flush-3:...      the shard's BullMQ queue (BullMQ prefix `{app:3}`, queue name `flush-3`; `flush`
  *                            when there is one shard)
  * The braces are a Redis Cluster hash tag: one shard's state, index and queue share a slot, so the Lua
@@ -22,6 +27,8 @@ export interface ShardKeys {
   queueName: string;
   dirty: string;
   failed: string;
+  /** How many events of append entities wait to be flushed in this shard. */
+  pendingEvents: string;
   /** Prefix of BullMQ's per-job hashes (`<prefix>:<queue>:<jobId>`). */
   jobPrefix: string;
 }
@@ -36,6 +43,7 @@ export function shardKeys(prefix: string, shard: number, shards: number): ShardK
     queueName,
     dirty: `${tag}:dirty`,
     failed: `${tag}:failed`,
+    pendingEvents: `${tag}:events`,
     jobPrefix: `${tag}:${queueName}:`,
   };
 }
@@ -43,6 +51,11 @@ export function shardKeys(prefix: string, shard: number, shards: number): ShardK
 /** The state of one writer (a process's write batcher for one shard): see `lua/write.lua`. */
 export function writerKey(shard: ShardKeys, writerId: string): string {
   return `${shard.tag}:w:${writerId}`;
+}
+
+/** The ranking of a ranked counter field over one shard's keys: see `ranking/ranking.ts`. */
+export function rankingKey(shard: ShardKeys, entity: string, field: string): string {
+  return `${shard.tag}:rank:${entity}:${field}`;
 }
 
 /** 32-bit FNV-1a over UTF-16 code units: stable across processes and versions, which is all sharding needs. */

@@ -23,6 +23,13 @@ export interface FlushOptions {
   /** Most rows in one SQL statement. @defaultValue `500` */
   batchSize?: number;
   /**
+   * Most events of append entities one flush batch takes from Redis, shared by its keys (one key alone takes
+   * all of them). It bounds how long the snapshot script holds Redis and how much one batch holds in memory.
+   * A key with more events waiting than its share is flushed again at once, without waiting for another
+   * window, so a hot key or a backlog catches up in bounded steps. @defaultValue `20000`
+   */
+  maxEventsPerBatch?: number;
+  /**
    * How long the worker waits for more jobs before it writes a batch that is not full. Small: jobs arrive
    * from BullMQ one by one, so a few milliseconds gather them into one statement. @defaultValue `5`
    */
@@ -50,6 +57,12 @@ export interface BacklogOptions {
    * dirty cost no memory and are always accepted. `0` disables the limit. @defaultValue `1_000_000`
    */
   limit?: number;
+  /**
+   * Most events of append entities (per shard) waiting in Redis to be inserted. Past it, `append` is refused
+   * with {@link BacklogFullError} (or waits, with `policy: 'wait'`): each waiting event holds memory, unlike a
+   * write to a dirty key. `0` disables the limit. @defaultValue `1_000_000`
+   */
+  eventLimit?: number;
   /** `'reject'` throws {@link BacklogFullError} at once; `'wait'` waits up to `waitTimeoutMs` for room. @defaultValue `'reject'` */
   policy?: 'reject' | 'wait';
   /** With `policy: 'wait'`, how long a write may wait for room. @defaultValue `5000` */
@@ -72,6 +85,29 @@ export interface LimitsOptions {
   maxValueBytes?: number;
   /** Most cold keys loaded from the database by one query. @defaultValue `1000` */
   maxLoadBatch?: number;
+}
+
+/**
+ * When a write is acknowledged (see "Durability levels" in docs/RELIABILITY.md):
+ * - `'memory'`: once the primary applied it. A failover may lose the last writes the replicas had not copied.
+ * - `'replicas'`: once `replication.replicas` replicas hold it too (`WAIT`), so a failover to one of them keeps it.
+ * - `'fsync'`: once the primary and `replication.replicas` replicas wrote it to their append-only file and
+ *   fsynced it (`WAITAOF`, Redis 7.2 or later, `appendonly yes`): it survives a power loss of those machines.
+ */
+export type DurabilityLevel = 'memory' | 'replicas' | 'fsync';
+
+export interface ReplicationOptions {
+  /**
+   * Replicas that must confirm a write at durability `'replicas'` or `'fsync'`. `0` only makes sense with
+   * `'fsync'` (the primary's own AOF). @defaultValue `1`
+   */
+  replicas?: number;
+  /**
+   * How long a write batch waits for its replicas before the writes that asked are refused with
+   * {@link NotReplicatedError} (they stay applied). While a batch waits, the commands behind it on the same
+   * connection wait too. @defaultValue `1000`
+   */
+  timeoutMs?: number;
 }
 
 export interface WaitOptionsDefaults {
@@ -123,6 +159,15 @@ export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefiniti
    * @defaultValue `2`
    */
   redisMaxRetriesPerRequest?: number;
+  /**
+   * When a write is acknowledged: applied by the primary (`'memory'`), also held by replicas (`'replicas'`),
+   * or also fsynced to the append-only files (`'fsync'`). One call can ask for another level
+   * (`cache.set(entity, id, values, { durability: 'replicas' })`). See {@link DurabilityLevel}.
+   * @defaultValue `'memory'`
+   */
+  durability?: DurabilityLevel;
+  /** How many replicas confirm a write at `'replicas'` or `'fsync'`, and how long to wait for them. */
+  replication?: ReplicationOptions;
   flush?: FlushOptions;
   backlog?: BacklogOptions;
   sweep?: SweepOptions;
@@ -142,9 +187,11 @@ export type ResolvedOptions<E extends EntityDefinitions = EntityDefinitions> = R
     | 'cacheTtlMs'
     | 'tombstoneTable'
     | 'redisMaxRetriesPerRequest'
+    | 'durability'
     | 'logger'
   >
 > & {
+  replication: Required<ReplicationOptions>;
   prisma?: PrismaClientLike;
   store?: Store;
   flush: Required<FlushOptions>;
@@ -159,13 +206,37 @@ export interface FlushWorkerOptions {
   shards?: number[];
   /** Jobs run at once per shard. @defaultValue `flush.concurrency` */
   concurrency?: number;
-  /** BullMQ lock duration: a job whose worker stops renewing its lock this long is run again elsewhere. @defaultValue `30000` */
+  /**
+   * How long a running job's lock lives without renewal (BullMQ `lockDuration`). The worker renews the locks
+   * of its running jobs every quarter of this, so the lock lapses only when the worker is dead, or its event
+   * loop was blocked (or Redis out of its reach) for more than about half of it. A lapsed lock lets BullMQ's
+   * stalled-job check take the job back, and another worker runs it.
+   *
+   * The trade-off: a killed worker's jobs run again within `lockDurationMs + stalledIntervalMs` of the kill
+   * (7 s with the defaults, inside `flush.windowMs` + 10 s; see "Recovery after a worker crash" in
+   * docs/RELIABILITY.md), while a live worker whose event loop stops for more than about half of it (2.5 s by
+   * default) may lose a job it still runs: the job then runs twice, which the version guard makes harmless, and
+   * counts as a stall. A slow statement or an unreachable database does not need a longer lock (renewals go on
+   * while a flush waits); raise it where event-loop pauses of seconds are normal. Each renewal is one script
+   * call for all of a shard's long-running jobs, three Redis commands per job.
+   * @defaultValue `5000`
+   */
   lockDurationMs?: number;
-  /** How often BullMQ looks for stalled jobs (those whose worker died). @defaultValue `30000` */
+  /**
+   * How often BullMQ's stalled-job check runs. The check is shared by the workers of a queue (at most one pass
+   * per interval, whoever runs it) and takes a job back on the first pass that finds its lock lapsed after an
+   * earlier pass saw it running: up to one interval past the lock's expiry. A pass is one script call, seven
+   * Redis commands with it (more for each job it takes back): at idle, about 3 commands per second per shard
+   * more than with BullMQ's 30 s (4.4 against 1.6 measured, everything included); each further worker of the
+   * queue adds two commands per interval (its attempt finds the pass done). Under load the difference is lost
+   * in the noise. Keep it below `lockDurationMs`: above, detection takes up to twice this instead.
+   * @defaultValue `2000`
+   */
   stalledIntervalMs?: number;
   /**
    * How many times a job may stall (its worker died) before BullMQ fails it. A key whose job failed this way is
-   * not the operator's to fix: the sweep enqueues it again under a fresh job id. @defaultValue `1`
+   * not the operator's to fix: the sweep enqueues it again under a fresh job id, so such a key (its job held by
+   * a worker killed more than this many times) waits up to `sweep.intervalMs` longer. @defaultValue `1`
    */
   maxStalledCount?: number;
   /** How long `close()` waits for jobs in flight before abandoning them to stalled-job recovery. @defaultValue `10000` */
@@ -189,9 +260,12 @@ export const DEFAULT_OPTIONS = {
   cacheTtlMs: 0,
   tombstoneTable: 'write_behind_tombstone',
   redisMaxRetriesPerRequest: 2,
+  durability: 'memory',
+  replication: { replicas: 1, timeoutMs: 1000 },
   flush: {
     windowMs: 1000,
     batchSize: 500,
+    maxEventsPerBatch: 20_000,
     batchLingerMs: 5,
     concurrency: 500,
     attempts: 8,
@@ -200,7 +274,7 @@ export const DEFAULT_OPTIONS = {
     maxOutageBackoffMs: 30_000,
     keepFailed: { count: 10_000 },
   },
-  backlog: { limit: 1_000_000, policy: 'reject', waitTimeoutMs: 5000 },
+  backlog: { limit: 1_000_000, eventLimit: 1_000_000, policy: 'reject', waitTimeoutMs: 5000 },
   sweep: { intervalMs: 30_000, graceMs: 10_000, tombstoneRetentionMs: 86_400_000 },
   limits: { maxIdBytes: 512, maxValueBytes: 65_536, maxLoadBatch: 1000 },
   waits: { flushedTimeoutMs: 10_000, drainTimeoutMs: 30_000 },
@@ -208,8 +282,8 @@ export const DEFAULT_OPTIONS = {
 
 /** The worker's defaults (`shards` and `concurrency` default to the cache's: see {@link resolveWorkerOptions}). */
 export const DEFAULT_WORKER_OPTIONS = {
-  lockDurationMs: 30_000,
-  stalledIntervalMs: 30_000,
+  lockDurationMs: 5000,
+  stalledIntervalMs: 2000,
   maxStalledCount: 1,
   closeTimeoutMs: 10_000,
   sweep: true,
@@ -243,6 +317,8 @@ export function resolveOptions<E extends EntityDefinitions>(
     cacheTtlMs: options.cacheTtlMs ?? DEFAULT_OPTIONS.cacheTtlMs,
     tombstoneTable: options.tombstoneTable ?? DEFAULT_OPTIONS.tombstoneTable,
     redisMaxRetriesPerRequest: options.redisMaxRetriesPerRequest ?? DEFAULT_OPTIONS.redisMaxRetriesPerRequest,
+    durability: options.durability ?? DEFAULT_OPTIONS.durability,
+    replication: { ...DEFAULT_OPTIONS.replication, ...options.replication },
     logger: options.logger ?? consoleLogger,
     flush: { ...DEFAULT_OPTIONS.flush, ...options.flush },
     backlog: { ...DEFAULT_OPTIONS.backlog, ...options.backlog },
@@ -265,9 +341,23 @@ export function resolveOptions<E extends EntityDefinitions>(
   positiveInt('shards', resolved.shards, { max: 1024 });
   positiveInt('cacheTtlMs', resolved.cacheTtlMs, { min: 0 });
   positiveInt('redisMaxRetriesPerRequest', resolved.redisMaxRetriesPerRequest, { min: 0, max: 1000 });
+  if (!['memory', 'replicas', 'fsync'].includes(resolved.durability)) {
+    throw new ConfigurationError(
+      `durability must be 'memory', 'replicas' or 'fsync', got ${JSON.stringify(resolved.durability)}`,
+    );
+  }
+  positiveInt('replication.replicas', resolved.replication.replicas, { min: 0, max: 1000 });
+  // WAIT and WAITAOF take 0 as "wait for ever".
+  positiveInt('replication.timeoutMs', resolved.replication.timeoutMs, { max: 3_600_000 });
+  if (resolved.durability === 'replicas' && resolved.replication.replicas === 0) {
+    throw new ConfigurationError(
+      "durability 'replicas' needs replication.replicas of 1 or more, got 0 (which would confirm nothing)",
+    );
+  }
   const { flush, backlog, sweep, limits, waits } = resolved;
   positiveInt('flush.windowMs', flush.windowMs, { min: 0 });
   positiveInt('flush.batchSize', flush.batchSize, { max: 10_000 });
+  positiveInt('flush.maxEventsPerBatch', flush.maxEventsPerBatch, { max: 1_000_000 });
   positiveInt('flush.batchLingerMs', flush.batchLingerMs, { min: 0, max: 10_000 });
   positiveInt('flush.concurrency', flush.concurrency, { max: 10_000 });
   positiveInt('flush.attempts', flush.attempts, { max: 1000 });
@@ -275,6 +365,7 @@ export function resolveOptions<E extends EntityDefinitions>(
   positiveInt('flush.outageBackoffMs', flush.outageBackoffMs);
   positiveInt('flush.maxOutageBackoffMs', flush.maxOutageBackoffMs);
   positiveInt('backlog.limit', backlog.limit, { min: 0 });
+  positiveInt('backlog.eventLimit', backlog.eventLimit, { min: 0 });
   if (backlog.policy !== 'reject' && backlog.policy !== 'wait') {
     throw new ConfigurationError(
       `backlog.policy must be 'reject' or 'wait', got ${JSON.stringify(backlog.policy)}`,

@@ -15,13 +15,16 @@ const SCRIPTS = {
   wbAck: 'ack.lua',
   wbSweep: 'sweep-2.lua',
   wbJobId: 'job-id-1.lua',
+  wbRankingTop: 'ranking-top-1.lua',
+  wbRankingRank: 'ranking-rank-1.lua',
+  wbRankingBuild: 'ranking-build.lua',
 } as const;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     wbWrite(numKeys: number, dirtyKey: string, ...rest: (string | number)[]): Result<WriteReply[], Context>;
     wbFill(dataKey: string, ...args: (string | number)[]): Result<string[], Context>;
-    wbSnapshotBuffer(numKeys: number, ...dataKeys: string[]): Result<Buffer, Context>;
+    wbSnapshotBuffer(numKeys: number, ...keysThenTakes: (string | number)[]): Result<Buffer, Context>;
     wbAck(
       numKeys: number,
       dirtyKey: string,
@@ -30,6 +33,9 @@ declare module 'ioredis' {
     ): Result<string, Context>;
     wbSweep(dirtyKey: string, failedKey: string, ...args: (string | number)[]): Result<string[], Context>;
     wbJobId(dataKey: string): Result<string | null, Context>;
+    wbRankingTop(rankingKey: string, n: number): Result<string[] | null, Context>;
+    wbRankingRank(rankingKey: string, member: string, score: string): Result<(number | string)[], Context>;
+    wbRankingBuild(numKeys: number, rankingKey: string, ...rest: string[]): Result<number[], Context>;
   }
 }
 

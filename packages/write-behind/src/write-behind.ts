@@ -3,22 +3,47 @@ import { type Context, callRedis, closeConnection, createContext, entityOf, reda
 import { ClosedError, TimeoutError, ValidationError } from './errors.js';
 import { FlushWorker } from './flush/worker.js';
 import {
+  type DurabilityLevel,
   type FlushWorkerOptions,
   resolveOptions,
   resolveWorkerOptions,
   type WriteBehindOptions,
 } from './options.js';
+import { Rankings, type RankPosition } from './ranking/ranking.js';
 import { decodeRecord, describe, encodeField } from './schema/codec.js';
-import type { CounterFields, EntityDefinitions, EntityInput, EntityValues, IdOf } from './schema/fields.js';
-import { encodeId } from './schema/id-codec.js';
+import { encodeEvent } from './schema/event-codec.js';
+import type {
+  AppendEntityNames,
+  AppendInput,
+  CounterFields,
+  EntityDefinitions,
+  EntityInput,
+  EntityValues,
+  IdOf,
+  RankedFields,
+  StateEntityNames,
+} from './schema/fields.js';
+import { decodeId, encodeId } from './schema/id-codec.js';
+import type { ResolvedEntity } from './schema/resolve.js';
 import { SchemaCheck } from './schema-check.js';
 import { pairsToMap } from './scripts.js';
 import { pollUntil } from './util.js';
+import { isDurabilityLevel } from './write/durability.js';
 import { type Address, Writer } from './write/writer.js';
 
 export interface WaitOptions {
   /** @defaultValue `waits.flushedTimeoutMs` (10 s) for `flushed`, `waits.drainTimeoutMs` (30 s) for `drain` and `flush` */
   timeoutMs?: number;
+}
+
+/** Options of one write (`set`, `increment`, `delete`). */
+export interface WriteOptions {
+  /**
+   * When this write is acknowledged, overriding the cache's `durability` (see {@link DurabilityLevel}). A
+   * write batch waits for its replicas when any write in it asks; only the writes that asked get a
+   * {@link NotReplicatedError}. @defaultValue the cache's `durability`
+   */
+  durability?: DurabilityLevel;
 }
 
 export interface ShardStats {
@@ -38,6 +63,15 @@ export interface Stats {
 }
 
 type Values<E extends EntityDefinitions, N extends keyof E> = EntityValues<E[N]>;
+
+/** One entry of `top`: a key, its counter's value, and its rank (1 for the highest; equal values share a rank). */
+export interface RankedEntry<Id = unknown> {
+  id: Id;
+  value: number;
+  rank: number;
+}
+
+export type { RankPosition };
 
 /**
  * The write-behind cache. Writes land in Redis and are acknowledged at once; flush workers persist them to
@@ -62,6 +96,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #context: Context;
   readonly #writer: Writer;
   readonly #schema: SchemaCheck;
+  readonly #rankings: Rankings;
   readonly #coldReads = new Map<string, Promise<Map<string, string> | undefined>>();
   #closed = false;
   /**
@@ -77,6 +112,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     this.#context = createContext(resolveOptions(options));
     this.#writer = new Writer(this.#context);
     this.#schema = new SchemaCheck(this.#context);
+    this.#rankings = new Rankings(this.#context);
     this.ready = this.#schema.verified;
     this.checkRedis().catch((error: unknown) =>
       this.#context.logger.warn({ err: redactError(error) }, 'could not read Redis maxmemory-policy'),
@@ -113,7 +149,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   }
 
   /** Reads a key: from Redis, or on a miss from the database (one load per key however many callers wait). */
-  async get<N extends keyof E & string>(entity: N, id: IdOf<E[N]>): Promise<Values<E, N> | null> {
+  async get<N extends StateEntityNames<E>>(entity: N, id: IdOf<E[N]>): Promise<Values<E, N> | null> {
     const address = await this.#address(entity, id);
     const { redis } = this.#context;
     let hash = pairsToMap(await callRedis(() => redis.hgetall(address.key)).then(objectToFlat));
@@ -138,11 +174,13 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
    * makes the write fail with {@link NotFoundError}. A value the column's type would refuse (out of range,
    * too long, not a member of the enum, an invalid date) is a {@link ValidationError}, and nothing is written.
    */
-  async set<N extends keyof E & string>(
+  async set<N extends StateEntityNames<E>>(
     entity: N,
     id: IdOf<E[N]>,
     values: EntityInput<E[N]>,
+    options: WriteOptions = {},
   ): Promise<Values<E, N>> {
+    const durability = this.#durability(options);
     const address = await this.#address(entity, id);
     const resolved = address.entity;
     if (values === null || typeof values !== 'object' || Array.isArray(values)) {
@@ -169,11 +207,11 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     }
     // A write of every field needs no read-back: the record is exactly what was written.
     const whole = named.length === resolved.fields.length;
-    const reply = await this.#writer.write(address, {
-      op: whole ? 'put' : 'set',
-      pairs,
-      named: new Set(named),
-    });
+    const reply = await this.#writer.write(
+      address,
+      { op: whole ? 'put' : 'set', pairs, named: new Set(named) },
+      durability,
+    );
     return decodeRecord(resolved, pairsToMap(whole ? pairs : (reply[1] as string[]))) as Values<E, N>;
   }
 
@@ -182,12 +220,14 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
    * column's range (±2^31 for `Int`, ±(2^53-1) for `BigInt`) is refused with a `COUNTER_OVERFLOW`
    * {@link ValidationError}, and the counter keeps its value.
    */
-  async increment<N extends keyof E & string>(
+  async increment<N extends StateEntityNames<E>>(
     entity: N,
     id: IdOf<E[N]>,
     field: CounterFields<E[N]>,
     by = 1,
+    options: WriteOptions = {},
   ): Promise<number> {
+    const durability = this.#durability(options);
     const address = await this.#address(entity, id);
     const resolved = address.entity.fieldsByName.get(field as string);
     if (resolved?.kind !== 'counter') {
@@ -198,14 +238,79 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
         `increment of ${entity}.${String(field)} must be a safe integer, got ${describe(by)}`,
       );
     }
-    const reply = await this.#writer.write(address, { op: 'incr', field: resolved, by });
+    const reply = await this.#writer.write(address, { op: 'incr', field: resolved, by }, durability);
     return Number(reply[1]);
   }
 
   /** Deletes a key. Returns false when there was nothing to delete. */
-  async delete<N extends keyof E & string>(entity: N, id: IdOf<E[N]>): Promise<boolean> {
-    const reply = await this.#writer.write(await this.#address(entity, id), { op: 'del' });
+  async delete<N extends StateEntityNames<E>>(
+    entity: N,
+    id: IdOf<E[N]>,
+    options: WriteOptions = {},
+  ): Promise<boolean> {
+    const durability = this.#durability(options);
+    const reply = await this.#writer.write(await this.#address(entity, id), { op: 'del' }, durability);
     return reply[1] === 1;
+  }
+
+  /**
+   * The `n` keys (1 to 1000) with the highest values of a ranked counter (`counter({ ranked: true })`),
+   * highest first, answered from Redis. Equal values share a rank and are listed by id, the larger first
+   * (bytewise, the order Redis keeps). A ranking's first use builds it from the database (every row, in
+   * pages) and from the keys dirty in Redis; later calls cost one Redis call per shard. Each shard is read at
+   * its own instant: with several shards, an answer may mix writes made during the call.
+   *
+   * @example
+   * ```ts
+   * await cache.top('video', 'likes', 10); // [{ id: 'v7', value: 1042, rank: 1 }, ...]
+   * ```
+   */
+  async top<N extends keyof E & string>(
+    entity: N,
+    field: RankedFields<E[N]>,
+    n: number,
+  ): Promise<RankedEntry<IdOf<E[N]>>[]> {
+    const resolved = await this.#entity(entity);
+    const entries = await this.#rankings.top(resolved, this.#rankings.field(resolved, field), n);
+    return entries.map((e) => ({ id: decodeId(resolved, e.id) as IdOf<E[N]>, value: e.value, rank: e.rank }));
+  }
+
+  /**
+   * The rank of a key in a ranked counter's ranking (1 for the highest value; equal values share a rank) and
+   * its value, or `null` when the key has no record. Answered from Redis (see {@link WriteBehind.top}).
+   */
+  async rank<N extends keyof E & string>(
+    entity: N,
+    field: RankedFields<E[N]>,
+    id: IdOf<E[N]>,
+  ): Promise<RankPosition | null> {
+    const address = await this.#address(entity, id);
+    return this.#rankings.rank(address.entity, this.#rankings.field(address.entity, field), address.id);
+  }
+
+  /**
+   * Appends an event to a key of an append entity (an entity declared with `append`): acknowledged once Redis
+   * holds it, inserted later as a row of its own, never folded into another. Returns the event's sequence
+   * number within its key (1, 2, 3... in the order Redis acknowledged them), which is also its row's
+   * `append.sequence` column. The events a key gathers within the flush window travel in its one flush job,
+   * inserted with one multi-row `INSERT ... ON CONFLICT DO NOTHING`, so a replayed flush inserts no row twice.
+   * A field the column's type would refuse is a {@link ValidationError}; with too many events waiting in the
+   * shard (`backlog.eventLimit`) a {@link BacklogFullError}; either way nothing is written.
+   *
+   * @example
+   * ```ts
+   * await cache.append('videoEvent', 'v1', { type: 'click', context: { x: 3 }, createdAt: new Date() }); // 1
+   * ```
+   */
+  async append<N extends AppendEntityNames<E>>(
+    entity: N,
+    id: IdOf<E[N]>,
+    event: AppendInput<E[N]>,
+  ): Promise<number> {
+    const address = await this.#address(entity, id, 'append');
+    const encoded = encodeEvent(address.entity, event, this.#context.options.limits.maxValueBytes);
+    const reply = await this.#writer.write(address, { op: 'append', event: encoded });
+    return Number(reply[1]);
   }
 
   /**
@@ -217,7 +322,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     id: IdOf<E[N]>,
     options: WaitOptions = {},
   ): Promise<void> {
-    const { key, id: canonical } = await this.#address(entity, id);
+    const { key, id: canonical } = await this.#address(entity, id, 'any');
     const { redis } = this.#context;
     const target = Number(await callRedis(() => redis.hget(key, '_v')));
     const timeoutMs = options.timeoutMs ?? this.#context.options.waits.flushedTimeoutMs;
@@ -310,10 +415,50 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     return pairsToMap(await callRedis(() => redis.wbFill(address.key, options.cacheTtlMs, ...fill)));
   }
 
-  /** Checks the entity and the id, and waits for the schema check's first answer (once, at start). */
-  async #address(entity: string, id: unknown): Promise<Address> {
+  /** A write's durability level: its own, checked, or the cache's. */
+  #durability(options: WriteOptions): DurabilityLevel {
+    const { durability, replication } = this.#context.options;
+    if (options === null || typeof options !== 'object') {
+      throw new ValidationError(`write options must be an object, got ${describe(options)}`);
+    }
+    if (options.durability === undefined) return durability;
+    if (!isDurabilityLevel(options.durability)) {
+      throw new ValidationError(
+        `durability must be 'memory', 'replicas' or 'fsync', got ${describe(options.durability)}`,
+      );
+    }
+    if (options.durability === 'replicas' && replication.replicas === 0) {
+      throw new ValidationError(
+        "durability 'replicas' needs replication.replicas of 1 or more; this cache has 0 (which would confirm nothing)",
+      );
+    }
+    return options.durability;
+  }
+
+  /** Checks the entity, and waits for the schema check's first answer (once, at start). */
+  async #entity(entity: string): Promise<ResolvedEntity> {
     if (this.#closed) throw new ClosedError('write-behind cache');
     const resolved = entityOf(this.#context, entity);
+    if (this.#schema.pending) await this.#schema.firstAttempt;
+    const mismatch = this.#schema.error;
+    if (mismatch) throw mismatch;
+    return resolved;
+  }
+
+  /**
+   * Checks the entity and the id, and waits for the schema check's first answer (once, at start). `use`: which
+   * entities the call serves, those whose state the cache holds or the append ones (or both).
+   */
+  async #address(entity: string, id: unknown, use: 'state' | 'append' | 'any' = 'state'): Promise<Address> {
+    if (this.#closed) throw new ClosedError('write-behind cache');
+    const resolved = entityOf(this.#context, entity);
+    if (use !== 'any' && (resolved.append !== undefined) !== (use === 'append')) {
+      throw new ValidationError(
+        resolved.append
+          ? `${entity} is an append entity: its events are written with append(), never read, set or deleted through the cache`
+          : `${entity} is not an append entity (declare it with \`append: { sequence }\`): write it with set() or increment()`,
+      );
+    }
     const canonical = encodeId(resolved, id, this.#context.options.limits.maxIdBytes);
     if (this.#schema.pending) await this.#schema.firstAttempt;
     const mismatch = this.#schema.error;

@@ -2,12 +2,19 @@ import { unpack } from 'msgpackr';
 import type { Context } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
+import type { ResolvedEntity } from '../schema/resolve.js';
 import { pairsToMap } from '../scripts.js';
+import type { AppendRow, Store } from '../store/store.js';
 import { type Deferred, deferred } from '../util.js';
+import { chunks } from './append-plan.js';
 import { planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
 
-/** What a flush did for one key. `dirty`: written again meanwhile, needs another flush after the window. */
-export type FlushOutcome = 'clean' | 'flushed' | 'dirty';
+/**
+ * What a flush did for one key. `dirty`: written again meanwhile, needs another flush after the window.
+ * `behind`: an append key with more events waiting than its flush took (its share of
+ * `flush.maxEventsPerBatch`), to be flushed again at once.
+ */
+export type FlushOutcome = 'clean' | 'flushed' | 'dirty' | 'behind';
 
 /**
  * The row the database refused; the job of that key fails with it. Its message is the database's own, once
@@ -34,6 +41,8 @@ export interface FlushCounters {
   keysFlushed: number;
   rowsRejected: number;
   outages: number;
+  /** Rows of append entities sent to the database (a replayed flush's rows, skipped there, included). */
+  eventsInserted: number;
 }
 
 interface Pending {
@@ -102,7 +111,15 @@ export class FlushBatcher {
       else byKey.set(p.key, [p]);
     }
     const keys = [...byKey.keys()];
-    const snapshots = unpack(await redis.wbSnapshotBuffer(keys.length, ...keys)) as (
+    // The batch's append keys share `maxEventsPerBatch` events, which bounds the snapshot script's run and
+    // reply; the other keys are read whole.
+    const isAppend = keys.map(
+      (key) => this.#context.entities.get((byKey.get(key) as Pending[])[0]?.entity as string)?.append,
+    );
+    const appendKeys = isAppend.filter(Boolean).length;
+    const take = Math.max(1, Math.floor(options.flush.maxEventsPerBatch / Math.max(1, appendKeys)));
+    const takes = isAppend.map((append) => (append ? take : 0));
+    const snapshots = unpack(await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes)) as (
       | string[]
       | Record<string, never>
     )[];
@@ -114,6 +131,8 @@ export class FlushBatcher {
 
     const failed = new Map<string, unknown>();
     const written: { key: string; version: number }[] = [];
+    /** Append keys whose flush took as many events as it may: more may be waiting. */
+    const full = new Set<string>();
     for (const [entityName, plan] of planFlush(items, this.#context.entities)) {
       const entity = this.#context.entities.get(entityName);
       if (!entity) continue;
@@ -138,6 +157,17 @@ export class FlushBatcher {
             isUnavailable,
           )),
         ];
+        // Events of many keys, in statements of at most `batchSize` rows, a few at once.
+        const insert = count<AppendRow>((some) => appendTo(store, entity, some));
+        const statements = chunks(plan.appends, options.flush.batchSize);
+        const lanes = Array.from({ length: Math.min(INSERTS_IN_FLIGHT, statements.length) }, async () => {
+          for (let rows = statements.shift(); rows; rows = statements.shift()) {
+            for (const f of await writeIsolatingFailures(rows, insert, isUnavailable)) {
+              failures.push({ row: { id: f.row.id, version: f.row.sequence }, error: f.error });
+            }
+          }
+        });
+        await Promise.all(lanes);
       } catch (error) {
         this.counters.outages++;
         throw new UnavailableError('the database is unreachable', { cause: error });
@@ -151,10 +181,14 @@ export class FlushBatcher {
           new RowRejectedError(entityName, f.row.id, reason, f.error),
         );
       }
-      for (const row of [...plan.upserts, ...plan.deletes]) {
+      for (const row of [...plan.upserts, ...plan.deletes, ...plan.appendedKeys]) {
         const key = plan.keys.get(row.id) as string;
         if (!failed.has(key)) written.push({ key, version: row.version });
       }
+      for (const appended of plan.appendedKeys) {
+        if (appended.events >= take) full.add(plan.keys.get(appended.id) as string);
+      }
+      this.counters.eventsInserted += plan.appends.length;
     }
     this.counters.rowsRejected += failed.size;
     this.counters.rowsWritten += written.length;
@@ -171,7 +205,7 @@ export class FlushBatcher {
         ...written.map((w) => w.version),
       );
       written.forEach((w, i) => {
-        outcomes.set(w.key, flags[i] === '1' ? 'dirty' : 'flushed');
+        outcomes.set(w.key, flags[i] !== '1' ? 'flushed' : full.has(w.key) ? 'behind' : 'dirty');
       });
       this.counters.keysFlushed += written.length;
     }
@@ -186,6 +220,19 @@ export class FlushBatcher {
     }
   }
 }
+
+/** The store's insert of append rows; a store without one was refused when the cache was created. */
+function appendTo(store: Store, entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void> {
+  if (!store.append) throw new Error(`the store cannot insert the events of ${entity.name}`);
+  return store.append(entity, rows);
+}
+
+/**
+ * Insert statements of one batch's events in flight at once. Their rows are already in memory, and one
+ * statement at a time would leave the database idle while each round trip and the next statement's
+ * encoding run.
+ */
+const INSERTS_IN_FLIGHT = 4;
 
 /** Lua's cmsgpack packs an empty table as an empty map, not an empty array. */
 function asList(entry: string[] | Record<string, never> | undefined): string[] {

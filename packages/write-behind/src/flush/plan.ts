@@ -1,6 +1,7 @@
 import { decodeRecord } from '../schema/codec.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
-import type { DeleteRow, UpsertRow } from '../store/store.js';
+import type { AppendRow, DeleteRow, UpsertRow } from '../store/store.js';
+import { type AppendedKey, appendRows } from './append-plan.js';
 
 /*
  * Pure parts of a flush: turning Redis snapshots into rows, and isolating the row that makes a batched
@@ -19,6 +20,10 @@ export interface SnapshotItem {
 export interface EntityPlan {
   upserts: UpsertRow[];
   deletes: DeleteRow[];
+  /** An append entity's events, one row each, key by key in order. */
+  appends: AppendRow[];
+  /** An append entity's keys: what each acknowledges. */
+  appendedKeys: AppendedKey[];
   /** Data key of each row's id, for the acknowledgement. */
   keys: Map<string, string>;
 }
@@ -35,11 +40,17 @@ export function planFlush(
     if (!entity) continue;
     let plan = plans.get(item.entity);
     if (!plan) {
-      plan = { upserts: [], deletes: [], keys: new Map() };
+      plan = { upserts: [], deletes: [], appends: [], appendedKeys: [], keys: new Map() };
       plans.set(item.entity, plan);
     }
     if (plan.keys.has(item.id)) continue;
     plan.keys.set(item.id, item.key);
+    if (entity.append) {
+      const { key, rows } = appendRows(entity, item.id, item.hash);
+      plan.appendedKeys.push(key);
+      plan.appends.push(...rows);
+      continue;
+    }
     const version = Number(item.hash.get('_v'));
     if (item.hash.has('_d')) plan.deletes.push({ id: item.id, version });
     else plan.upserts.push({ id: item.id, version, values: decodeRecord(entity, item.hash) });

@@ -4,7 +4,7 @@ import { type FlushJob, flushJob } from './job.js';
 
 const PAGE = 1000;
 /** BullMQ's reason for a job whose worker died more often than `maxStalledCount` allows. */
-const STALLED_REASON = 'stalled more than allowable limit';
+export const STALLED_REASON = 'stalled more than allowable limit';
 
 /**
  * Re-enqueues dirty keys of one shard that have no flush job (see `lua/sweep-2.lua`). Runs as a BullMQ job

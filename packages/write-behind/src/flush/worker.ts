@@ -9,7 +9,7 @@ import { FlushBatcher, type FlushCounters, RowRejectedError } from './batcher.js
 import { coalesceWrites } from './coalesce-writes.js';
 import { type FlushJobData, SWEEP_JOB } from './job.js';
 import { outageBackoff } from './plan.js';
-import { sweepShard } from './sweep.js';
+import { STALLED_REASON, sweepShard } from './sweep.js';
 
 /**
  * Runs flush jobs: a BullMQ worker per shard feeding a batcher. Safe to run in many processes at once:
@@ -30,6 +30,8 @@ export class FlushWorker {
    */
   readonly #pausedShards: Set<number>;
   #outage: { error: unknown; pause: Promise<void> } | undefined;
+  /** The jobs whose processor runs now (`<shard> <job id>`): their locks must hold. */
+  readonly #running = new Set<string>();
   #closing: Promise<void> | undefined;
   /** Running totals, for metrics. */
   readonly counters: FlushCounters = {
@@ -39,6 +41,7 @@ export class FlushWorker {
     keysFlushed: 0,
     rowsRejected: 0,
     outages: 0,
+    eventsInserted: 0,
   };
   /** Resolves when every shard's worker is connected and the sweep is scheduled. */
   readonly ready: Promise<void>;
@@ -57,7 +60,15 @@ export class FlushWorker {
       this.#batchers.push(batcher);
       const worker = new Worker<FlushJobData>(
         shard.queueName,
-        (job, token) => this.#process(shard, batcher, job, token),
+        async (job, token) => {
+          const running = `${shard.shard} ${job.id}`;
+          this.#running.add(running);
+          try {
+            return await this.#process(shard, batcher, job, token);
+          } finally {
+            this.#running.delete(running);
+          }
+        },
         {
           // Started by `#start` once the entities are known to match the database.
           autorun: false,
@@ -71,11 +82,30 @@ export class FlushWorker {
           removeOnFail: context.options.flush.keepFailed,
         },
       );
-      worker.on('error', (error) =>
-        context.logger.error({ err: redactError(error), shard: shard.shard }, 'flush worker error'),
-      );
+      worker.on('error', (error) => {
+        const jobId = LOCK_RENEWAL_FAILED.exec(error.message)?.[1];
+        if (jobId === undefined) {
+          context.logger.error({ err: redactError(error), shard: shard.shard }, 'flush worker error');
+        } else if (this.#running.has(`${shard.shard} ${jobId}`)) {
+          context.logger.warn(
+            { jobId, shard: shard.shard, lockDurationMs: this.#options.lockDurationMs },
+            'a running flush job lost its lock (this worker paused too long); another worker may run it too, harmlessly',
+          );
+        } else {
+          // The job finished or moved to delayed as the renewal went out: its lock was released, not lost.
+          context.logger.debug?.({ jobId, shard: shard.shard }, 'lock renewal of a finished flush job');
+        }
+      });
       worker.on('failed', (job, error) => {
         if (!job || job.name === SWEEP_JOB) return;
+        if (error.message.includes(STALLED_REASON)) {
+          // Its workers died while running it: nothing for an operator, and no retry; the sweep enqueues the key.
+          context.logger.warn(
+            { jobId: job.id, ...job.data, maxStalledCount: this.#options.maxStalledCount },
+            'flush job failed by stalling too often (its workers died); the sweep enqueues its key again',
+          );
+          return;
+        }
         const final = job.attemptsMade >= (job.opts.attempts ?? 1);
         // The database's message once, and its code; the stack only at debug level: a row refused at every
         // retry must not fill the log with the driver's wrapping.
@@ -187,8 +217,15 @@ export class FlushWorker {
       }
       throw error;
     }
+    if (outcome === 'behind') {
+      // More events wait than one flush takes: run this same job again now, not after another window.
+      await job.moveToDelayed(Date.now(), token);
+      throw new DelayedError();
+    }
     if (outcome === 'dirty') {
-      // Written again during the flush: run this same job again after another window.
+      // Written again during the flush: run this same job again after another window. Moving it releases
+      // its lock, which a renewal racing the move then fails to find.
+      this.#running.delete(`${shard.shard} ${job.id}`);
       await job.moveToDelayed(Date.now() + this.#context.options.flush.windowMs, token);
       throw new DelayedError();
     }
@@ -234,6 +271,12 @@ export class FlushWorker {
     return this.#closing;
   }
 }
+
+/**
+ * BullMQ's error for a lock it could not renew: either the job finished (or moved to delayed) while the renewal
+ * was on its way, or the lock really lapsed and the job may run elsewhere too.
+ */
+const LOCK_RENEWAL_FAILED = /^could not renew lock for job (.+)$/;
 
 /**
  * Pauses every worker of the queue, in every process, for `ms`. Workers heed the limiter key that

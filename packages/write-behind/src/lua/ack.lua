@@ -7,14 +7,28 @@
   A key whose version is unchanged becomes clean (a flushed tombstone is removed entirely: the database
   remembers the delete), and a clean key may expire: the database holds it. A key written meanwhile stays
   dirty with a fresh score, and needs another flush. Either way its failed-job marker goes: it was written.
+  An append key (`_a`, see includes/append-event.lua) also drops the events the database now holds, those
+  numbered from its old `_fv` + 1 to the version written, and takes them off the shard's count of events
+  waiting; events appended meanwhile stay, and keep the key dirty.
   Returns one flag per data key as one string, '1' still dirty and '0' clean: a single bulk reply is cheaper
   for the client to decode than an integer per key.
 ]]
+--- @include "pending-events-key"
 local rcall = redis.call
 local out = {}
 -- The failed index is almost always empty: skip a command per key when it is.
 local anyFailed = rcall('HLEN', KEYS[2]) > 0
 local ttl = tonumber(ARGV[2])
+local eventsRemoved = 0
+-- Fields one HDEL names: well within Lua's stack.
+local CHUNK = 1000
+local function dropEvents(key, from, to)
+  for first = from, to, CHUNK do
+    local names = {}
+    for n = first, math.min(to, first + CHUNK - 1) do names[#names + 1] = string.format('e%d', n) end
+    eventsRemoved = eventsRemoved + rcall('HDEL', key, unpack(names))
+  end
+end
 -- Clean keys leave the dirty index in one ZREM per 500, not one per key.
 local clean = {}
 local function unmark(key)
@@ -26,9 +40,10 @@ local function unmark(key)
 end
 for i = 3, #KEYS do
   local key, flushed = KEYS[i], tonumber(ARGV[i])
-  local meta = rcall('HMGET', key, '_v', '_fv', '_d')
+  local meta = rcall('HMGET', key, '_v', '_fv', '_d', '_a')
   local current = tonumber(meta[1])
   if anyFailed then rcall('HDEL', KEYS[2], key) end
+  if meta[4] and flushed > tonumber(meta[2] or '0') then dropEvents(key, tonumber(meta[2] or '0') + 1, flushed) end
   if current == nil then
     unmark(key)
     out[i - 2] = '0'
@@ -48,4 +63,5 @@ for i = 3, #KEYS do
   end
 end
 if #clean > 0 then rcall('ZREM', KEYS[1], unpack(clean)) end
+if eventsRemoved > 0 then rcall('DECRBY', pendingEventsKey(KEYS[1]), eventsRemoved) end
 return table.concat(out)

@@ -2,18 +2,51 @@
   Reads the state of keys about to be flushed.
 
   KEYS[1..] data keys (all of one shard)
+  ARGV[i] for KEYS[i]: '0' for a key of an entity whose state the cache holds; for a key of an append entity,
+  the most events to take (see includes/append-event.lua for how its events wait)
   Returns one msgpack-encoded array with one entry per data key: its hash as a flat field/value list when
-  the key is dirty, empty when it is clean or gone (nothing to write). One string instead of a nested reply:
-  the client decodes a batch with one msgpack call instead of a RESP element per field.
+  the key is dirty, empty when it is clean or gone (nothing to write). For an append key the list is `_v`
+  (the number of the last event taken), `_fv`, then the events taken, oldest first, as `e<n>`, event: the
+  first ARGV[i] of those waiting. One string instead of a nested reply: the client decodes a batch with one
+  msgpack call instead of a RESP element per field.
 ]]
 --- @include "is-dirty"
+local rcall = redis.call
+-- Fields one HMGET names: well within Lua's stack.
+local CHUNK = 1000
+
+local function appendSnapshot(key, most)
+  local meta = rcall('HMGET', key, '_v', '_fv')
+  if not isDirty(meta[1], meta[2]) then return {} end
+  local flushed = tonumber(meta[2] or '0')
+  local last = math.min(tonumber(meta[1]), flushed + most)
+  local out = { '_v', string.format('%d', last), '_fv', string.format('%d', flushed) }
+  for from = flushed + 1, last, CHUNK do
+    local names = {}
+    for n = from, math.min(last, from + CHUNK - 1) do names[#names + 1] = string.format('e%d', n) end
+    local events = rcall('HMGET', key, unpack(names))
+    for j = 1, #names do
+      if events[j] then
+        out[#out + 1] = names[j]
+        out[#out + 1] = events[j]
+      end
+    end
+  end
+  return out
+end
+
 local out = {}
 for i = 1, #KEYS do
-  local hash = redis.call('HGETALL', KEYS[i])
-  local version, flushed = false, false
-  for j = 1, #hash, 2 do
-    if hash[j] == '_v' then version = hash[j + 1] elseif hash[j] == '_fv' then flushed = hash[j + 1] end
+  local most = tonumber(ARGV[i] or '0')
+  if most > 0 then
+    out[i] = appendSnapshot(KEYS[i], most)
+  else
+    local hash = rcall('HGETALL', KEYS[i])
+    local version, flushed = false, false
+    for j = 1, #hash, 2 do
+      if hash[j] == '_v' then version = hash[j + 1] elseif hash[j] == '_fv' then flushed = hash[j + 1] end
+    end
+    out[i] = isDirty(version, flushed) and hash or {}
   end
-  out[i] = isDirty(version, flushed) and hash or {}
 end
 return cmsgpack.pack(out)

@@ -13,12 +13,20 @@
   ARGV[4] this batch's number: its writer numbers batches 1, 2, 3... in the order it sends them
   ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state lives, renewed every 64 batches
   then one record per write: op, argument count c, then c arguments:
-    'i'   (increment of a key Redis holds; the common case)     field, delta, least and largest value allowed
+    'i'   (increment of a key Redis holds; the common case)     field, delta, least and largest value allowed,
+          and for a ranked field its ranking (sorted set) key
+    'a'   (an event of an append entity: see includes/append-event.lua)
     'incr' | 'set' | 'put' | 'del' ('put' is a 'set' of every field: it returns no value)
           fill: '' (key must be in Redis), 'row' or 'absent' (cold key: state loaded from the database),
           fill version, fill pair count n, n field/value pairs,
           missing required fields if the record must be created, create pair count m, m pairs (defaults),
-          then for 'incr': field, delta, least and largest value; for 'set' and 'put': pair count k, k pairs
+          then for 'incr': field, delta, least and largest value; for 'set' and 'put': pair count k, k pairs;
+          then ranked field count r and r pairs: a ranked field of the entity and its ranking key
+
+  Rankings: a ranked counter's value is also the score of the key's id in the shard's ranking of that field
+  (keys.ts, `rankingKey`), set here in the same atomic write: an absolute ZADD of the new value on every write
+  that leaves the record existing (0 for a counter not yet written), a ZREM on a delete. Ranking keys carry
+  the shard's hash tag, so they share the slot of the keys passed in KEYS.
 
   Returns one reply per write: { status, value, version, jobId }
     status: see the constants below
@@ -47,6 +55,7 @@ local STATUS_UNKNOWN = 6
 --- @include "is-dirty"
 --- @include "fill-key"
 --- @include "flush-job-id"
+--- @include "key-id"
 
 local rcall = redis.call
 local dirtyKey, writerKey = KEYS[1], KEYS[2]
@@ -89,7 +98,7 @@ local function finish(key, alreadyDirty, value)
 end
 
 -- meta: HMGET of _v, _d, a field, _fv
-local function increment(key, p)
+local function increment(key, p, count)
   local field = ARGV[p]
   local meta = rcall('HMGET', key, '_v', '_d', field, '_fv')
   if not meta[1] then return { STATUS_COLD } end
@@ -101,7 +110,24 @@ local function increment(key, p)
   local current = tonumber(meta[3] or '0')
   local nextValue = current + delta
   if nextValue > most or nextValue < least then return { STATUS_OVERFLOW, tostring(current) } end
-  return finish(key, alreadyDirty, asText(rcall('HINCRBY', key, field, delta)))
+  local value = asText(rcall('HINCRBY', key, field, delta))
+  -- The score is the value as text: a Lua number would reach Redis rounded to 14 digits.
+  if count > 4 then rcall('ZADD', ARGV[p + 4], value, idOfKey(key)) end
+  return finish(key, alreadyDirty, value)
+end
+
+-- Brings the key's rankings (r pairs of field and ranking key from ARGV[at]) up to date after a write.
+local function rank(key, at, deleted)
+  local count = tonumber(ARGV[at])
+  if count == 0 then return end
+  local member = idOfKey(key)
+  for j = at + 1, at + 2 * count, 2 do
+    if deleted then
+      rcall('ZREM', ARGV[j + 1], member)
+    else
+      rcall('ZADD', ARGV[j + 1], rcall('HGET', key, ARGV[j]) or '0', member)
+    end
+  end
 end
 
 local function write(key, op, p)
@@ -112,6 +138,12 @@ local function write(key, op, p)
   local createAt = q + 2
   q = createAt + 2 * createCount
   local counterField = op == 'incr' and ARGV[q] or '_v'
+  local rankedAt = q
+  if op == 'incr' then
+    rankedAt = q + 4
+  elseif op == 'set' or op == 'put' then
+    rankedAt = q + 1 + 2 * tonumber(ARGV[q])
+  end
 
   local meta = rcall('HMGET', key, '_v', '_d', counterField, '_fv')
   local filled = false
@@ -131,6 +163,7 @@ local function write(key, op, p)
   local exists = not meta[2]
   if op == 'del' and not exists then
     refuse(STATUS_OK)
+    rank(key, rankedAt, true)
     return { STATUS_OK, 0, 0 }
   end
 
@@ -167,18 +200,24 @@ local function write(key, op, p)
     rcall('HSET', key, '_d', '1')
     value = 1
   end
+  rank(key, rankedAt, op == 'del')
 
   local reply = finish(key, alreadyDirty, value)
   if op == 'set' then reply[2] = rcall('HGETALL', key) end
   return reply
 end
 
+-- Op 'a', an event of an append entity; after the helpers it uses.
+--- @include "append-event"
+
 local replies = {}
 local p = 7
 for i = 3, #KEYS do
   local op, count = ARGV[p], tonumber(ARGV[p + 1])
   if op == 'i' then
-    replies[i - 2] = increment(KEYS[i], p + 2)
+    replies[i - 2] = increment(KEYS[i], p + 2, count)
+  elseif op == 'a' then
+    replies[i - 2] = appendEvent(KEYS[i], p + 2)
   else
     replies[i - 2] = write(KEYS[i], op, p + 2)
   end

@@ -40,6 +40,8 @@ export interface FieldSpec<K extends FieldKind = FieldKind, T = unknown, N exten
   readonly maxLength?: number;
   /** For enums: the values accepted, as the Prisma enum names them. */
   readonly values?: readonly string[];
+  /** For counters: whether the cache keeps a ranking of the field in Redis (see {@link counter}). */
+  readonly ranked?: boolean;
   /** Carries the value types for inference only; never set. */
   readonly __types?: { read: T; write: I };
 }
@@ -91,12 +93,37 @@ function field<K extends FieldKind, T, I = T>(
 const builder = <K extends FieldKind, T, I = T, X = object>(kind: K) =>
   ((options?: object) => field(kind, options)) as FieldBuilder<K, T, I, X>;
 
+/** A counter's options. */
+export interface CounterOptions {
+  /** Column name when it differs from the Prisma field's (`@map`); read from the Prisma schema when omitted. */
+  column?: string;
+  /**
+   * Keep a ranking of this field in Redis, updated in the same atomic write as the counter, for
+   * `top(entity, field, n)` and `rank(entity, field, id)`. Costs one sorted-set member per record (about
+   * 70 bytes plus the id) and one `ZADD` per write. @defaultValue `false`
+   */
+  ranked?: boolean;
+}
+
+/** A counter declared with `ranked: true`: what `top` and `rank` accept. */
+export type RankedCounterSpec = FieldSpec<'counter', number, false> & { readonly ranked: true };
+
 /**
  * An integer changed by `increment` (an `Int` or `BigInt` column). Reads as 0 until written. Its range is the
- * column's: ±2^31 for `Int`, ±(2^53-1) for `BigInt` (what a JavaScript number holds exactly).
+ * column's: ±2^31 for `Int`, ±(2^53-1) for `BigInt` (what a JavaScript number holds exactly, and a Redis
+ * sorted-set score too, so a ranked counter's score is always exact).
+ *
+ * @example
+ * ```ts
+ * fields: { likes: counter({ ranked: true }), views: counter() } // top('video', 'likes', 10)
+ * ```
  */
-export const counter = (options: { column?: string } = {}): FieldSpec<'counter', number, false> =>
-  field('counter', options) as FieldSpec<'counter', number, false>;
+export function counter(options: CounterOptions & { ranked: true }): RankedCounterSpec;
+export function counter(options?: CounterOptions): FieldSpec<'counter', number, false>;
+export function counter(options: CounterOptions = {}): FieldSpec<'counter', number, false> {
+  const spec = field('counter', options) as FieldSpec<'counter', number, false>;
+  return options.ranked === true ? { ...spec, ranked: true } : spec;
+}
 
 /** Text (`String`, also `@db.VarChar(n)`, `@db.Char(n)`, `@db.Uuid`); `maxLength` in characters. */
 export const string = builder<'string', string, string, { maxLength?: number }>('string');
@@ -181,9 +208,28 @@ export type KeyParts = Readonly<Record<string, KeyKind>>;
 
 export type FieldsSpec = Readonly<Record<string, FieldSpec>>;
 
+/**
+ * Marks an append entity (an event log): each `append` lands as a row of its own, never folded into another.
+ * Rows of one key are numbered 1, 2, 3... in the order Redis acknowledged them, in the `sequence` field.
+ */
+export interface AppendSpec {
+  /**
+   * The Prisma field (a `BigInt`) holding an event's number within its key, assigned at write time. The key's
+   * fields and this one must be the table's primary key or a unique constraint: the flush inserts with
+   * `ON CONFLICT DO NOTHING` on them, so a replayed flush inserts no row twice.
+   */
+  readonly sequence: string;
+}
+
 export interface EntityDefinition<F extends FieldsSpec = FieldsSpec> {
   /** The Prisma model name (e.g. `'Video'`); table and column names come from the Prisma schema. */
   readonly model: string;
+  /**
+   * Makes this an append entity (telemetry, an event log): written with `append`, one row per event, the key
+   * naming the column the events are grouped by (it need not be unique). Not read, set or deleted through
+   * the cache. See {@link AppendSpec}.
+   */
+  readonly append?: AppendSpec;
   /**
    * The key, by Prisma field name. A name alone is a `String` key; an object names the key's fields and
    * their kinds: `{ id: 'int' }`, `{ id: 'uuid' }`, or several for a composite key
@@ -216,6 +262,32 @@ export type EntityValues<D extends EntityDefinition> = {
 export type EntityInput<D extends EntityDefinition> = {
   -readonly [P in keyof D['fields']]?: WriteType<D['fields'][P]>;
 };
+
+/** What an `append` takes: every field, nullable ones optional. */
+export type AppendInput<D extends EntityDefinition> = {
+  -readonly [P in keyof D['fields'] as D['fields'][P] extends FieldSpec<FieldKind, unknown, true, unknown>
+    ? never
+    : P]: WriteType<D['fields'][P]>;
+} & {
+  -readonly [P in keyof D['fields'] as D['fields'][P] extends FieldSpec<FieldKind, unknown, true, unknown>
+    ? P
+    : never]?: WriteType<D['fields'][P]>;
+};
+
+/** The names of the append entities (those declared with `append`). */
+export type AppendEntityNames<E extends EntityDefinitions> = {
+  [N in keyof E]: E[N] extends { readonly append: AppendSpec } ? N : never;
+}[keyof E] &
+  string;
+
+/** The names of the entities whose state the cache holds (every entity but the append ones). */
+export type StateEntityNames<E extends EntityDefinitions> = Exclude<keyof E & string, AppendEntityNames<E>>;
+
+/** The names of an entity's ranked counter fields (declared with `counter({ ranked: true })`). */
+export type RankedFields<D extends EntityDefinition> = {
+  [P in keyof D['fields']]: D['fields'][P] extends { readonly ranked: true } ? P : never;
+}[keyof D['fields']] &
+  string;
 
 /** The names of an entity's counter fields. */
 export type CounterFields<D extends EntityDefinition> = {

@@ -103,6 +103,29 @@ export function keyColumnsOf(entity: ResolvedEntity, canonical: string): string[
   });
 }
 
+/**
+ * The canonical id of a row, from its key columns as PostgreSQL prints them (`::text`) in the key's order.
+ * A `uuid` column prints in lower case and an integer in decimal, as their canonical forms are.
+ */
+export function idFromColumns(entity: ResolvedEntity, columns: readonly string[]): string {
+  if (!entity.compositeKey) return columns[0] as string;
+  return entity.key
+    .map((part, i) => (part.kind === 'string' ? escapePart(columns[i] as string) : (columns[i] as string)))
+    .join('/');
+}
+
+/** An id as the caller passes it (a number for an `int` part, a bigint for a `bigint` one), from its canonical text. */
+export function decodeId(entity: ResolvedEntity, canonical: string): unknown {
+  const parts = keyColumnsOf(entity, canonical).map((text, i) => {
+    const kind = (entity.key[i] as ResolvedKeyPart).kind;
+    if (kind === 'int') return Number(text);
+    if (kind === 'bigint') return BigInt(text);
+    return text;
+  });
+  if (!entity.compositeKey) return parts[0];
+  return Object.fromEntries(entity.key.map((part, i) => [part.field, parts[i]]));
+}
+
 /** What a key kind needs from its column type (for messages). */
 export const KEY_KIND_TYPES: Record<KeyKind, string> = {
   string: 'text',

@@ -43,6 +43,8 @@ export interface ResolvedField {
   scale?: number;
   /** Floats in a `real` column: single precision's range. */
   float4: boolean;
+  /** Counters declared `ranked: true`: the cache keeps a ranking of the field in Redis. */
+  ranked: boolean;
   /** Enums: the Prisma value names accepted. */
   values?: readonly string[];
   /** The declared default, already checked and encoded for Redis (`undefined`: none). */
@@ -65,8 +67,14 @@ export interface ResolvedEntity {
   /** The table's schema (`@@schema`); unset: the connection's search path. */
   schema?: string;
   key: ResolvedKeyPart[];
+  /**
+   * For an append entity: the field and column numbering its events within a key. Its key groups events and
+   * need not be unique; the key's columns and this one are.
+   */
+  append?: { sequenceField: string; sequenceColumn: string };
   /** True when ids are passed as objects (the key was declared with several parts). */
   compositeKey: boolean;
+  /** The write-behind version's column; for an append entity, its sequence column. */
   versionColumn: string;
   fields: ResolvedField[];
   fieldsByName: ReadonlyMap<string, ResolvedField>;
@@ -274,12 +282,46 @@ function checkShape(name: string, def: EntityDefinition): void {
         `entities.${name}.fields.${fieldName}: enumeration() needs at least one value`,
       );
     }
+    if (spec.ranked !== undefined && spec.ranked !== false) {
+      if (spec.ranked !== true || spec.kind !== 'counter') {
+        throw new ConfigurationError(
+          `entities.${name}.fields.${fieldName}: only a counter can be ranked (counter({ ranked: true })), got ranked ${JSON.stringify(spec.ranked)} on a ${spec.kind} field`,
+        );
+      }
+      if (def.append !== undefined) {
+        throw new ConfigurationError(
+          `entities.${name}.fields.${fieldName}: an append entity cannot have a ranked field (its rows are events, not records)`,
+        );
+      }
+    }
+  }
+  if (def.append !== undefined) {
+    const sequence = (def.append as { sequence?: unknown } | null)?.sequence;
+    if (typeof sequence !== 'string' || !NAME.test(sequence)) {
+      throw new ConfigurationError(
+        `entities.${name}.append must be { sequence: '<field>' } naming the BigInt field that numbers a key's events, got ${JSON.stringify(def.append)}`,
+      );
+    }
+    if (def.versionField !== undefined) {
+      throw new ConfigurationError(
+        `entities.${name}: an append entity has no version field (its rows are only inserted); remove versionField`,
+      );
+    }
   }
   const keyFields = keyPartsOf(name, def).map((p) => p.field);
-  for (const reserved of [...keyFields, def.versionField ?? 'version']) {
+  const counterpart = def.append ? def.append.sequence : (def.versionField ?? 'version');
+  for (const reserved of [...keyFields, counterpart]) {
     if (fieldNames.includes(reserved)) {
       throw new ConfigurationError(
-        `entities.${name}.fields must not include ${JSON.stringify(reserved)}: it is the key or version field`,
+        `entities.${name}.fields must not include ${JSON.stringify(reserved)}: it is the key or ${def.append ? 'sequence' : 'version'} field`,
+      );
+    }
+  }
+  if (def.append) {
+    const counters = fieldNames.filter((f) => def.fields[f]?.kind === 'counter');
+    if (counters.length > 0) {
+      throw new ConfigurationError(
+        `entities.${name}.fields.${counters[0]}: an append entity's rows are never updated, so it has no counters; declare it as integer()`,
       );
     }
   }
@@ -362,21 +404,25 @@ function resolveEntity(
     return { field, column: pf.dbName ?? field, kind, type: typeOf(pf, `${where}.key.${field}`) };
   });
   if (model) {
-    const keySet = [...keyParts.map((p) => p.field)].sort().join(',');
+    // An append entity's rows are told apart by the key and the sequence together.
+    const unique = [...keyParts.map((p) => p.field), ...(def.append ? [def.append.sequence] : [])];
+    const keySet = [...unique].sort().join(',');
     const candidates = [model.primaryKey, ...model.uniques].filter((c) => c.length > 0);
     if (!candidates.some((c) => [...c].sort().join(',') === keySet)) {
       throw new ConfigurationError(
-        `${where}.key: ${keyParts.map((p) => p.field).join(', ')} is not the primary key or a unique constraint of model ${model.name} ` +
+        `${where}${def.append ? '' : '.key'}: ${unique.join(', ')} is not the primary key or a unique constraint of model ${model.name} ` +
           `(its primary key: ${model.primaryKey.join(', ') || 'none'}${model.uniques.length > 0 ? `; unique: ${model.uniques.map((u) => `(${u.join(', ')})`).join(' ')}` : ''})`,
       );
     }
   }
 
-  const versionField = def.versionField ?? 'version';
-  const versionPrisma = prismaField(versionField, 'the version field');
+  const versionField = def.append ? def.append.sequence : (def.versionField ?? 'version');
+  const versionPrisma = prismaField(versionField, def.append ? 'the sequence field' : 'the version field');
   if (versionPrisma && (versionPrisma.type !== 'BigInt' || versionPrisma.optional)) {
     throw new ConfigurationError(
-      `${where}.versionField: ${model?.name}.${versionField} must be \`BigInt @default(0)\` (it holds the write-behind version), got ${versionPrisma.type}${versionPrisma.optional ? '?' : ''}`,
+      def.append
+        ? `${where}.append.sequence: ${model?.name}.${versionField} must be \`BigInt\` (it numbers a key's events), got ${versionPrisma.type}${versionPrisma.optional ? '?' : ''}`
+        : `${where}.versionField: ${model?.name}.${versionField} must be \`BigInt @default(0)\` (it holds the write-behind version), got ${versionPrisma.type}${versionPrisma.optional ? '?' : ''}`,
     );
   }
 
@@ -421,6 +467,7 @@ function resolveEntity(
       max: MAX_SAFE,
       uuid: false,
       float4: false,
+      ranked: spec.kind === 'counter' && spec.ranked === true,
       spec,
       ...limitsOf(spec.kind, type, spec),
     };
@@ -469,6 +516,9 @@ function resolveEntity(
       .map((f) => f.name),
     definition: def,
   };
+  if (def.append) {
+    resolved.append = { sequenceField: versionField, sequenceColumn: resolved.versionColumn };
+  }
   if (model?.schema !== undefined) resolved.schema = model.schema;
   return resolved;
 }

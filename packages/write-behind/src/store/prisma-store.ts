@@ -1,9 +1,11 @@
 import { ConfigurationError } from '../errors.js';
 import { type FieldValue, fromSqlText, toSqlText } from '../schema/codec.js';
-import { keyColumnsOf } from '../schema/id-codec.js';
+import { idFromColumns, keyColumnsOf } from '../schema/id-codec.js';
 import { type DataModel, parsePrismaSchema } from '../schema/prisma-schema.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import {
+  appendLoadSql,
+  appendSql,
   arrayLiteral,
   deleteSql,
   keyParamCount,
@@ -11,10 +13,11 @@ import {
   needsQuotes,
   purgeTombstonesSql,
   quoteIdent,
+  scanSql,
   tableName,
   upsertSql,
 } from './sql.js';
-import type { DeleteRow, LoadedKey, Store, UpsertRow } from './store.js';
+import type { AppendRow, DeleteRow, LoadedKey, Store, UpsertRow } from './store.js';
 import { checkTable, checkTombstones, introspectSql, type TableInfo } from './verify.js';
 
 /** The part of a Prisma Client the store uses: raw SQL, and the schema it was generated from. */
@@ -32,6 +35,8 @@ interface Statements {
   upsert: string;
   delete: string;
   load: string;
+  /** An append entity's insert (its `upsert` and `delete` are empty: its rows are only inserted). */
+  append?: string;
 }
 
 /*
@@ -126,6 +131,7 @@ export class PrismaStore implements Store {
   }
 
   async load(entity: ResolvedEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>> {
+    if (entity.append) return this.#loadSequences(entity, ids);
     const rows = await this.#prisma.$queryRawUnsafe<Record<string, string | null>[]>(
       this.#prepare(entity).load,
       ...this.#keyParams(entity, ids),
@@ -148,6 +154,20 @@ export class PrismaStore implements Store {
     return out;
   }
 
+  async scan(entity: ResolvedEntity, after: string | undefined, limit: number): Promise<string[]> {
+    const rows = await this.#prisma.$queryRawUnsafe<Record<string, string>[]>(
+      scanSql(entity, after === undefined),
+      ...(after === undefined ? [] : keyColumnsOf(entity, after)),
+      limit,
+    );
+    return rows.map((row) =>
+      idFromColumns(
+        entity,
+        entity.key.map((_, i) => row[`k${i}`] as string),
+      ),
+    );
+  }
+
   async upsert(entity: ResolvedEntity, rows: readonly UpsertRow[]): Promise<void> {
     if (rows.length === 0) return;
     const [ids, ...keys] = this.#keyParams(
@@ -167,6 +187,30 @@ export class PrismaStore implements Store {
       ...keys,
       ...columns,
       entity.name,
+    );
+  }
+
+  async append(entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const [ids, ...keys] = this.#keyParams(
+      entity,
+      rows.map((r) => r.id),
+    );
+    const columns = entity.fields.map((field) =>
+      arrayLiteral(
+        rows.map((r) => toSqlText(field, r.values[field.name])),
+        needsQuotes(field.kind),
+      ),
+    );
+    await this.#prisma.$executeRawUnsafe(
+      this.#prepare(entity).append as string,
+      ids,
+      arrayLiteral(
+        rows.map((r) => String(r.sequence)),
+        false,
+      ),
+      ...keys,
+      ...columns,
     );
   }
 
@@ -211,6 +255,15 @@ export class PrismaStore implements Store {
     return { message: error instanceof Error ? error.message : String(error) };
   }
 
+  /** An append entity's keys: the highest sequence number each has in the table. */
+  async #loadSequences(entity: ResolvedEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>> {
+    const rows = await this.#prisma.$queryRawUnsafe<{ id: string; r: string | null }[]>(
+      this.#prepare(entity).load,
+      ...this.#keyParams(entity, ids),
+    );
+    return new Map(rows.map((row) => [row.id, { version: row.r == null ? 0 : Number(row.r) }]));
+  }
+
   async #introspect(table: string): Promise<TableInfo | undefined> {
     const rows = await this.#prisma.$queryRawUnsafe<{ info: string }[]>(introspectSql, table);
     return rows[0] ? (JSON.parse(rows[0].info) as TableInfo) : undefined;
@@ -218,6 +271,10 @@ export class PrismaStore implements Store {
 
   #prepare(entity: ResolvedEntity): Statements {
     let statements = this.#statements.get(entity.name);
+    if (!statements && entity.append) {
+      statements = { upsert: '', delete: '', load: appendLoadSql(entity), append: appendSql(entity) };
+      this.#statements.set(entity.name, statements);
+    }
     if (!statements) {
       statements = {
         upsert: upsertSql(entity, this.#tombstoneTable),

@@ -136,6 +136,56 @@ export function loadSql(entity: ResolvedEntity, tombstoneTable: string): string 
   ].join('\n');
 }
 
+/**
+ * An append entity's events. Parameters: $1 the keys' canonical ids (one per event), $2 the events' sequence
+ * numbers, key arrays, then one array per field. A row already there (a replayed flush) is left alone.
+ */
+export function appendSql(entity: ResolvedEntity): string {
+  const keys = keyColumns(entity, 3);
+  const firstField = 3 + keyParamCount(entity);
+  const fields = entity.fields.map((f, i) => ({
+    column: quoteIdent(f.column),
+    alias: `c${i}`,
+    param: `$${firstField + i}::${f.type.sql}[]`,
+  }));
+  const touched = entity.touched.map((t) => ({ column: quoteIdent(t.column), value: nowFor(t.type) }));
+  const sequence = quoteIdent(entity.versionColumn);
+  const unique = [...keys.map((k) => quoteIdent(k.column)), sequence];
+  return [
+    `INSERT INTO ${tableName(entity)} (${[...unique, ...fields.map((f) => f.column), ...touched.map((t) => t.column)].join(', ')})`,
+    `SELECT ${[...keys.map((k) => `u.${k.alias}`), 'u.v', ...fields.map((f) => `u.${f.alias}`), ...touched.map((t) => t.value)].join(', ')}`,
+    `FROM ${unnestSource(entity, true, fields)}`,
+    `ON CONFLICT (${unique.join(', ')}) DO NOTHING`,
+  ].join('\n');
+}
+
+/**
+ * The highest sequence number stored for each key of an append entity, as `r` (null when the key has none).
+ * Parameters: $1 ids, then key arrays. Uses the unique index on the key and the sequence.
+ */
+export function appendLoadSql(entity: ResolvedEntity): string {
+  return [
+    `SELECT u.id, (SELECT max(t.${quoteIdent(entity.versionColumn)}) FROM ${tableName(entity)} t WHERE ${keyMatch(entity, 't')})::text AS r`,
+    `FROM ${unnestSource(entity, false, [])}`,
+  ].join('\n');
+}
+
+/**
+ * Parameters: the key columns of the last row of the previous page (none for the first page), then the page
+ * size. The rows' key columns as text (`k0`, `k1`, ...), in key order: keyset pagination over the key's
+ * unique index, which stays cheap however deep the page.
+ */
+export function scanSql(entity: ResolvedEntity, firstPage: boolean): string {
+  const columns = entity.key.map((part) => `t.${quoteIdent(part.column)}`);
+  const after = entity.key.map((part, i) => `$${i + 1}::${part.type.sql}`);
+  return [
+    `SELECT ${columns.map((c, i) => `${c}::text AS k${i}`).join(', ')} FROM ${tableName(entity)} t`,
+    ...(firstPage ? [] : [`WHERE (${columns.join(', ')}) > (${after.join(', ')})`]),
+    `ORDER BY ${columns.join(', ')}`,
+    `LIMIT $${firstPage ? 1 : after.length + 1}::int`,
+  ].join('\n');
+}
+
 export function purgeTombstonesSql(tombstoneTable: string): string {
   return `DELETE FROM ${quoteIdent(tombstoneTable)} WHERE deleted_at < CURRENT_TIMESTAMP - $1::bigint * interval '1 millisecond'`;
 }

@@ -18,6 +18,15 @@ export interface UpsertRow {
   values: Record<string, FieldValue>;
 }
 
+/** One event of an append entity: its key, its number within the key, and every field. */
+export interface AppendRow {
+  /** The key's canonical id. */
+  id: string;
+  /** The event's sequence number within its key (1, 2, 3...), assigned when Redis acknowledged it. */
+  sequence: number;
+  values: Record<string, FieldValue>;
+}
+
 export interface DeleteRow {
   id: string;
   version: number;
@@ -40,10 +49,25 @@ export interface Store {
    * differs; with the store's own error when the database cannot be reached.
    */
   verify(entities: readonly ResolvedEntity[]): Promise<void>;
-  /** Reads keys (canonical ids) for a cache fill. Returns an entry for every id asked for. */
+  /**
+   * Reads keys (canonical ids) for a cache fill. Returns an entry for every id asked for. For an append
+   * entity, `version` is the highest sequence number stored for the key (0 for none), without values.
+   */
   load(entity: ResolvedEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>>;
+  /**
+   * The canonical ids of an entity's rows in key order: the first `limit` after `after` (exclusive; from the
+   * start when undefined). Pages through a table to build a ranking (see `counter({ ranked: true })`); a store
+   * without it cannot hold ranked fields.
+   */
+  scan?(entity: ResolvedEntity, after: string | undefined, limit: number): Promise<string[]>;
   /** Inserts or updates rows whose version is newer than the row's and than any delete of the key. One statement. */
   upsert(entity: ResolvedEntity, rows: readonly UpsertRow[]): Promise<void>;
+  /**
+   * Inserts the events of an append entity, one row each, in one statement; a row whose key and sequence are
+   * already there is skipped (a replayed flush inserts nothing twice). Needed only by stores that serve
+   * append entities: without it, declaring one is a `ConfigurationError`.
+   */
+  append?(entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void>;
   /** Deletes rows older than the given versions and remembers each delete's version. One statement. */
   delete(entity: ResolvedEntity, rows: readonly DeleteRow[]): Promise<void>;
   /** Forgets deletes older than `olderThanMs`; returns how many. */

@@ -90,17 +90,24 @@ export function checkTable(entity: ResolvedEntity, info: TableInfo | undefined):
     }
   }
   const keyColumns = entity.key.map((p) => p.column);
-  if (!info.uniques.some((u) => sameColumns(u, keyColumns))) {
+  // An append entity's rows are told apart by the key and the sequence together.
+  const uniqueColumns = entity.append ? [...keyColumns, entity.append.sequenceColumn] : keyColumns;
+  if (!info.uniques.some((u) => sameColumns(u, uniqueColumns))) {
     problems.push(
-      `${where}.key: ${table} has no primary key or unique index on exactly (${keyColumns.join(', ')}), which the flush's upsert needs (ON CONFLICT)`,
+      `${where}${entity.append ? '' : '.key'}: ${table} has no primary key or unique index on exactly (${uniqueColumns.join(', ')}), which the flush's ${entity.append ? 'insert' : 'upsert'} needs (ON CONFLICT)`,
     );
   }
 
-  const version = column(entity.versionColumn, 'the write-behind version');
+  const version = column(
+    entity.versionColumn,
+    entity.append ? 'the sequence of events' : 'the write-behind version',
+  );
   if (version && version.type !== 'bigint') {
     problems.push(
-      `${where}.versionField: column "${entity.versionColumn}" of ${table} is ${version.type}, expected bigint: ` +
-        `ALTER TABLE ${table} ADD COLUMN "${entity.versionColumn}" bigint NOT NULL DEFAULT 0`,
+      entity.append
+        ? `${where}.append.sequence: column "${entity.versionColumn}" of ${table} is ${version.type}, expected bigint`
+        : `${where}.versionField: column "${entity.versionColumn}" of ${table} is ${version.type}, expected bigint: ` +
+            `ALTER TABLE ${table} ADD COLUMN "${entity.versionColumn}" bigint NOT NULL DEFAULT 0`,
     );
   }
 

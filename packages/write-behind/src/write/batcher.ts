@@ -1,7 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { TurnBatcher } from '../batch.js';
 import { type ShardKeys, writerKey } from '../keys.js';
+import type { DurabilityLevel } from '../options.js';
+import { scriptSource } from '../scripts.js';
+import {
+  type Confirmation,
+  confirmationCommands,
+  type ReplicationSettings,
+  readConfirmation,
+  type Shortfall,
+  shortfallOf,
+} from './durability.js';
 import { type BatchHeader, type WriteCall, type WriteReply, writeArguments } from './protocol.js';
 
 /**
@@ -22,6 +32,18 @@ const KEPT_REPLIES = 1024;
 /** How long a writer's state outlives its last batch: far longer than any reconnect. */
 const WRITER_STATE_TTL_MS = 3_600_000;
 
+/** One write for the batcher: the script's call, and when its caller wants it acknowledged. */
+export interface BatchedWrite {
+  call: WriteCall;
+  durability: DurabilityLevel;
+}
+
+/** The script's reply to one write, and what its durability level missed (the write stands either way). */
+export interface BatchedReply {
+  reply: WriteReply;
+  shortfall?: Shortfall;
+}
+
 /**
  * The writes of one shard made in one event-loop turn go to Redis as one call of `lua/write.lua`: one round
  * trip and one script call for all of them, each applied atomically and answered on its own. The keys of a
@@ -29,26 +51,80 @@ const WRITER_STATE_TTL_MS = 3_600_000;
  *
  * Each batcher is a writer of its own, numbering its batches in the order it sends them on its connection,
  * so the script applies a batch at most once however often the client sends it.
+ *
+ * A batch holding a write that asked for `'replicas'` or `'fsync'` goes out as one pipeline: the script call,
+ * then `WAIT` / `WAITAOF` for the whole batch (one wait per batch, not per write). Both ride the same
+ * connection, so the wait counts this batch's writes; on Redis Cluster ioredis sends a pipeline's keyless
+ * commands to the node of its keyed ones.
  */
 export function createWriteBatcher(
   redis: Redis | Cluster,
   shard: ShardKeys,
   header: () => Pick<BatchHeader, 'now' | 'backlogLimit' | 'mayExpire'>,
-): TurnBatcher<WriteCall, WriteReply> {
+  replication: () => ReplicationSettings,
+): TurnBatcher<BatchedWrite, BatchedReply> {
   const state = writerKey(shard, randomBytes(9).toString('base64url'));
   let batch = 0;
   return new TurnBatcher(
-    (calls) =>
-      redis.wbWrite(
-        calls.length + 2,
-        shard.dirty,
-        state,
-        ...calls.map((c) => c.key),
-        ...writeArguments(
-          { ...header(), batch: ++batch, keptReplies: KEPT_REPLIES, writerTtlMs: WRITER_STATE_TTL_MS },
-          calls,
-        ),
-      ),
+    async (writes) => {
+      const calls = writes.map((w) => w.call);
+      const keys = [shard.dirty, state, ...calls.map((c) => c.key)];
+      const args = writeArguments(
+        { ...header(), batch: ++batch, keptReplies: KEPT_REPLIES, writerTtlMs: WRITER_STATE_TTL_MS },
+        calls,
+      );
+      const levels = new Set(writes.map((w) => w.durability));
+      levels.delete('memory');
+      if (levels.size === 0) {
+        const replies = await redis.wbWrite(keys.length, ...(keys as [string, ...string[]]), ...args);
+        return replies.map((reply) => ({ reply }));
+      }
+      const settings = replication();
+      const { replies, confirmation } = await writeAndConfirm(redis, keys, args, levels, settings);
+      return replies.map((reply, i) => {
+        const shortfall = shortfallOf((writes[i] as BatchedWrite).durability, confirmation, settings);
+        return shortfall ? { reply, shortfall } : { reply };
+      });
+    },
     { maxItems: MAX_WRITES_PER_CALL, schedule: 'tick', spread: BATCHES_IN_FLIGHT },
   );
+}
+
+let writeScript: { source: string; sha: string } | undefined;
+
+/**
+ * Sends the script and the waits in one pipeline. By hand rather than through the defined command: after a
+ * script flush or a failover the new primary lacks the script, and ioredis would send the script again after
+ * the pipeline, behind the waits, which would then count nothing of it. Here a NOSCRIPT refusal (nothing
+ * applied) sends the whole pipeline again with the script's source.
+ */
+async function writeAndConfirm(
+  redis: Redis | Cluster,
+  keys: string[],
+  args: (string | number)[],
+  levels: ReadonlySet<DurabilityLevel>,
+  settings: ReplicationSettings,
+): Promise<{ replies: WriteReply[]; confirmation: Confirmation }> {
+  if (!writeScript) {
+    const source = scriptSource('wbWrite');
+    writeScript = { source, sha: createHash('sha1').update(source).digest('hex') };
+  }
+  const waits = confirmationCommands(levels, settings);
+  for (const byHash of [true, false]) {
+    const pipeline = redis.pipeline();
+    if (byHash) pipeline.evalsha(writeScript.sha, keys.length, ...keys, ...args);
+    else pipeline.eval(writeScript.source, keys.length, ...keys, ...args);
+    for (const [command, ...waitArgs] of waits) pipeline.call(command, ...waitArgs);
+    const results = (await pipeline.exec()) ?? [];
+    const [scriptError, replies] = results[0] ?? [new Error('no reply to the write script'), undefined];
+    if (scriptError) {
+      if (byHash && scriptError.message.includes('NOSCRIPT')) continue;
+      throw scriptError;
+    }
+    return {
+      replies: replies as WriteReply[],
+      confirmation: readConfirmation(waits, results.slice(1) as [Error | null, unknown][]),
+    };
+  }
+  throw new Error('unreachable: the script was sent by its source');
 }

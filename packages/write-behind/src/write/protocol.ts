@@ -16,6 +16,8 @@ export const WriteStatus = {
   DELETED: 5,
   /** A batch resent after a reconnect, applied once already, whose replies are no longer kept. */
   UNKNOWN: 6,
+  /** From an append only: too many events wait in the shard (`backlog.eventLimit`); the value is how many. */
+  EVENT_BACKLOG_FULL: 7,
 } as const;
 export type WriteStatus = (typeof WriteStatus)[keyof typeof WriteStatus];
 
@@ -31,7 +33,7 @@ export type WriteReply = [
   jobId?: string,
 ];
 
-export type WriteOp = 'i' | 'incr' | 'set' | 'put' | 'del';
+export type WriteOp = 'i' | 'incr' | 'set' | 'put' | 'del' | 'a';
 
 /** One write for the script: its data key, op and the op's arguments. */
 export interface WriteCall {
@@ -58,20 +60,40 @@ export function createArgs(missingRequired: number, defaults: readonly string[])
 /** A delete never creates a record. */
 export const NO_CREATE: readonly string[] = ['0', '0'];
 
-/** The short increment of a key Redis holds: field, delta, least and largest value. */
-export function incrementCall(key: string, field: string, by: number, min: number, max: number): WriteCall {
-  return { key, op: 'i', args: incrementArgs(field, by, min, max) };
+/**
+ * The short increment of a key Redis holds: field, delta, least and largest value, and the field's ranking
+ * key when it is ranked.
+ */
+export function incrementCall(
+  key: string,
+  field: string,
+  by: number,
+  min: number,
+  max: number,
+  rankingKey?: string,
+): WriteCall {
+  const args = incrementArgs(field, by, min, max);
+  if (rankingKey !== undefined) args.push(rankingKey);
+  return { key, op: 'i', args };
 }
 
-/** The general form of a write: fill, creation arguments, then the op's own arguments. */
+/** An entity's ranked fields as the general form ends: their count, then field/ranking key pairs. */
+export function rankingArgs(pairs: readonly string[]): string[] {
+  return [String(pairs.length / 2), ...pairs];
+}
+/** An entity without ranked fields. */
+export const NO_RANKINGS: readonly string[] = ['0'];
+
+/** The general form of a write: fill, creation arguments, the op's own arguments, then the rankings. */
 export function generalCall(
   key: string,
-  op: Exclude<WriteOp, 'i'>,
+  op: Exclude<WriteOp, 'i' | 'a'>,
   fill: Fill,
   create: readonly string[],
   opArgs: readonly string[],
+  rankings: readonly string[] = NO_RANKINGS,
 ): WriteCall {
-  return { key, op, args: [...fill, ...create, ...opArgs] };
+  return { key, op, args: [...fill, ...create, ...opArgs, ...rankings] };
 }
 
 /** The op arguments of an increment (also the short form's). */
@@ -82,6 +104,15 @@ export function incrementArgs(field: string, by: number, min: number, max: numbe
 /** The op arguments of a `set` or `put`: pair count, then field/value pairs. */
 export function setArgs(pairs: readonly string[]): string[] {
   return [String(pairs.length / 2), ...pairs];
+}
+
+/**
+ * An event of an append entity (`lua/includes/append-event.lua`): fill mode and version (a cold key's highest
+ * sequence number in the database; {@link NO_FILL}'s first two for a key Redis must hold), the most events
+ * that may wait in the shard (0: no limit), then the encoded event.
+ */
+export function appendCall(key: string, fill: Fill, eventLimit: number, event: string): WriteCall {
+  return { key, op: 'a', args: [fill[0] as string, fill[1] as string, String(eventLimit), event] };
 }
 
 /** The arguments shared by a batch (ARGV[1..6]). */

@@ -2,20 +2,25 @@ import type { TurnBatcher } from '../batch.js';
 import { type Context, callRedis, redactError } from '../context.js';
 import {
   BacklogFullError,
+  ConfigurationError,
   NotFoundError,
+  NotReplicatedError,
   UnavailableError,
   ValidationError,
   WriteBehindError,
 } from '../errors.js';
 import { type FlushJob, flushJob } from '../flush/job.js';
-import { dataKey, type ShardKeys, shardOf } from '../keys.js';
+import { dataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
 import { BatchLoader } from '../loader.js';
+import type { DurabilityLevel } from '../options.js';
 import { encodeLoaded } from '../schema/codec.js';
 import type { ResolvedEntity, ResolvedField } from '../schema/resolve.js';
 import { getOrCreate, sleep } from '../util.js';
-import { createWriteBatcher } from './batcher.js';
+import { type BatchedReply, type BatchedWrite, createWriteBatcher } from './batcher.js';
+import { waitAofProblem } from './durability.js';
 import { createJobBatcher } from './enqueue.js';
 import {
+  appendCall,
   createArgs,
   type Fill,
   fillArgs,
@@ -24,6 +29,8 @@ import {
   incrementCall,
   NO_CREATE,
   NO_FILL,
+  NO_RANKINGS,
+  rankingArgs,
   setArgs,
   type WriteCall,
   type WriteReply,
@@ -39,11 +46,19 @@ export interface Address {
   key: string;
 }
 
+/** An entity's ranked fields in one shard: the general form's trailing arguments, and each field's ranking key. */
+interface ShardRankings {
+  args: readonly string[];
+  keyOf: ReadonlyMap<string, string>;
+}
+
 /** What a write does, in the script's terms (see `write/protocol.ts`). */
 export type WriteIntent =
   | { op: 'incr'; field: ResolvedField; by: number }
   | { op: 'set' | 'put'; pairs: readonly string[]; named: ReadonlySet<string> }
-  | { op: 'del' };
+  | { op: 'del' }
+  /** An event of an append entity, encoded (see `encodeEvent`). */
+  | { op: 'append'; event: string };
 
 /**
  * The write side of the cache: sends writes through the shard's batcher, loads a cold key and writes again,
@@ -53,8 +68,12 @@ export type WriteIntent =
 export class Writer {
   readonly #context: Context;
   readonly #loader: BatchLoader;
-  readonly #writeBatchers = new Map<number, TurnBatcher<WriteCall, WriteReply>>();
+  readonly #writeBatchers = new Map<number, TurnBatcher<BatchedWrite, BatchedReply>>();
+  /** Whether every primary can give `durability: 'fsync'`; asked once, on the first write that wants it. */
+  #fsyncCheck: Promise<void> | undefined;
   readonly #jobBatchers = new Map<number, TurnBatcher<FlushJob, void>>();
+  /** Per entity, per shard index. */
+  readonly #rankings = new Map<string, ShardRankings[]>();
 
   constructor(context: Context) {
     this.#context = context;
@@ -68,11 +87,17 @@ export class Writer {
 
   /**
    * Runs a write; on a cold key loads it and runs it again with the loaded state; waits or refuses while the
-   * backlog is full; enqueues the flush job when the write made the key dirty. Returns the script's reply.
+   * backlog is full; enqueues the flush job when the write made the key dirty. Returns the script's reply, or
+   * throws {@link NotReplicatedError} when the write stands but its `durability` was not confirmed.
    */
-  async write(address: Address, intent: WriteIntent): Promise<WriteReply> {
+  async write(
+    address: Address,
+    intent: WriteIntent,
+    durability: DurabilityLevel = this.#context.options.durability,
+  ): Promise<WriteReply> {
     const { options } = this.#context;
     const { entity, id, key } = address;
+    if (durability === 'fsync') await this.#checkFsync();
     let fill: Fill = NO_FILL;
     const deadline = Date.now() + options.backlog.waitTimeoutMs;
     // An increment tries the short form first; a cold or deleted key takes the general one.
@@ -80,12 +105,26 @@ export class Writer {
     for (let backoff = 5; ; ) {
       const call =
         short && intent.op === 'incr'
-          ? incrementCall(key, intent.field.name, intent.by, intent.field.min, intent.field.max)
+          ? incrementCall(
+              key,
+              intent.field.name,
+              intent.by,
+              intent.field.min,
+              intent.field.max,
+              this.#rankingsOf(address).keyOf.get(intent.field.name),
+            )
           : this.#generalCall(address, intent, fill);
-      const reply = await callRedis(() => this.#writeBatcher(address.shard).submit(call));
+      const { reply, shortfall } = await callRedis(() =>
+        this.#writeBatcher(address.shard).submit({ call, durability }),
+      );
       switch (reply[0]) {
         case WriteStatus.OK:
+          // The enqueue goes unconfirmed: a job lost in a failover is found again by the sweep, from the dirty
+          // index that the script wrote with the data and that the wait confirmed.
           if (reply[3]) await this.#enqueue(address, reply[3]);
+          if (shortfall) {
+            throw new NotReplicatedError(shortfall, `this write to ${entity.name} ${JSON.stringify(id)}`);
+          }
           return reply;
         case WriteStatus.COLD:
           fill = await this.loadFill(entity, id);
@@ -99,12 +138,15 @@ export class Writer {
             `the connection to Redis was lost while this write to ${entity.name} ${JSON.stringify(id)} was in flight; it may have been applied, and its reply is lost`,
           );
         case WriteStatus.BACKLOG_FULL:
+        case WriteStatus.EVENT_BACKLOG_FULL:
           if (options.backlog.policy === 'wait' && Date.now() < deadline) {
             await sleep(Math.min(backoff, deadline - Date.now()));
             backoff = Math.min(backoff * 2, 100);
             continue;
           }
-          throw new BacklogFullError(Number(reply[1]), options.backlog.limit);
+          throw reply[0] === WriteStatus.EVENT_BACKLOG_FULL
+            ? new BacklogFullError(Number(reply[1]), options.backlog.eventLimit, 'events')
+            : new BacklogFullError(Number(reply[1]), options.backlog.limit);
         case WriteStatus.OVERFLOW: {
           const { field, by } = intent as Extract<WriteIntent, { op: 'incr' }>;
           throw new ValidationError(
@@ -138,6 +180,8 @@ export class Writer {
         cause: redactError(error),
       });
     }
+    // An append key holds no values: only the highest sequence number its events reached in the database.
+    if (entity.append) return fillArgs({ version: loaded.version, pairs: [] });
     if (!loaded.values) return fillArgs({ version: loaded.version });
     const pairs: string[] = [];
     for (const field of entity.fields) {
@@ -154,8 +198,13 @@ export class Writer {
   }
 
   /** The general form: the fill, the creation arguments (built only here), then the op's own arguments. */
-  #generalCall({ entity, key }: Address, intent: WriteIntent, fill: Fill): WriteCall {
-    if (intent.op === 'del') return generalCall(key, 'del', fill, NO_CREATE, []);
+  #generalCall(address: Address, intent: WriteIntent, fill: Fill): WriteCall {
+    const { entity, key } = address;
+    if (intent.op === 'append') {
+      return appendCall(key, fill, this.#context.options.backlog.eventLimit, intent.event);
+    }
+    const rankings = this.#rankingsOf(address).args;
+    if (intent.op === 'del') return generalCall(key, 'del', fill, NO_CREATE, [], rankings);
     if (intent.op === 'incr') {
       const { field, by } = intent;
       return generalCall(
@@ -164,9 +213,31 @@ export class Writer {
         fill,
         this.#createArgs(entity, new Set()),
         incrementArgs(field.name, by, field.min, field.max),
+        rankings,
       );
     }
-    return generalCall(key, intent.op, fill, this.#createArgs(entity, intent.named), setArgs(intent.pairs));
+    return generalCall(
+      key,
+      intent.op,
+      fill,
+      this.#createArgs(entity, intent.named),
+      setArgs(intent.pairs),
+      rankings,
+    );
+  }
+
+  /** The entity's ranked fields and their ranking keys in the key's shard, built once per entity and shard. */
+  #rankingsOf({ entity, shard }: Address): ShardRankings {
+    const perShard = getOrCreate(this.#rankings, entity.name, () => []);
+    let rankings = perShard[shard.shard];
+    if (!rankings) {
+      const keyOf = new Map(
+        entity.fields.filter((f) => f.ranked).map((f) => [f.name, rankingKey(shard, entity.name, f.name)]),
+      );
+      rankings = { args: keyOf.size === 0 ? NO_RANKINGS : rankingArgs([...keyOf].flat()), keyOf };
+      perShard[shard.shard] = rankings;
+    }
+    return rankings;
   }
 
   /** What creating the record needs: how many required fields the write leaves out, the others' defaults. */
@@ -183,15 +254,47 @@ export class Writer {
   }
 
   /** The shard's write batcher: the writes of one event-loop turn go to Redis as one script call. */
-  #writeBatcher(shard: ShardKeys): TurnBatcher<WriteCall, WriteReply> {
+  #writeBatcher(shard: ShardKeys): TurnBatcher<BatchedWrite, BatchedReply> {
     const { redis, options } = this.#context;
     return getOrCreate(this.#writeBatchers, shard.shard, () =>
-      createWriteBatcher(redis, shard, () => ({
-        now: Date.now(),
-        backlogLimit: options.backlog.limit,
-        mayExpire: options.cacheTtlMs > 0,
-      })),
+      createWriteBatcher(
+        redis,
+        shard,
+        () => ({
+          now: Date.now(),
+          backlogLimit: options.backlog.limit,
+          mayExpire: options.cacheTtlMs > 0,
+        }),
+        () => options.replication,
+      ),
     );
+  }
+
+  /**
+   * Refuses `durability: 'fsync'` with a {@link ConfigurationError} naming the server's version when a primary
+   * lacks `WAITAOF` (before Redis 7.2) or an AOF, before anything is written. Asked once; a Redis that cannot
+   * be reached is asked again on the next write.
+   */
+  async #checkFsync(): Promise<void> {
+    const { redis } = this.#context;
+    this.#fsyncCheck ??= (async () => {
+      const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+      const infos = await callRedis(() => Promise.all(nodes.map((node) => node.info())));
+      for (const [i, info] of infos.entries()) {
+        const node = nodes[i];
+        // A connection through Sentinel has no fixed address to name.
+        const where =
+          'nodes' in redis && node
+            ? `the primary at ${node.options.host}:${node.options.port}`
+            : 'the primary';
+        const problem = waitAofProblem(info, where);
+        if (problem) throw new ConfigurationError(problem);
+      }
+    })().catch((error: unknown) => {
+      if (!(error instanceof ConfigurationError)) this.#fsyncCheck = undefined;
+      throw error;
+    });
+    await this.#fsyncCheck;
   }
 
   async #enqueue({ entity, id, shard }: Address, jobId: string): Promise<void> {

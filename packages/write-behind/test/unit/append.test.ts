@@ -1,0 +1,164 @@
+// The pure parts of append entities: resolution against a Prisma schema, the live-table check, the SQL, the
+// event codec and the flush's rows. No server needed.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigurationError, ValidationError } from '../../src/errors.ts';
+import { appendRows, chunks } from '../../src/flush/append-plan.ts';
+import { encodeField } from '../../src/schema/codec.ts';
+import { decodeEvent, encodeEvent } from '../../src/schema/event-codec.ts';
+import { counter, dateTime, type EntityDefinitions, integer, json, string } from '../../src/schema/fields.ts';
+import { parsePrismaSchema } from '../../src/schema/prisma-schema.ts';
+import { type ResolvedEntity, resolveEntities } from '../../src/schema/resolve.ts';
+import { appendLoadSql, appendSql } from '../../src/store/sql.ts';
+import { checkTable, type TableInfo } from '../../src/store/verify.ts';
+
+const dataModel = parsePrismaSchema(`
+model Click {
+  videoId   String   @map("video_id")
+  seq       BigInt
+  kind      String   @db.VarChar(8)
+  context   Json?
+  at        DateTime
+  insertedAt DateTime @default(now()) @map("inserted_at")
+  @@id([videoId, seq])
+  @@map("clicks")
+}
+model Reading {
+  id      BigInt @id @default(autoincrement())
+  device  Int
+  n       BigInt
+  value   Int
+  @@unique([device, n])
+}
+`);
+
+const definitions = {
+  click: {
+    model: 'Click',
+    key: 'videoId',
+    append: { sequence: 'seq' },
+    fields: { kind: string(), context: json({ nullable: true }), at: dateTime() },
+  },
+  reading: {
+    model: 'Reading',
+    key: { device: 'int' },
+    append: { sequence: 'n' },
+    fields: { value: integer() },
+  },
+} satisfies EntityDefinitions;
+const resolve = (defs: EntityDefinitions) => resolveEntities(defs, dataModel, encodeField);
+const resolved = resolve(definitions);
+const click = resolved.get('click') as ResolvedEntity;
+const reading = resolved.get('reading') as ResolvedEntity;
+
+test('an append entity resolves its sequence column; its key need not be unique alone', () => {
+  assert.deepEqual(click.append, { sequenceField: 'seq', sequenceColumn: 'seq' });
+  assert.deepEqual(
+    click.key.map((k) => k.column),
+    ['video_id'],
+  );
+  assert.deepEqual(click.requiredFields, ['kind', 'at']);
+  assert.deepEqual(reading.append, { sequenceField: 'n', sequenceColumn: 'n' });
+});
+
+test('definitions that cannot work are a ConfigurationError naming what to change', () => {
+  const bad: [EntityDefinitions, RegExp][] = [
+    [
+      { c: { ...definitions.click, append: { sequence: 'kind' } } },
+      /must not include "kind"|Click.kind must be `BigInt`/,
+    ],
+    [{ c: { ...definitions.click, append: {} as never } }, /append must be \{ sequence: '<field>' \}/],
+    [{ c: { ...definitions.click, append: { sequence: 'at' } } }, /must not include "at"/],
+    [{ c: { ...definitions.click, versionField: 'seq' } }, /no version field/],
+    [{ c: { ...definitions.click, fields: { kind: counter() } } }, /no counters; declare it as integer\(\)/],
+    [
+      { c: { ...definitions.click, key: 'kind', fields: { at: dateTime() } } },
+      /kind, seq is not the primary key or a unique constraint/,
+    ],
+  ];
+  for (const [defs, message] of bad) {
+    assert.throws(
+      () => resolve(defs),
+      (error: unknown) => error instanceof ConfigurationError && message.test(error.message),
+      String(message),
+    );
+  }
+});
+
+test('the live table needs a unique index on the key and the sequence, a bigint sequence', () => {
+  const columns = [
+    { name: 'video_id', type: 'text', notNull: true, hasDefault: false },
+    { name: 'seq', type: 'bigint', notNull: true, hasDefault: false },
+    { name: 'kind', type: 'character varying(8)', notNull: true, hasDefault: false },
+    { name: 'context', type: 'jsonb', notNull: false, hasDefault: false },
+    { name: 'at', type: 'timestamp(3) without time zone', notNull: true, hasDefault: false },
+    { name: 'inserted_at', type: 'timestamp(3) without time zone', notNull: true, hasDefault: true },
+  ];
+  const good: TableInfo = { columns, uniques: [['video_id', 'seq']] };
+  assert.deepEqual(checkTable(click, good), []);
+  assert.match(
+    checkTable(click, { columns, uniques: [['video_id']] }).join('\n'),
+    /no primary key or unique index on exactly \(video_id, seq\), which the flush's insert needs/,
+  );
+  const intSeq = columns.map((c) => (c.name === 'seq' ? { ...c, type: 'integer' } : c));
+  assert.match(
+    checkTable(click, { columns: intSeq, uniques: [['video_id', 'seq']] }).join('\n'),
+    /append\.sequence: column "seq" of "clicks" is integer, expected bigint/,
+  );
+});
+
+test('the insert: one array per column, the conflict target the key and the sequence, nothing updated', () => {
+  const sql = appendSql(click);
+  assert.match(sql, /^INSERT INTO "clicks" \("video_id", "seq", "kind", "context", "at"\)/);
+  assert.match(
+    sql,
+    /unnest\(\$1::text\[\], \$2::bigint\[\], \$3::character varying\(8\)\[\], \$4::jsonb\[\], \$5::timestamp\(3\) without time zone\[\]\)/,
+  );
+  assert.match(sql, /ON CONFLICT \("video_id", "seq"\) DO NOTHING$/);
+  assert.doesNotMatch(sql, /inserted_at|UPDATE/, 'a column with a default is left to it');
+  // A key of its own type travels in its own array.
+  assert.match(appendSql(reading), /\$3::integer\[\], \$4::integer\[\]\) AS u\(id, v, k0, c0\)/);
+  assert.match(appendSql(reading), /ON CONFLICT \("device", "n"\) DO NOTHING/);
+  assert.match(appendLoadSql(click), /SELECT max\(t\."seq"\) FROM "clicks" t WHERE t\."video_id" = u\.id/);
+});
+
+test('events: checked by the codec, defaults and nulls filled, decoded back', () => {
+  const at = new Date('2026-01-02T03:04:05.678Z');
+  const text = encodeEvent(click, { kind: 'click', at }, 1000);
+  assert.deepEqual(decodeEvent(click, text), { kind: 'click', context: null, at });
+  const withContext = encodeEvent(click, { kind: 'view', context: { x: [1, null] }, at }, 1000);
+  assert.deepEqual(decodeEvent(click, withContext).context, { x: [1, null] });
+  const refused: [unknown, RegExp][] = [
+    [{ kind: 'click' }, /needs at/],
+    [{ kind: 'toolongkind', at }, /11 characters long; the limit is 8/],
+    [{ kind: 'c', at, other: 1 }, /has no field "other"/],
+    [[], /must be an object/],
+    [{ kind: 'c', at, context: 'x'.repeat(2000) }, /bytes encoded; the limit is 1000/],
+  ];
+  for (const [event, message] of refused) {
+    assert.throws(
+      () => encodeEvent(click, event, 1000),
+      (e: unknown) => e instanceof ValidationError && message.test(e.message),
+    );
+  }
+});
+
+test("a snapshot's events become rows in order; the key acknowledges the last one taken", () => {
+  const at = new Date(0);
+  const hash = new Map([
+    ['_v', '12'],
+    ['_fv', '10'],
+    ['e11', encodeEvent(click, { kind: 'a', at }, 1000)],
+    ['e12', encodeEvent(click, { kind: 'b', at }, 1000)],
+  ]);
+  const { key, rows } = appendRows(click, 'v1', hash);
+  assert.deepEqual(key, { id: 'v1', version: 12, events: 2 });
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.sequence, r.values.kind]),
+    [
+      ['v1', 11, 'a'],
+      ['v1', 12, 'b'],
+    ],
+  );
+  assert.deepEqual(chunks([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
+});

@@ -1,0 +1,178 @@
+// Guarantee 17: every acknowledged event of an append entity becomes one row, numbered in its key's order, its
+// key's events travelling in one flush job per dirty period; Guarantees 10 and 11 for events: bad input and a
+// full event backlog are refused before anything is written.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { BacklogFullError, ValidationError } from '@write-behind/core';
+import { createEventWorld, type EventWorld, eventCount, eventRows, events, expectedRows } from './helpers.ts';
+
+describe('events of an append entity', () => {
+  let w: EventWorld;
+  before(async () => {
+    w = await createEventWorld({ flush: { windowMs: 200 }, sweep: { intervalMs: 300, graceMs: 0 } });
+  });
+  after(() => w.close());
+
+  test('land one row each, numbered in the order Redis acknowledged them, one flush job per key', async () => {
+    const [a, b] = [events(40), events(25)];
+    // Concurrent appends to two keys: they share write batches, and each gets the next number of its key.
+    const numbers = await Promise.all([
+      ...a.map((e) => w.cache.append('videoEvent', 'a', e)),
+      ...b.map((e) => w.cache.append('videoEvent', 'b', e)),
+    ]);
+    assert.deepEqual(
+      numbers,
+      [...a.map((_, i) => i + 1), ...b.map((_, i) => i + 1)],
+      'per key: 1, 2, 3... in call order',
+    );
+    const jobs = await w.queue.getJobs(['delayed', 'wait']);
+    assert.deepEqual(
+      jobs.map((j) => j.id).sort(),
+      ['videoEvent.a.v1', 'videoEvent.b.v1'],
+      'one job per dirty key, named by the event that made it dirty',
+    );
+    assert.equal((await w.cache.stats()).dirtyKeys, 2);
+
+    const worker = await w.startWorker();
+    await w.cache.flushed('videoEvent', 'a');
+    await w.cache.flushed('videoEvent', 'b');
+    assert.deepEqual(await eventRows(w.db, 'a'), expectedRows(40));
+    assert.deepEqual(await eventRows(w.db, 'b'), expectedRows(25));
+    assert.equal(worker.counters.eventsInserted, 65);
+    assert.ok(worker.counters.statements <= 2, `${worker.counters.statements} statements for 65 rows`);
+    // The events left Redis: the key's hash keeps only its numbering.
+    const hash = await w.redis.hgetall(w.dataKey('videoEvent', 'a'));
+    assert.deepEqual(Object.keys(hash).sort(), ['_a', '_fv', '_j', '_v']);
+    assert.equal(await w.redis.get(`{${w.prefix}:0}:events`), '0', 'the event backlog is empty again');
+
+    // Later events continue the numbering, in a new dirty period with a new job.
+    assert.equal(await w.cache.append('videoEvent', 'a', events(1, 41)[0] as never), 41);
+    await w.cache.flushed('videoEvent', 'a');
+    assert.deepEqual(await eventRows(w.db, 'a'), expectedRows(41));
+    await worker.close();
+  });
+
+  test('a key Redis lost (or let expire) continues from the highest number in the database', async () => {
+    for (const e of events(3)) await w.cache.append('videoEvent', 'cold', e);
+    const worker = await w.startWorker();
+    await w.cache.flushed('videoEvent', 'cold');
+    await w.redis.del(w.dataKey('videoEvent', 'cold'));
+    assert.equal(await w.cache.append('videoEvent', 'cold', events(1, 4)[0] as never), 4);
+    await w.cache.flushed('videoEvent', 'cold');
+    assert.deepEqual(await eventRows(w.db, 'cold'), expectedRows(4));
+    await worker.close();
+  });
+
+  test('a key whose job was lost is re-enqueued by the sweep', async () => {
+    for (const e of events(5)) await w.cache.append('videoEvent', 'orphan', e);
+    const jobId = await w.jobIdOf('videoEvent', 'orphan');
+    assert.ok(jobId);
+    await w.queue.remove(jobId);
+    const jobs = await w.queue.getJobs(['delayed', 'wait', 'active']);
+    assert.deepEqual(
+      jobs.filter((j) => j.data?.id === 'orphan'),
+      [],
+      'the key has no flush job',
+    );
+    const worker = await w.startWorker();
+    await w.cache.drain({ timeoutMs: 15_000 });
+    assert.deepEqual(await eventRows(w.db, 'orphan'), expectedRows(5));
+    await worker.close();
+  });
+
+  test('bad input is a ValidationError before anything is written', async () => {
+    const before = await eventCount(w.db);
+    const keys = await w.redis.keys(`{${w.prefix}:0}:e:videoEvent:*`);
+    const bad: [unknown, RegExp][] = [
+      [{ type: 'x' }, /needs createdAt/],
+      [{ type: 'x', createdAt: new Date(), extra: 1 }, /has no field "extra"/],
+      [{ type: 'x'.repeat(33), createdAt: new Date() }, /33 characters long; the limit is 32/],
+      [{ type: 'x', createdAt: new Date('nope') }, /valid Date/],
+      [{ type: 'x', context: { n: 10n }, createdAt: new Date() }, /JSON/],
+      [{ type: 'nul\u0000', createdAt: new Date() }, /NUL/],
+      [null, /must be an object/],
+    ];
+    for (const [event, message] of bad) {
+      await assert.rejects(w.cache.append('videoEvent', 'bad', event as never), (error: unknown) => {
+        assert.ok(error instanceof ValidationError, String(error));
+        assert.match(error.message, message);
+        return true;
+      });
+    }
+    await assert.rejects(w.cache.append('videoEvent', '', events(1)[0] as never), ValidationError);
+    // Append entities are not read, set or deleted through the cache, and state entities take no events.
+    const call = (method: string, ...args: unknown[]) =>
+      (w.cache as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]?.apply(
+        w.cache,
+        args,
+      ) as Promise<unknown>;
+    for (const [method, ...args] of [
+      ['get', 'videoEvent', 'a'],
+      ['set', 'videoEvent', 'a', { type: 'x' }],
+      ['delete', 'videoEvent', 'a'],
+      ['increment', 'videoEvent', 'a', 'type'],
+    ] as const) {
+      await assert.rejects(call(method, ...args), /videoEvent is an append entity/);
+    }
+    await assert.rejects(call('append', 'video', 'v', { likes: 1 }), /video is not an append entity/);
+    assert.deepEqual(await w.redis.keys(`{${w.prefix}:0}:e:videoEvent:bad`), []);
+    assert.deepEqual((await w.redis.keys(`{${w.prefix}:0}:e:videoEvent:*`)).sort(), keys.sort());
+    assert.equal(await eventCount(w.db), before);
+  });
+});
+
+describe('a key with more events than one flush takes', () => {
+  let w: EventWorld;
+  before(async () => {
+    w = await createEventWorld({ flush: { windowMs: 60_000, maxEventsPerBatch: 7, batchSize: 4 } });
+  });
+  after(() => w.close());
+
+  test('is flushed again at once until it has caught up, not once per window', async () => {
+    await Promise.all(events(30).map((e) => w.cache.append('videoEvent', 'hot', e)));
+    await Promise.all(
+      ['warm1', 'warm2'].flatMap((id) => events(10).map((e) => w.cache.append('videoEvent', id, e))),
+    );
+    const worker = await w.startWorker();
+    // Within one 60 s window: only immediate re-runs can insert 50 events 7 per batch (shared by its keys).
+    await w.cache.flush({ timeoutMs: 15_000 });
+    assert.deepEqual(await eventRows(w.db, 'hot'), expectedRows(30));
+    assert.deepEqual(await eventRows(w.db, 'warm1'), expectedRows(10));
+    assert.deepEqual(await eventRows(w.db, 'warm2'), expectedRows(10));
+    assert.ok(worker.counters.statements >= 13, 'statements of at most batchSize (4) rows');
+    await worker.close();
+  });
+});
+
+describe('the event backlog (Guarantee 10)', () => {
+  let w: EventWorld;
+  before(async () => {
+    w = await createEventWorld({ backlog: { eventLimit: 10 } });
+  });
+  after(() => w.close());
+
+  test('past backlog.eventLimit, appends get BacklogFullError and change nothing', async () => {
+    for (const e of events(6)) await w.cache.append('videoEvent', 'x', e);
+    for (const e of events(4)) await w.cache.append('videoEvent', 'y', e);
+    const before = await w.redis.hgetall(w.dataKey('videoEvent', 'x'));
+    await assert.rejects(w.cache.append('videoEvent', 'x', events(1, 7)[0] as never), (error: unknown) => {
+      assert.ok(error instanceof BacklogFullError);
+      assert.equal(error.backlog, 'events');
+      assert.equal(error.dirtyKeys, 10);
+      assert.equal(error.limit, 10);
+      assert.match(error.message, /backlog\.eventLimit/);
+      return true;
+    });
+    // A cold key is refused too, and left absent.
+    await assert.rejects(w.cache.append('videoEvent', 'z', events(1)[0] as never), BacklogFullError);
+    assert.deepEqual(await w.redis.hgetall(w.dataKey('videoEvent', 'x')), before);
+    assert.equal(await w.redis.exists(w.dataKey('videoEvent', 'z')), 0);
+
+    const worker = await w.startWorker();
+    await w.cache.flush();
+    assert.equal(await w.cache.append('videoEvent', 'x', events(1, 7)[0] as never), 7);
+    await w.cache.flush();
+    assert.deepEqual(await eventRows(w.db, 'x'), expectedRows(7));
+    await worker.close();
+  });
+});
