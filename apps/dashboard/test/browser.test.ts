@@ -153,7 +153,8 @@ describe('the dashboard in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS=1' }, 
     // ...and the operator finds it in Bull Board: the queue, its Failed tab, the job with the database's error.
     const queueName = await boardQueueName(context);
     await page.getByRole('link', { name: /Bull Board/ }).click();
-    await page.getByRole('link', { name: queueName, exact: true }).click();
+    // The sidebar's link: the overview may also show the queue's card, which links to the same page.
+    await page.locator('#bull-board-sidebar').getByRole('link', { name: queueName, exact: true }).click();
     await page.getByRole('link', { name: /^failed/i }).click();
     await page.getByText(`violates check constraint "${CONSTRAINT}"`).waitFor();
     const jobLinks = page.locator(`a[href*="/queue/${encodeURIComponent(queueName)}/"]`);

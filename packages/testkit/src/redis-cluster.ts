@@ -181,7 +181,17 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
 
   try {
     const total = masters * (1 + replicasPerMaster);
-    const startNode = async (i: number) => {
+    // A port found free can be taken before redis-server binds it (by a sibling node's bus port, or another
+    // test's server): such a start is tried again on new ports.
+    const startNode = async (i: number, attemptsLeft = 4): Promise<void> => {
+      try {
+        await startNodeOnce(i);
+      } catch (error) {
+        if (attemptsLeft === 0 || !/Failed listening|Address already in use/.test(String(error))) throw error;
+        await startNode(i, attemptsLeft - 1);
+      }
+    };
+    const startNodeOnce = async (i: number) => {
       const dir = await mkdtemp(join(tmpdir(), 'wb-cluster-'));
       dirs.push(dir);
       // An explicit bus port: the default (port + 10000) can fall beyond 65535 for an ephemeral port.
