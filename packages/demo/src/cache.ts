@@ -1,7 +1,8 @@
 import { createWriteBehind, DEFAULT_OPTIONS, type Logger, type WriteBehind } from '@write-behind/core';
 import { createPrismaClient } from '@write-behind/db';
-import { type Config, integer, oneOf, text, url } from './config.ts';
+import { type Config, integer, oneOf, optional, text, url } from './config.ts';
 import { type DemoEntities, demoEntities } from './entities.ts';
+import { clusterNodes, connectRedis } from './redis.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -15,6 +16,12 @@ export const cacheConfigSpec = {
     default: 'redis://127.0.0.1:6379',
     description: 'Redis holding the cache and the flush queues (`rediss://` for TLS, credentials in the URL)',
   }),
+  REDIS_CLUSTER_NODES: optional(
+    clusterNodes({
+      description:
+        'a Redis Cluster instead of REDIS_URL: comma-separated `host:port` seeds, optionally after `redis://` or `rediss://` (TLS) and `user:password@`',
+    }),
+  ),
   DATABASE_URL: url({
     protocols: ['postgres:', 'postgresql:'],
     default: 'postgresql://postgres@127.0.0.1:5432/postgres',
@@ -62,11 +69,20 @@ export interface DemoCacheHandle {
   close(): Promise<void>;
 }
 
-/** The cache as every demo app builds it: Prisma over `DATABASE_URL`, Redis at `REDIS_URL`. */
+/**
+ * The cache as every demo app builds it: Prisma over `DATABASE_URL`, Redis at `REDIS_URL`, or the Redis
+ * Cluster of `REDIS_CLUSTER_NODES` when that is set.
+ */
 export function createDemoCache(config: CacheConfig, logger: Logger): DemoCacheHandle {
   const prisma = createPrismaClient(config.DATABASE_URL);
+  const connection = connectRedis(config, {
+    maxRetriesPerRequest: DEFAULT_OPTIONS.redisMaxRetriesPerRequest,
+    // Only what went wrong: ioredis may attach the failed command, and `AUTH` carries the password.
+    onError: (error) =>
+      logger.warn({ err: { name: error.name, message: error.message } }, 'Redis Cluster connection error'),
+  });
   const cache = createWriteBehind({
-    redis: config.REDIS_URL,
+    redis: connection.redis,
     prisma,
     entities: demoEntities,
     prefix: config.WB_PREFIX,
@@ -83,6 +99,8 @@ export function createDemoCache(config: CacheConfig, logger: Logger): DemoCacheH
     cache,
     async close() {
       await cache.close();
+      // The library closes a connection it opened from a URL, never a Cluster handed to it.
+      await connection.close();
       await prisma.$disconnect();
     },
   };

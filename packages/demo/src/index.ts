@@ -33,3 +33,13 @@ export {
   registerFlushMetrics,
 } from './metrics.ts';
 export { listen, loadConfigOrExit, onShutdownSignal } from './process.ts';
+export {
+  type ClusterNode,
+  type ClusterNodes,
+  ClusterNodesError,
+  clusterNodes,
+  clusterOptions,
+  connectRedis,
+  parseClusterNodes,
+  type RedisConnection,
+} from './redis.ts';

@@ -92,7 +92,8 @@ export async function createWorld<const E extends EntityDefinitions, P extends D
 ): Promise<World<E, P>> {
   const { wrapStore, schema, ...rest } = options;
   const db = (await (schema ? createTestDatabase(schema) : createTestDatabase())) as TestDatabase<P>;
-  const prefix = testPrefix();
+  // A prefix the test chose (on a cluster, one whose shards spread over every master) is the world's too.
+  const prefix = rest.prefix ?? testPrefix();
   const base = new PrismaStore(db.prisma as unknown as PrismaClientLike, {
     tombstoneTable: DEFAULT_OPTIONS.tombstoneTable,
   });

@@ -51,5 +51,18 @@ describe('where the dashboard may listen', () => {
       (error: unknown) =>
         error instanceof ConfigError && /DATABASE_URL/.test(error.message) && !/hunter2/.test(error.message),
     );
+    // Nor the password of cluster seeds, while the wrong seed is named.
+    assert.throws(
+      () =>
+        loadConfig(
+          { REDIS_CLUSTER_NODES: 'rediss://ops:hunter2@redis-1:6379,redis-2:x' },
+          dashboardConfigSpec,
+        ),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.variables.includes('REDIS_CLUSTER_NODES') &&
+        /"redis-2:x"/.test(error.message) &&
+        !/hunter2/.test(error.message),
+    );
   });
 });
