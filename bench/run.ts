@@ -18,6 +18,7 @@ import { lag } from './cases/lag.ts';
 import { listpackMemory } from './cases/memory-listpack.ts';
 import { rankedIncrements, rankedTop } from './cases/ranked.ts';
 import { recoveryCost } from './cases/recovery-cost.ts';
+import { scaleOut } from './cases/scale-out.ts';
 import { distinctIncrements, hotIncrements, settingsWrites } from './cases/writes.ts';
 import { type BenchContext, type CaseResult, createPlan } from './lib/context.ts';
 import { runInterleaved, type SlicedCase } from './lib/interleave.ts';
@@ -27,7 +28,7 @@ import { evaluateTargets } from './lib/targets.ts';
 
 /** Requests in flight of the informational low-concurrency runs of A and W1. */
 const LOW_IN_FLIGHT = 8;
-const CASES = ['A', 'B', 'C', 'J', 'W1', 'W2', 'W3', 'F1', 'C1', 'L1', 'R1', 'R2', 'E1', 'D1'] as const;
+const CASES = ['A', 'B', 'C', 'J', 'W1', 'W2', 'W3', 'F1', 'C1', 'L1', 'R1', 'R2', 'E1', 'D1', 'S1'] as const;
 type CaseId = (typeof CASES)[number];
 
 const { values: flags } = parseArgs({
@@ -166,6 +167,12 @@ try {
     keep(row);
   for (const row of (await run('D1', "durability 'memory' vs 'replicas' vs 'fsync'", () =>
     durabilityCost(ctx),
+  )) ?? [])
+    keep(row);
+  for (const row of (await run(
+    'S1',
+    'scale-out: 1 Redis vs a 3-master cluster, 1 and 2 worker processes',
+    () => scaleOut(ctx),
   )) ?? [])
     keep(row);
 } finally {

@@ -95,3 +95,12 @@ export function machineBusyPercent(from: MachineTicks, to: MachineTicks): number
 export async function machineTicks(): Promise<MachineTicks | undefined> {
   return readFile('/proc/stat', 'utf8').then(parseMachineStat, () => undefined);
 }
+
+/**
+ * CPU time of one process (all its threads) in microseconds, from /proc/<pid>/stat; undefined when it is gone
+ * or there is no /proc. Resolution: one clock tick (10 ms).
+ */
+export async function processCpuMicros(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').then(parseProcStat, () => undefined);
+  return stat === undefined ? undefined : (stat.own * 1e6) / CLOCK_TICKS;
+}

@@ -9,7 +9,7 @@ import { createWriteBehind, DEFAULT_OPTIONS, type Store } from '@write-behind/co
 import { PrismaStore, shardKeys } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { entities, eventEntities, type TestEntities } from './entities.ts';
 import { REDIS_URL } from './env.ts';
 import { forwardingStore } from './forwarding-store.ts';
@@ -114,8 +114,11 @@ async function start(): Promise<() => Promise<Record<string, number>>> {
   if (!config.databaseUrl) throw new Error('a flush worker process needs databaseUrl');
   const prisma = createPrismaClient(config.databaseUrl);
   const store = configuredStore(new PrismaStore(prisma, { tombstoneTable: DEFAULT_OPTIONS.tombstoneTable }));
+  // A Cluster passed in is the caller's to close, unlike a URL.
+  const cluster = config.clusterNodes ? new Cluster(config.clusterNodes) : undefined;
   const cache = createWriteBehind<TestEntities>({
-    redis: redisUrl,
+    redis: cluster ?? redisUrl,
+    ...(config.shards ? { shards: config.shards } : {}),
     // The event entities are a superset: their worker flushes every job the demo's would.
     entities: config.entities === 'events' ? eventEntities : entities,
     prefix: config.prefix,
@@ -133,6 +136,7 @@ async function start(): Promise<() => Promise<Record<string, number>>> {
   return async () => {
     await worker.close();
     await cache.close();
+    cluster?.disconnect();
     await prisma.$disconnect();
     return { ...worker.counters };
   };

@@ -19,6 +19,10 @@ export interface WorkerProcessConfig {
   mode?: 'flush' | 'noop';
   /** @defaultValue the child's `REDIS_URL` (the parent's, unless `env` overrides it) */
   redisUrl?: string;
+  /** A Redis Cluster's seed nodes (`RedisCluster.startupNodes`): the worker connects to it, not `redisUrl`. */
+  clusterNodes?: { host: string; port: number }[];
+  /** The cache's `shards` (flush mode); every process of one cache must use the same. @defaultValue `1` */
+  shards?: number;
   /** PostgreSQL with `search_path` set to the schema (`TestDatabase.url`, `schemaUrl(...)`); flush mode. */
   databaseUrl?: string;
   prefix: string;
