@@ -20,6 +20,8 @@ export interface BacklogSnapshot {
   lagMs: number;
   /** Keys whose flush job failed for good and waits for an operator. */
   failedKeys: number;
+  /** Events of append entities acknowledged and not yet inserted. */
+  pendingEvents: number;
   queues: { queue: string; counts: Record<JobState, number> }[];
 }
 
@@ -62,6 +64,7 @@ async function readBacklog(source: BacklogSource): Promise<BacklogSnapshot> {
     dirtyKeys: stats.dirtyKeys,
     lagMs: stats.oldestDirtyAgeMs,
     failedKeys: stats.failedKeys,
+    pendingEvents: stats.pendingEvents,
     queues,
   };
 }
@@ -94,6 +97,14 @@ export function registerBacklogMetrics(registry: Registry, read: () => Promise<B
     registers,
     async collect() {
       this.set((await read()).failedKeys);
+    },
+  });
+  new Gauge({
+    name: 'write_behind_pending_events',
+    help: 'Events of append entities acknowledged and not yet inserted (bounded by the event backlog limit).',
+    registers,
+    async collect() {
+      this.set((await read()).pendingEvents);
     },
   });
   new Gauge({

@@ -53,12 +53,15 @@ export interface ShardStats {
   oldestDirtyAgeMs: number;
   /** Keys whose flush job failed for good and waits for an operator. */
   failedKeys: number;
+  /** Events of append entities acknowledged and not yet inserted (what `backlog.eventLimit` bounds). */
+  pendingEvents: number;
 }
 
 export interface Stats {
   dirtyKeys: number;
   oldestDirtyAgeMs: number;
   failedKeys: number;
+  pendingEvents: number;
   shards: ShardStats[];
 }
 
@@ -365,20 +368,28 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     const now = Date.now();
     const perShard = await Promise.all(
       shards.map(async (s): Promise<ShardStats> => {
-        const [[, dirtyKeys], [, oldest], [, failedKeys]] = (await redis
+        const [[, dirtyKeys], [, oldest], [, failedKeys], [, events]] = (await redis
           .multi()
           .zcard(s.dirty)
           .zrange(s.dirty, '0', '0', 'WITHSCORES')
           .hlen(s.failed)
-          .exec()) as [[unknown, number], [unknown, string[]], [unknown, number]];
+          .get(s.pendingEvents)
+          .exec()) as [[unknown, number], [unknown, string[]], [unknown, number], [unknown, string | null]];
         const oldestScore = oldest[1] === undefined ? now : Number(oldest[1]);
-        return { shard: s.shard, dirtyKeys, oldestDirtyAgeMs: Math.max(0, now - oldestScore), failedKeys };
+        return {
+          shard: s.shard,
+          dirtyKeys,
+          oldestDirtyAgeMs: Math.max(0, now - oldestScore),
+          failedKeys,
+          pendingEvents: Number(events ?? 0),
+        };
       }),
     );
     return {
       dirtyKeys: perShard.reduce((n, s) => n + s.dirtyKeys, 0),
       oldestDirtyAgeMs: Math.max(0, ...perShard.map((s) => s.oldestDirtyAgeMs)),
       failedKeys: perShard.reduce((n, s) => n + s.failedKeys, 0),
+      pendingEvents: perShard.reduce((n, s) => n + s.pendingEvents, 0),
       shards: perShard,
     };
   }
