@@ -9,6 +9,8 @@ export { FlushBatcher, RowRejectedError } from './flush/batcher.js';
 export { coalesceWrites } from './flush/coalesce-writes.js';
 export { FLUSH_JOB, type FlushJobData, flushJob, SWEEP_JOB } from './flush/job.js';
 export { outageBackoff, planFlush, type SnapshotItem, writeIsolatingFailures } from './flush/plan.js';
+export { dueAtOfDelayedScore, isStuck, type QueueBacklog, type ShardActivity } from './flush/stuck.js';
+export { bullWorkersOf } from './flush/worker.js';
 export { dataKey, parseDataKey, rankingKey, type ShardKeys, shardKeys, shardOf, writerKey } from './keys.js';
 export { resolveOptions, resolveWorkerOptions } from './options.js';
 export { compareEntries, mergeTop, type RankingEntry } from './ranking/merge.js';

@@ -243,6 +243,14 @@ export interface FlushWorkerOptions {
   closeTimeoutMs?: number;
   /** Whether this worker registers the periodic sweep and tombstone purge. @defaultValue `true` */
   sweep?: boolean;
+  /**
+   * A shard whose BullMQ worker has started no job for this long while its queue holds jobs that are due (none
+   * of its own running, no outage pause) gets a new BullMQ worker, and the stuck one is closed. BullMQ's fetch
+   * loop can stay parked after a Redis failover (seen on Redis Cluster: a shard's jobs waiting on the new
+   * master for minutes while the worker was up); this bounds that to about this long plus a fifth of it.
+   * `0` turns it off. @defaultValue `15000`
+   */
+  stuckAfterMs?: number;
 }
 
 export type ResolvedWorkerOptions = Required<FlushWorkerOptions>;
@@ -287,6 +295,7 @@ export const DEFAULT_WORKER_OPTIONS = {
   maxStalledCount: 1,
   closeTimeoutMs: 10_000,
   sweep: true,
+  stuckAfterMs: 15_000,
 } as const satisfies Omit<ResolvedWorkerOptions, 'shards' | 'concurrency'>;
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -409,6 +418,7 @@ export function resolveWorkerOptions(
   positiveInt('worker stalledIntervalMs', resolved.stalledIntervalMs, { min: 100 });
   positiveInt('worker maxStalledCount', resolved.maxStalledCount, { min: 0, max: 1000 });
   positiveInt('worker closeTimeoutMs', resolved.closeTimeoutMs, { min: 0 });
+  positiveInt('worker stuckAfterMs', resolved.stuckAfterMs, { min: 0 });
   if (typeof resolved.sweep !== 'boolean') {
     throw new ConfigurationError(`worker sweep must be true or false, got ${JSON.stringify(resolved.sweep)}`);
   }

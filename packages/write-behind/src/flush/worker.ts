@@ -9,6 +9,7 @@ import { FlushBatcher, type FlushCounters, RowRejectedError } from './batcher.js
 import { coalesceWrites } from './coalesce-writes.js';
 import { type FlushJobData, SWEEP_JOB } from './job.js';
 import { outageBackoff } from './plan.js';
+import { dueAtOfDelayedScore, isStuck, type QueueBacklog, type ShardActivity } from './stuck.js';
 import { STALLED_REASON, sweepShard } from './sweep.js';
 
 /**
@@ -20,8 +21,15 @@ export class FlushWorker {
   readonly #context: Context;
   readonly #options: ResolvedWorkerOptions;
   readonly #schema: SchemaCheck;
+  /** One BullMQ worker per served shard, in `options.shards` order; a stuck one is replaced in place. */
   readonly #workers: Worker[] = [];
   readonly #batchers: FlushBatcher[] = [];
+  /** Per served shard, for the stuck-worker check. */
+  readonly #activity: ShardActivity[] = [];
+  /** Stuck workers being closed: `close()` gives them up to `closeTimeoutMs`. */
+  readonly #retired = new Set<Promise<void>>();
+  #watchdog: NodeJS.Timeout | undefined;
+  #mismatched = false;
   readonly #connection: Redis | Cluster;
   #consecutiveOutages = 0;
   /**
@@ -53,76 +61,154 @@ export class FlushWorker {
     this.#schema = schema;
     this.#pausedShards = new Set(this.#options.shards);
     this.#connection = duplicateForWorker(context.redis);
-    for (const shardNumber of this.#options.shards) {
+    this.#options.shards.forEach((shardNumber, index) => {
       const shard = context.shards[shardNumber] as ShardKeys;
       // Each settled job makes BullMQ send a command on this connection: send a batch's in one write.
-      const batcher = new FlushBatcher(context, shard, this.counters, () => coalesceWrites(this.#connection));
-      this.#batchers.push(batcher);
-      const worker = new Worker<FlushJobData>(
-        shard.queueName,
-        async (job, token) => {
-          const running = `${shard.shard} ${job.id}`;
-          this.#running.add(running);
-          try {
-            return await this.#process(shard, batcher, job, token);
-          } finally {
-            this.#running.delete(running);
-          }
-        },
-        {
-          // Started by `#start` once the entities are known to match the database.
-          autorun: false,
-          connection: this.#connection,
-          prefix: shard.tag,
-          concurrency: this.#options.concurrency,
-          lockDuration: this.#options.lockDurationMs,
-          stalledInterval: this.#options.stalledIntervalMs,
-          maxStalledCount: this.#options.maxStalledCount,
-          removeOnComplete: { count: 0 },
-          removeOnFail: context.options.flush.keepFailed,
-        },
+      this.#batchers.push(
+        new FlushBatcher(context, shard, this.counters, () => coalesceWrites(this.#connection)),
       );
-      worker.on('error', (error) => {
-        const jobId = LOCK_RENEWAL_FAILED.exec(error.message)?.[1];
-        if (jobId === undefined) {
-          context.logger.error({ err: redactError(error), shard: shard.shard }, 'flush worker error');
-        } else if (this.#running.has(`${shard.shard} ${jobId}`)) {
-          context.logger.warn(
-            { jobId, shard: shard.shard, lockDurationMs: this.#options.lockDurationMs },
-            'a running flush job lost its lock (this worker paused too long); another worker may run it too, harmlessly',
-          );
-        } else {
-          // The job finished or moved to delayed as the renewal went out: its lock was released, not lost.
-          context.logger.debug?.({ jobId, shard: shard.shard }, 'lock renewal of a finished flush job');
+      this.#activity.push({ lastStartedAt: Date.now(), running: 0 });
+      this.#workers.push(this.#createShardWorker(index));
+    });
+    shardWorkers.set(this, this.#workers);
+    this.ready = this.#start();
+  }
+
+  /** The BullMQ worker of the `index`-th served shard, not yet running. */
+  #createShardWorker(index: number): Worker<FlushJobData> {
+    const context = this.#context;
+    const shard = context.shards[this.#options.shards[index] as number] as ShardKeys;
+    const batcher = this.#batchers[index] as FlushBatcher;
+    const activity = this.#activity[index] as ShardActivity;
+    const worker = new Worker<FlushJobData>(
+      shard.queueName,
+      async (job, token) => {
+        const running = `${shard.shard} ${job.id}`;
+        this.#running.add(running);
+        activity.lastStartedAt = Date.now();
+        activity.running++;
+        try {
+          return await this.#process(shard, batcher, job, token);
+        } finally {
+          activity.running--;
+          this.#running.delete(running);
         }
-      });
-      worker.on('failed', (job, error) => {
-        if (!job || job.name === SWEEP_JOB) return;
-        if (error.message.includes(STALLED_REASON)) {
-          // Its workers died while running it: nothing for an operator, and no retry; the sweep enqueues the key.
-          context.logger.warn(
-            { jobId: job.id, ...job.data, maxStalledCount: this.#options.maxStalledCount },
-            'flush job failed by stalling too often (its workers died); the sweep enqueues its key again',
-          );
+      },
+      {
+        // Started by `#start` once the entities are known to match the database.
+        autorun: false,
+        connection: this.#connection,
+        prefix: shard.tag,
+        concurrency: this.#options.concurrency,
+        lockDuration: this.#options.lockDurationMs,
+        stalledInterval: this.#options.stalledIntervalMs,
+        maxStalledCount: this.#options.maxStalledCount,
+        removeOnComplete: { count: 0 },
+        removeOnFail: this.#context.options.flush.keepFailed,
+      },
+    );
+    worker.on('error', (error) => {
+      const jobId = LOCK_RENEWAL_FAILED.exec(error.message)?.[1];
+      if (jobId === undefined) {
+        this.#context.logger.error({ err: redactError(error), shard: shard.shard }, 'flush worker error');
+      } else if (this.#running.has(`${shard.shard} ${jobId}`)) {
+        this.#context.logger.warn(
+          { jobId, shard: shard.shard, lockDurationMs: this.#options.lockDurationMs },
+          'a running flush job lost its lock (this worker paused too long); another worker may run it too, harmlessly',
+        );
+      } else {
+        // The job finished or moved to delayed as the renewal went out: its lock was released, not lost.
+        this.#context.logger.debug?.({ jobId, shard: shard.shard }, 'lock renewal of a finished flush job');
+      }
+    });
+    worker.on('failed', (job, error) => {
+      if (!job || job.name === SWEEP_JOB) return;
+      if (error.message.includes(STALLED_REASON)) {
+        // Its workers died while running it: nothing for an operator, and no retry; the sweep enqueues the key.
+        this.#context.logger.warn(
+          { jobId: job.id, ...job.data, maxStalledCount: this.#options.maxStalledCount },
+          'flush job failed by stalling too often (its workers died); the sweep enqueues its key again',
+        );
+        return;
+      }
+      const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+      // The database's message once, and its code; the stack only at debug level: a row refused at every
+      // retry must not fill the log with the driver's wrapping.
+      const log = {
+        jobId: job.id,
+        attemptsMade: job.attemptsMade,
+        ...job.data,
+        reason: error.message,
+        ...(error instanceof RowRejectedError && error.dbCode ? { dbCode: error.dbCode } : {}),
+      };
+      if (final) this.#context.logger.error(log, 'flush job failed for good; retry it from the dashboard');
+      else this.#context.logger.warn(log, 'flush job failed; it will be retried');
+      this.#context.logger.debug?.({ jobId: job.id, err: error }, 'flush job failure detail');
+    });
+    return worker;
+  }
+
+  /** Starts the `index`-th shard's BullMQ worker; its loop ending in an error is logged, not thrown. */
+  #run(index: number): void {
+    const worker = this.#workers[index] as Worker;
+    (this.#activity[index] as ShardActivity).lastStartedAt = Date.now();
+    worker
+      .run()
+      .catch((error: unknown) =>
+        this.#context.logger.error({ err: redactError(error) }, 'flush worker stopped'),
+      );
+  }
+
+  /**
+   * Replaces shard BullMQ workers that take no job while jobs wait for them (see `stuckAfterMs`). A read that
+   * fails (Redis unreachable) decides nothing: the next check reads again.
+   */
+  async #checkStuck(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      this.#workers.map(async (worker, index) => {
+        if (this.#closing || this.#mismatched) return;
+        const activity = this.#activity[index] as ShardActivity;
+        if (now - activity.lastStartedAt < this.#options.stuckAfterMs || activity.running > 0) return;
+        const shardNumber = this.#options.shards[index] as number;
+        const queue = this.#context.queue(shardNumber);
+        let backlog: QueueBacklog;
+        try {
+          const [waiting, earliest, rateLimitTtl, paused] = await Promise.all([
+            this.#context.redis.llen(queue.keys.wait as string),
+            this.#context.redis.zrange(queue.keys.delayed as string, '0', '0', 'WITHSCORES'),
+            queue.getRateLimitTtl(),
+            queue.isPaused(),
+          ]);
+          backlog = {
+            waiting,
+            earliestDueAt: earliest[1] === undefined ? undefined : dueAtOfDelayedScore(Number(earliest[1])),
+            rateLimited: rateLimitTtl > 0,
+            paused,
+          };
+        } catch {
           return;
         }
-        const final = job.attemptsMade >= (job.opts.attempts ?? 1);
-        // The database's message once, and its code; the stack only at debug level: a row refused at every
-        // retry must not fill the log with the driver's wrapping.
-        const log = {
-          jobId: job.id,
-          attemptsMade: job.attemptsMade,
-          ...job.data,
-          reason: error.message,
-          ...(error instanceof RowRejectedError && error.dbCode ? { dbCode: error.dbCode } : {}),
-        };
-        if (final) context.logger.error(log, 'flush job failed for good; retry it from the dashboard');
-        else context.logger.warn(log, 'flush job failed; it will be retried');
-        context.logger.debug?.({ jobId: job.id, err: error }, 'flush job failure detail');
-      });
-      this.#workers.push(worker);
-    }
-    this.ready = this.#start();
+        if (!isStuck(Date.now(), activity, backlog, this.#options.stuckAfterMs)) return;
+        if (this.#closing || this.#workers[index] !== worker) return;
+        this.#context.logger.warn(
+          { shard: shardNumber, idleMs: Date.now() - activity.lastStartedAt, waiting: backlog.waiting },
+          'flush worker took no job while jobs waited (its connection did not recover); replacing it',
+        );
+        const retiring = worker
+          .close(true)
+          .catch((error: unknown) =>
+            this.#context.logger.warn(
+              { err: redactError(error), shard: shardNumber },
+              'closing a stuck flush worker',
+            ),
+          )
+          .finally(() => this.#retired.delete(retiring));
+        this.#retired.add(retiring);
+        this.#workers[index] = this.#createShardWorker(index);
+        this.#run(index);
+      }),
+    );
   }
 
   /**
@@ -138,14 +224,17 @@ export class FlushWorker {
       throw mismatch;
     }
     this.#schema.onMismatch(() => {
+      this.#mismatched = true;
       for (const worker of this.#workers) void worker.pause(true);
     });
-    for (const worker of this.#workers) {
-      worker
-        .run()
-        .catch((error: unknown) =>
-          this.#context.logger.error({ err: redactError(error) }, 'flush worker stopped'),
-        );
+    for (let index = 0; index < this.#workers.length; index++) this.#run(index);
+    const { stuckAfterMs } = this.#options;
+    if (stuckAfterMs > 0) {
+      this.#watchdog = setInterval(
+        () => void this.#checkStuck(),
+        Math.max(100, Math.floor(stuckAfterMs / 5)),
+      );
+      this.#watchdog.unref();
     }
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
     if (!this.#options.sweep) return;
@@ -249,7 +338,8 @@ export class FlushWorker {
   /** Stops taking jobs, writes what is batched, waits for jobs in flight (up to `closeTimeoutMs`), disconnects. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const closing = Promise.all(this.#workers.map((w) => w.close()));
+      clearInterval(this.#watchdog);
+      const closing = Promise.all([...this.#workers.map((w) => w.close()), ...this.#retired]);
       await Promise.all(this.#batchers.map((b) => b.flushPending()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
@@ -270,6 +360,14 @@ export class FlushWorker {
     })();
     return this.#closing;
   }
+}
+
+/** Each flush worker's BullMQ workers, one per served shard, for tests that fault them (see `./internal`). */
+const shardWorkers = new WeakMap<FlushWorker, readonly Worker[]>();
+
+/** The BullMQ workers of `worker`'s shards as they are now (a stuck one is replaced in place). */
+export function bullWorkersOf(worker: FlushWorker): readonly Worker[] {
+  return shardWorkers.get(worker) ?? [];
 }
 
 /**
