@@ -168,8 +168,8 @@ export class PrismaStore implements Store {
     );
   }
 
-  async upsert(entity: ResolvedEntity, rows: readonly UpsertRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  /** The id, key and field arrays of `rows`, as the upsert and the append take them. */
+  #rowParams(entity: ResolvedEntity, rows: readonly (UpsertRow | AppendRow)[]) {
     const [ids, ...keys] = this.#keyParams(
       entity,
       rows.map((r) => r.id),
@@ -180,6 +180,12 @@ export class PrismaStore implements Store {
         needsQuotes(field.kind),
       ),
     );
+    return { ids, keys, columns };
+  }
+
+  async upsert(entity: ResolvedEntity, rows: readonly UpsertRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const { ids, keys, columns } = this.#rowParams(entity, rows);
     await this.#prisma.$executeRawUnsafe(
       this.#prepare(entity).upsert,
       ids,
@@ -192,16 +198,7 @@ export class PrismaStore implements Store {
 
   async append(entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const [ids, ...keys] = this.#keyParams(
-      entity,
-      rows.map((r) => r.id),
-    );
-    const columns = entity.fields.map((field) =>
-      arrayLiteral(
-        rows.map((r) => toSqlText(field, r.values[field.name])),
-        needsQuotes(field.kind),
-      ),
-    );
+    const { ids, keys, columns } = this.#rowParams(entity, rows);
     await this.#prisma.$executeRawUnsafe(
       this.#prepare(entity).append as string,
       ids,

@@ -76,10 +76,11 @@ function keyMatch(entity: ResolvedEntity, alias: string): string {
     .join(' AND ');
 }
 
-/** Parameters: $1 ids, $2 versions, key arrays, one array per field, then the entity name. */
-export function upsertSql(entity: ResolvedEntity, tombstoneTable: string): string {
-  const table = tableName(entity);
-  const version = quoteIdent(entity.versionColumn);
+/**
+ * The parameters shared by the upsert and the append: $1 and $2, the key arrays from $3, then one array per
+ * field; and the columns the flush sets to now().
+ */
+function rowParams(entity: ResolvedEntity) {
   const keys = keyColumns(entity, 3);
   const firstField = 3 + keyParamCount(entity);
   const fields = entity.fields.map((f, i) => ({
@@ -88,6 +89,14 @@ export function upsertSql(entity: ResolvedEntity, tombstoneTable: string): strin
     param: `$${firstField + i}::${f.type.sql}[]`,
   }));
   const touched = entity.touched.map((t) => ({ column: quoteIdent(t.column), value: nowFor(t.type) }));
+  return { keys, firstField, fields, touched };
+}
+
+/** Parameters: $1 ids, $2 versions, key arrays, one array per field, then the entity name. */
+export function upsertSql(entity: ResolvedEntity, tombstoneTable: string): string {
+  const table = tableName(entity);
+  const version = quoteIdent(entity.versionColumn);
+  const { keys, firstField, fields, touched } = rowParams(entity);
   const entityParam = `$${firstField + fields.length}`;
   const insertColumns = [...keys.map((k) => quoteIdent(k.column)), version, ...fields.map((f) => f.column)];
   const selected = [...keys.map((k) => `u.${k.alias}`), 'u.v', ...fields.map((f) => `u.${f.alias}`)];
@@ -141,14 +150,7 @@ export function loadSql(entity: ResolvedEntity, tombstoneTable: string): string 
  * numbers, key arrays, then one array per field. A row already there (a replayed flush) is left alone.
  */
 export function appendSql(entity: ResolvedEntity): string {
-  const keys = keyColumns(entity, 3);
-  const firstField = 3 + keyParamCount(entity);
-  const fields = entity.fields.map((f, i) => ({
-    column: quoteIdent(f.column),
-    alias: `c${i}`,
-    param: `$${firstField + i}::${f.type.sql}[]`,
-  }));
-  const touched = entity.touched.map((t) => ({ column: quoteIdent(t.column), value: nowFor(t.type) }));
+  const { keys, fields, touched } = rowParams(entity);
   const sequence = quoteIdent(entity.versionColumn);
   const unique = [...keys.map((k) => quoteIdent(k.column)), sequence];
   return [

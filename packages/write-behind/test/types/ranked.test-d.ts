@@ -9,9 +9,7 @@ import {
   string,
   type WriteBehind,
 } from '@write-behind/core';
-
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-function expect<_Assertion extends true>(): void {}
+import { type Equal, expect } from './assert-type.ts';
 
 const entities = {
   video: { model: 'Video', fields: { likes: counter({ ranked: true }), views: counter(), title: string() } },
