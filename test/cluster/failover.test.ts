@@ -33,8 +33,6 @@ const WRITERS = 16;
 let cluster: RedisCluster;
 let redis: Cluster;
 before(async () => {
-  // Skipped tests need no Cluster (see FAILOVER below).
-  if (!process.env.WB_CLUSTER_FAILOVER) return;
   // Two replicas per master: after a failover the promoted replica still has one (the other follows it), so
   // `durability: 'replicas'` can be confirmed again; with one, every durable write to it would wait out
   // `replication.timeoutMs` and be refused with NotReplicatedError until an operator adds a replica.
@@ -66,6 +64,10 @@ interface Outcome {
   drainMs: number;
   /** Shard workers the flush worker found stuck and replaced. */
   replaced: number;
+  /** Flush jobs whose enqueue failed, added again by the writer. */
+  enqueueRetried: number;
+  /** Dirty keys with no job that the sweep enqueued. */
+  swept: number;
 }
 
 /**
@@ -85,11 +87,14 @@ async function failoverUnderLoad(
   let refusals = 0;
   let unconfirmed = 0;
   let stop = false;
+  /** Each writer's call in flight, to name the one that never settles. */
+  const pending = new Map<number, { id: string; since: number }>();
   const writer = async (seed: number) => {
     const random = mulberry32(seed);
     while (!stop) {
       const id = `k${Math.floor(random() * KEYS)}`;
       const by = 1 + Math.floor(random() * 3);
+      pending.set(seed, { id, since: Date.now() });
       try {
         await world.cache.increment('video', id, 'likes', by);
         acknowledged.set(id, (acknowledged.get(id) ?? 0) + by);
@@ -105,8 +110,23 @@ async function failoverUnderLoad(
         }
         // A refused writer backs off a little, as a client would, rather than spinning on a dead node.
         await sleep(10);
+      } finally {
+        pending.delete(seed);
       }
     }
+  };
+  /** The writers' end, or an error naming the calls still in flight after `ms` and the connection's queues. */
+  const writersDone = async (ms: number) => {
+    const done = await within(ms, async () => {
+      await load;
+      return 'done';
+    });
+    if (done === 'done') return;
+    const now = Date.now();
+    const calls = [...pending.values()].map(({ id, since }) => `${id} for ${now - since} ms`);
+    throw new Error(
+      `${calls.length} writes never settled (${calls.join(', ')}); ${JSON.stringify(connectionState(redis))}; stats ${JSON.stringify(await within(2000, () => world.cache.stats()))}`,
+    );
   };
   await world.startWorker();
   const load = Promise.all(Array.from({ length: WRITERS }, (_, i) => writer(i + 1)));
@@ -127,7 +147,7 @@ async function failoverUnderLoad(
     await sleep(1000);
     const acknowledgedAfterFailover = acks - acksBefore;
     stop = true;
-    await load;
+    await writersDone(20_000);
     assert.deepEqual(unexpected, [], 'every refused write failed with a typed error');
 
     const drainStarted = Date.now();
@@ -158,11 +178,39 @@ async function failoverUnderLoad(
       failoverMs,
       drainMs,
       replaced: world.logs.filter((l) => /took no job while jobs waited/.test(l.msg)).length,
+      enqueueRetried: count(world, /flush jobs whose enqueue had failed are enqueued/, 'added'),
+      swept: count(world, /sweep re-enqueued dirty keys/, 'keys'),
     };
   } finally {
     stop = true;
-    await load;
+    await within(20_000, () => load);
   }
+}
+
+type Queued = { length: number } | undefined;
+/** Where commands wait in an ioredis Cluster: its own offline queue, and each node's command and offline queues. */
+function connectionState(cluster: Cluster): object {
+  const internal = cluster as unknown as { offlineQueue?: Queued };
+  return {
+    status: cluster.status,
+    offlineQueue: internal.offlineQueue?.length,
+    nodes: cluster.nodes().map((node) => {
+      const n = node as unknown as { commandQueue?: Queued; offlineQueue?: Queued };
+      return {
+        port: node.options.port,
+        status: node.status,
+        commandQueue: n.commandQueue?.length,
+        offlineQueue: n.offlineQueue?.length,
+      };
+    }),
+  };
+}
+
+/** The sum of a numeric field over the log lines matching `msg`. */
+function count(world: World<TestEntities>, msg: RegExp, field: string): number {
+  return world.logs
+    .filter((l) => msg.test(l.msg))
+    .reduce((sum, l) => sum + Number((l.obj as Record<string, unknown>)[field] ?? 0), 0);
 }
 
 /** `call`'s result, or `'no answer in <ms> ms'`: a diagnostic must report, never hang on a stuck connection. */
@@ -224,10 +272,10 @@ async function clusterWorld(durability: DurabilityLevel): Promise<World<TestEnti
   return await createWorld(entities, {
     shards: SHARDS,
     flush: { windowMs: 200, backoffMs: 100, attempts: 20 },
-    // A flush job enqueued just as its master died is lost with it (the write was acknowledged first; the
-    // library logs "could not enqueue a flush job"), and a later write to the key finds it dirty already and
-    // enqueues nothing: only the sweep finds such a key. At its default (every 30 s, for keys dirty 10 s past
-    // their window) the drain would wait for it for up to 40 s.
+    // A flush job whose enqueue failed as its master died is added again by the writer once the new master
+    // answers; one the old master took but did not pass to its replica is lost with it, and a later write to
+    // the key finds it dirty already and enqueues nothing: only the sweep finds such a key. At its default
+    // (every 30 s, for keys dirty 10 s past their window) the drain would wait for it for up to 40 s.
     sweep: { intervalMs: 1000, graceMs: 1000 },
     durability,
     redis,
@@ -235,19 +283,25 @@ async function clusterWorld(durability: DurabilityLevel): Promise<World<TestEnti
   });
 }
 
-// Opt-in until the last open problem is understood (docs/RELIABILITY.md, "Losses in a Redis Cluster
-// failover"): before the flush worker replaced stuck shard workers (`stuckAfterMs`), 4 runs in 12 failed with a
-// shard whose BullMQ worker took no job after the failover; since, 1 run in 13 failed, its 'memory' case never
-// finishing (something the test awaits did not settle). The drain allows for one replacement.
-// Run it with WB_CLUSTER_FAILOVER=1.
-const FAILOVER = process.env.WB_CLUSTER_FAILOVER
-  ? { timeout: 120_000 }
-  : { skip: 'set WB_CLUSTER_FAILOVER=1 to run the failover tests', timeout: 120_000 };
+// The drain allows for one stuck shard worker's replacement (`stuckAfterMs`). The writers, the drain and the
+// close each have a deadline of their own, so a hang fails with what was pending rather than a bare timeout.
+const FAILOVER = { timeout: 120_000 };
+
+/** Closes the world, or says that its close did not finish (a hang must fail the test, not time it out). */
+async function closeWithin(world: World<TestEntities>): Promise<void> {
+  const closed = await within(30_000, async () => {
+    await world.close();
+    return 'closed';
+  });
+  if (closed !== 'closed')
+    throw new Error(`world.close(): ${closed}; ${JSON.stringify(connectionState(redis))}`);
+}
 
 const report = (outcome: Outcome) =>
   `acknowledged ${outcome.acknowledged} (${outcome.acknowledgedAfterFailover} in the second after the failover), ` +
   `refused ${outcome.refused}, not confirmed by a replica ${outcome.unconfirmed}, acknowledged but lost ${outcome.lost}, ` +
-  `failover ${outcome.failoverMs} ms, drain ${outcome.drainMs} ms, stuck shard workers replaced ${outcome.replaced}`;
+  `failover ${outcome.failoverMs} ms, drain ${outcome.drainMs} ms, stuck shard workers replaced ${outcome.replaced}, ` +
+  `flush jobs enqueued again by the writer ${outcome.enqueueRetried}, by the sweep ${outcome.swept}`;
 
 /** What either durability must show: writes resume on the new master, and none was applied twice. */
 function assertRecovered(outcome: Outcome): void {
@@ -266,7 +320,7 @@ test(
       assert.equal(outcome.unconfirmed, 0, "no write at durability 'memory' waits for a replica");
       assertRecovered(outcome);
     } finally {
-      await world.close();
+      await closeWithin(world);
     }
   },
 );
@@ -284,6 +338,6 @@ test("durability 'replicas': nothing acknowledged is lost in a failover", FAILOV
     assert.equal(outcome.lost, 0, 'every acknowledged increment reached PostgreSQL');
     assertRecovered(outcome);
   } finally {
-    await world.close();
+    await closeWithin(world);
   }
 });

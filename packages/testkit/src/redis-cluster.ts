@@ -230,8 +230,19 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     await waitHealthy(timeoutMs);
     // Until gossip has told every node of every replica, a master killed now might not be failed over.
     const deadline = Date.now() + timeoutMs;
-    while (!(await masterList()).every((master) => master.replicas.length >= replicasPerMaster)) {
-      if (Date.now() > deadline) throw new Error('Redis Cluster replicas not known after the timeout');
+    for (;;) {
+      const list = await masterList();
+      if (list.every((master) => master.replicas.length >= replicasPerMaster)) break;
+      if (Date.now() > deadline) {
+        const views = await Promise.all(
+          alive().map((node) =>
+            withNode(node.port, (r) => r.cluster('NODES')).catch((e) => `${node.port}: ${String(e)}`),
+          ),
+        );
+        throw new Error(
+          `Redis Cluster replicas not known after ${timeoutMs} ms: ${JSON.stringify(list)}; CLUSTER NODES:\n${views.join('\n')}`,
+        );
+      }
       await sleep(100);
     }
     // Record the roles as the cluster made them, whatever redis-cli's placement rule.

@@ -1,8 +1,10 @@
 // A private redis-server for the tests, chaos scripts and benchmark cases that need a Redis of their own: one
 // they can SIGKILL and restart on its data directory, or start with a password, TLS or other settings.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
@@ -45,9 +47,16 @@ export async function startRedis(args: string[], options: StartRedisOptions = {}
         ...['--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile],
       ]
     : ['--port', String(port)];
+  // Without `--dir` a server writes into its working directory (a replica saves the RDB of its first sync even
+  // with `--save ''`), so it gets a private one, removed when it is killed.
+  const scratch = args.includes('--dir') ? undefined : mkdtempSync(join(tmpdir(), 'wb-redis-'));
   const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(scratch ? { cwd: scratch } : {}),
   });
+  const removeScratch = () => {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  };
   // The end of redis-server's own log, to say why it did not start.
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -77,6 +86,8 @@ export async function startRedis(args: string[], options: StartRedisOptions = {}
     if (Date.now() > deadline || child.exitCode !== null) {
       probe.disconnect();
       if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+      removeScratch();
       throw new Error(`redis-server on ${port} did not start; its output ends with:\n${output.trim()}`);
     }
     await sleep(50);
@@ -88,6 +99,7 @@ export async function startRedis(args: string[], options: StartRedisOptions = {}
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
+      removeScratch();
     },
   };
 }

@@ -239,7 +239,10 @@ export interface FlushWorkerOptions {
    * a worker killed more than this many times) waits up to `sweep.intervalMs` longer. @defaultValue `1`
    */
   maxStalledCount?: number;
-  /** How long `close()` waits for jobs in flight before abandoning them to stalled-job recovery. @defaultValue `10000` */
+  /**
+   * How long `close()` waits for jobs in flight before abandoning them to stalled-job recovery; `close()`
+   * returns within about twice this even while Redis or the database does not answer. @defaultValue `10000`
+   */
   closeTimeoutMs?: number;
   /** Whether this worker registers the periodic sweep and tombstone purge. @defaultValue `true` */
   sweep?: boolean;

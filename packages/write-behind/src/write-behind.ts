@@ -412,6 +412,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     if (this.#closed) return;
     this.#closed = true;
     this.#schema.stop();
+    this.#writer.close();
     await this.#writer.settled();
     await this.#context.closeQueues();
     if (this.#context.ownsRedis) await closeConnection(this.#context.redis);

@@ -5,6 +5,7 @@ import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
 import type { ResolvedWorkerOptions } from '../options.js';
 import type { SchemaCheck } from '../schema-check.js';
+import { sleep } from '../util.js';
 import { FlushBatcher, type FlushCounters, RowRejectedError } from './batcher.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import { type FlushJobData, SWEEP_JOB } from './job.js';
@@ -335,30 +336,78 @@ export class FlushWorker {
     }
   }
 
-  /** Stops taking jobs, writes what is batched, waits for jobs in flight (up to `closeTimeoutMs`), disconnects. */
+  /**
+   * Stops taking jobs, writes what is batched, waits for the jobs in flight (up to `closeTimeoutMs`),
+   * disconnects; returns within about twice `closeTimeoutMs` whatever Redis and the database do.
+   *
+   * BullMQ's graceful close can wait for ever when Redis does not answer: its loops wait on commands that
+   * queue until Redis is back, and it waits for its blocking connection's `end` event, which an ioredis
+   * Cluster left without nodes (every node down, or after a failover) never emits; and a close under way cannot
+   * be forced (`close(true)` returns the same promise). So past the timeout, the connections it waits on are
+   * cut; past a second one, it is no longer waited for.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#watchdog);
-      const closing = Promise.all([...this.#workers.map((w) => w.close()), ...this.#retired]);
-      await Promise.all(this.#batchers.map((b) => b.flushPending()));
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), this.#options.closeTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) {
-        this.#context.logger.warn(
-          {},
+      const { closeTimeoutMs } = this.#options;
+      const logger = this.#context.logger;
+      const closing = Promise.allSettled([...this.#workers.map((w) => w.close()), ...this.#retired]);
+      const flushed = Promise.allSettled(this.#batchers.map((b) => b.flushPending()));
+      if (!(await settlesWithin(Promise.all([closing, flushed]), closeTimeoutMs))) {
+        logger.warn(
+          { running: this.#running.size, closeTimeoutMs },
           'flush jobs still running at close timeout; they will be recovered as stalled jobs',
         );
-        await Promise.all(this.#workers.map((w) => w.close(true)));
+        this.#connection.disconnect();
+        await Promise.all(this.#workers.map((w) => abandon(w)));
+        if (!(await settlesWithin(closing, closeTimeoutMs))) {
+          logger.warn(
+            { closeTimeoutMs },
+            'a BullMQ worker did not close (Redis unreachable?); no longer waiting for it',
+          );
+        }
       }
       await closeConnection(this.#connection);
     })();
     return this.#closing;
+  }
+}
+
+/**
+ * Lets go of a BullMQ worker whose close did not finish: stops renewing the locks of its jobs (they are left to
+ * stalled-job recovery, which renewals would only delay, and the renewal timer would keep the process alive),
+ * and cuts its blocking connection, making sure BullMQ hears it end: an ioredis Cluster whose node pool is empty
+ * has no connection left to close, so its `disconnect()` never emits `end`, which BullMQ's close waits for
+ * (ioredis 6.0.0). `lockManager` is protected in BullMQ 6's types, hence the cast; a BullMQ without it is left
+ * to its own close.
+ */
+async function abandon(worker: Worker): Promise<void> {
+  await (worker as unknown as { lockManager?: { close(): Promise<void> } }).lockManager?.close();
+  const connection = (worker.backend as { blockingConnection?: { client: Promise<Redis | Cluster> } })
+    .blockingConnection;
+  if (!connection) return;
+  // A connection still starting has no client to cut yet.
+  const client = await Promise.race([connection.client.catch(() => undefined), sleep(100)]);
+  if (!client) return;
+  client.disconnect();
+  if ('nodes' in client && client.nodes().length === 0 && client.status !== 'end') client.emit('end');
+}
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, ms));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -19,6 +19,7 @@ import { getOrCreate, sleep } from '../util.js';
 import { type BatchedReply, type BatchedWrite, createWriteBatcher } from './batcher.js';
 import { waitAofProblem } from './durability.js';
 import { createJobBatcher } from './enqueue.js';
+import { EnqueueRetry } from './enqueue-retry.js';
 import {
   appendCall,
   createArgs,
@@ -74,10 +75,24 @@ export class Writer {
   readonly #jobBatchers = new Map<number, TurnBatcher<FlushJob, void>>();
   /** Per entity, per shard index. */
   readonly #rankings = new Map<string, ShardRankings[]>();
+  /** Flush jobs whose enqueue failed, added again until Redis takes them. */
+  readonly #retry: EnqueueRetry;
 
   constructor(context: Context) {
     this.#context = context;
     this.#loader = new BatchLoader(context.store, context.options.limits.maxLoadBatch);
+    const { logger } = context;
+    this.#retry = new EnqueueRetry(
+      ({ shard, job }) => this.#jobBatcher(shard).submit(job),
+      ({ added, left, error }) => {
+        if (left === 0) logger.info({ added }, 'flush jobs whose enqueue had failed are enqueued');
+        else if (added > 0)
+          logger.warn(
+            { added, left, err: redactError(error) },
+            'some flush jobs whose enqueue had failed are enqueued; retrying the rest',
+          );
+      },
+    );
   }
 
   address(entity: ResolvedEntity, id: string): Address {
@@ -191,6 +206,11 @@ export class Writer {
     return fillArgs({ version: loaded.version, pairs });
   }
 
+  /** Stops retrying failed enqueues (the sweep finds those keys). */
+  close(): void {
+    this.#retry.close();
+  }
+
   /** Resolves once every write and enqueue submitted so far has been answered. */
   async settled(): Promise<void> {
     await Promise.all([...this.#writeBatchers.values()].map((b) => b.settled()));
@@ -297,19 +317,23 @@ export class Writer {
     await this.#fsyncCheck;
   }
 
+  #jobBatcher(shard: number): TurnBatcher<FlushJob, void> {
+    return getOrCreate(this.#jobBatchers, shard, () => createJobBatcher(this.#context.queue(shard)));
+  }
+
   async #enqueue({ entity, id, shard }: Address, jobId: string): Promise<void> {
-    const batcher = getOrCreate(this.#jobBatchers, shard.shard, () =>
-      createJobBatcher(this.#context.queue(shard.shard)),
-    );
+    const job = flushJob({ entity: entity.name, id }, jobId, this.#context.options.flush.windowMs);
     try {
-      await batcher.submit(
-        flushJob({ entity: entity.name, id }, jobId, this.#context.options.flush.windowMs),
-      );
+      await this.#jobBatcher(shard.shard).submit(job);
     } catch (error) {
-      // The write is already acknowledged by Redis and the key is dirty; the sweep enqueues it later.
+      // The write is already acknowledged by Redis and the key is in the dirty index: the job is added again
+      // shortly, and failing that the sweep enqueues the key.
+      const kept = this.#retry.remember({ shard: shard.shard, job });
       this.#context.logger.warn(
-        { err: redactError(error), entity: entity.name, id },
-        'could not enqueue a flush job; the sweep will retry',
+        { err: redactError(error), entity: entity.name, id, retrying: this.#retry.size },
+        kept
+          ? 'could not enqueue a flush job; retrying it'
+          : 'could not enqueue a flush job; the sweep will enqueue its key',
       );
     }
   }
