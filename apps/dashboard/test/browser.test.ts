@@ -1,14 +1,17 @@
 // The dashboard in a real browser: Debian's Chromium, driven through playwright-core, against the real
 // dashboard and worker processes on a prefix and a PostgreSQL schema of their own. An operator logs in,
 // watches the lag and dirty keys while writes come in, finds a flush the database refused in Bull Board,
-// fixes the cause, clicks Retry and the row reaches PostgreSQL. Saves docs/dashboard.png and
-// docs/bull-board.png each run.
+// fixes the cause, clicks Retry and the row reaches PostgreSQL. Takes screenshots of both pages each run,
+// into docs/dashboard.png and docs/bull-board.png with WB_SCREENSHOTS=docs, otherwise into a temporary
+// folder (so a test run leaves the checkout clean).
 //
 // Needs /usr/bin/chromium (`apt-get install -y chromium`; CI's .ci/run installs it). SKIP_BROWSER_TESTS=1
 // skips the test instead.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +42,10 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 const SKIP = process.env.SKIP_BROWSER_TESTS === '1';
-const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
+const DOCS =
+  process.env.WB_SCREENSHOTS === 'docs'
+    ? fileURLToPath(new URL('../../../docs/', import.meta.url))
+    : join(tmpdir(), `wb-screenshots-${process.pid}/`);
 const BOARD = 'admin/queues';
 const USER = 'operator';
 const PASSWORD = 'correct horse battery staple';
