@@ -1,15 +1,22 @@
 // Guarantee 18: a write at durability 'replicas' is acknowledged only once a replica holds it; when the
 // replicas do not confirm it in time the caller gets NotReplicatedError, and the write stands (readable, and
-// flushed to PostgreSQL). 'fsync' on a server without WAITAOF is refused before anything is written.
+// flushed to PostgreSQL). 'fsync' on a server without WAITAOF is refused before anything is written. And what
+// 'memory' gives up: after a partition between primary and replica, a failover loses what it acknowledged.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ConfigurationError, NotReplicatedError } from '@write-behind/core';
 import {
   createWorld,
   entities,
+  eventually,
+  type PgProxy,
   type RedisReplication,
+  startPgProxy,
+  startRedis,
   startRedisReplication,
+  type TestEntities,
   videoRow,
+  type World,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
 
@@ -62,6 +69,67 @@ test("'fsync' on Redis before 7.2 is a ConfigurationError naming the version, an
     assert.equal(await world.cache.increment('video', 'f', 'likes'), 1);
   } finally {
     await world.close();
+  }
+});
+
+test("a partition, then a failover: 'memory' loses what it acknowledged since, 'replicas' acknowledged none of it", async (t) => {
+  // The replica follows the primary through a proxy, so the link between them can be frozen (a partition)
+  // while clients still reach the primary: exactly the writes acknowledged during it are on the primary only.
+  const common = ['--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'];
+  const primary = await startRedis([...common, '--repl-diskless-sync-delay', '0']);
+  const servers = [primary];
+  let link: PgProxy | undefined;
+  let promoted: Redis | undefined;
+  let world: World<TestEntities> | undefined;
+  try {
+    link = await startPgProxy({ host: '127.0.0.1', port: primary.port });
+    const follower = await startRedis([...common, '--replicaof', link.host, String(link.port)]);
+    servers.push(follower);
+    const replicaConnection = new Redis({
+      port: follower.port,
+      host: '127.0.0.1',
+      retryStrategy: () => null,
+    });
+    promoted = replicaConnection;
+    replicaConnection.on('error', () => {});
+    assert.ok(
+      await eventually(
+        async () => /master_link_status:up/.test(await replicaConnection.info('replication')),
+        30_000,
+      ),
+      'the replica synced through the proxy',
+    );
+    world = await createWorld(entities, {
+      redis: `redis://127.0.0.1:${primary.port}`,
+      replication: { replicas: 1, timeoutMs: 200 },
+    });
+    const held = await world.cache.increment('video', 'p', 'likes', 10, { durability: 'replicas' });
+    assert.equal(held, 10, 'confirmed by the replica before the partition');
+
+    link.freeze();
+    const MEMORY_WRITES = 5;
+    for (let i = 0; i < MEMORY_WRITES; i++) await world.cache.increment('video', 'p', 'likes', 1);
+    await assert.rejects(
+      world.cache.increment('video', 'p', 'likes', 100, { durability: 'replicas' }),
+      NotReplicatedError,
+      "'replicas' is not acknowledged while no replica can confirm it",
+    );
+
+    // The primary dies; its replica is made the primary, as Sentinel or a Cluster would.
+    await primary.kill();
+    await replicaConnection.replicaof('NO', 'ONE');
+    const survived = Number(await replicaConnection.hget(world.dataKey('video', 'p'), 'likes'));
+    const lost = 10 + MEMORY_WRITES - survived;
+    t.diagnostic(
+      `acknowledged at 'memory' during the partition: ${MEMORY_WRITES}, lost in the failover: ${lost}; at 'replicas': 0 acknowledged, 0 lost`,
+    );
+    assert.equal(survived, 10, "the replica holds what 'replicas' confirmed, nothing written since");
+    assert.equal(lost, MEMORY_WRITES, "every 'memory' write acknowledged during the partition is lost");
+  } finally {
+    promoted?.disconnect();
+    await world?.close();
+    await link?.close();
+    await Promise.all(servers.map((server) => server.kill()));
   }
 });
 
