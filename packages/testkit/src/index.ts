@@ -50,6 +50,7 @@ export {
   startRedisCluster,
 } from './redis-cluster.ts';
 export { type RedisReplication, startRedisReplication } from './redis-replication.ts';
+export { type RedisSentinel, type StartRedisSentinelOptions, startRedisSentinel } from './redis-sentinel.ts';
 export { freePort, type RedisServer, type StartRedisOptions, startRedis } from './redis-server.ts';
 export { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './secrets.ts';
 export { stderrLogger } from './stderr-logger.ts';

@@ -29,6 +29,8 @@ export interface StartRedisOptions {
    * (`--tls-auth-clients no`). The readiness probe trusts `caFile`.
    */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** A configuration file, given first as redis-server requires (Sentinel needs one it can rewrite). */
+  configFile?: string;
 }
 
 export interface RedisServer {
@@ -39,7 +41,7 @@ export interface RedisServer {
 
 /** Starts a private redis-server on a free port of 127.0.0.1 and resolves once it answers PING. */
 export async function startRedis(args: string[], options: StartRedisOptions = {}): Promise<RedisServer> {
-  const { password, tls } = options;
+  const { password, tls, configFile } = options;
   const port = await freePort();
   const listen = tls
     ? [
@@ -50,10 +52,14 @@ export async function startRedis(args: string[], options: StartRedisOptions = {}
   // Without `--dir` a server writes into its working directory (a replica saves the RDB of its first sync even
   // with `--save ''`), so it gets a private one, removed when it is killed.
   const scratch = args.includes('--dir') ? undefined : mkdtempSync(join(tmpdir(), 'wb-redis-'));
-  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(scratch ? { cwd: scratch } : {}),
-  });
+  const child = spawn(
+    'redis-server',
+    [...(configFile ? [configFile] : []), ...listen, '--bind', '127.0.0.1', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(scratch ? { cwd: scratch } : {}),
+    },
+  );
   const removeScratch = () => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   };
