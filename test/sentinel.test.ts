@@ -5,19 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BacklogFullError,
-  DEFAULT_OPTIONS,
-  type DurabilityLevel,
-  NotReplicatedError,
-  UnavailableError,
-} from '@write-behind/core';
+import { DEFAULT_OPTIONS, type DurabilityLevel } from '@write-behind/core';
 import {
   createWorld,
   entities,
   eventually,
-  mulberry32,
   type RedisSentinel,
+  startIncrementLoad,
   startRedisSentinel,
   withTimeout,
 } from '@write-behind/testkit';
@@ -54,71 +48,36 @@ async function failoverUnderLoad(durability: DurabilityLevel): Promise<Outcome> 
     // A job the dying primary took but did not pass on is found only by the sweep.
     sweep: { intervalMs: 1000, graceMs: 1000 },
   });
-  const acknowledged = new Map<string, number>();
-  const uncertain = new Map<string, number>();
-  const unexpected: unknown[] = [];
-  let acks = 0;
-  let refused = 0;
-  let unconfirmed = 0;
-  let stop = false;
-  const writer = async (seed: number) => {
-    const random = mulberry32(seed);
-    while (!stop) {
-      const id = `k${Math.floor(random() * KEYS)}`;
-      const by = 1 + Math.floor(random() * 3);
-      try {
-        await world.cache.increment('video', id, 'likes', by);
-        acknowledged.set(id, (acknowledged.get(id) ?? 0) + by);
-        acks++;
-      } catch (error) {
-        uncertain.set(id, (uncertain.get(id) ?? 0) + by);
-        if (error instanceof NotReplicatedError) unconfirmed++;
-        else {
-          if (!(error instanceof UnavailableError || error instanceof BacklogFullError))
-            unexpected.push(error);
-          refused++;
-        }
-        await sleep(10);
-      }
-    }
-  };
-  let load: Promise<unknown> = Promise.resolve();
+  await world.startWorker();
+  const load = startIncrementLoad(world.cache, { writers: WRITERS, keys: KEYS });
   try {
-    await world.startWorker();
-    load = Promise.all(Array.from({ length: WRITERS }, (_, i) => writer(i + 1)));
     await sleep(1000);
     const killed = await sentinel.primaryPort();
     const killedAt = Date.now();
     await sentinel.nodes.find((node) => node.port === killed)?.kill();
     await sentinel.waitFailover(killed);
     const failoverMs = Date.now() - killedAt;
-    const acksAtFailover = acks;
+    const acksAtFailover = load.acknowledged;
     assert.ok(
-      await eventually(() => acks > acksAtFailover + 100, 30_000, 50),
+      await eventually(() => load.acknowledged > acksAtFailover + 100, 30_000, 50),
       'writes are acknowledged again on the promoted replica',
     );
-    stop = true;
-    await withTimeout(load, 20_000, 'the writers (a write that never settled)');
-    assert.deepEqual(unexpected, [], 'every refused write failed with a typed error');
+    await load.stop(20_000);
+    assert.deepEqual(load.unexpected, [], 'every refused write failed with a typed error');
 
     const drainStarted = Date.now();
     await world.cache.flush({ timeoutMs: 30_000 });
     const drainMs = Date.now() - drainStarted;
-    const { rows } = await world.db.pool.query('SELECT id, likes::int AS likes FROM "Video"');
-    const stored = new Map(rows.map((r: { id: string; likes: number }) => [r.id, r.likes]));
-    let lost = 0;
-    const overcounted: string[] = [];
-    for (const id of new Set([...acknowledged.keys(), ...uncertain.keys()])) {
-      const likes = stored.get(id) ?? 0;
-      const count = acknowledged.get(id) ?? 0;
-      lost += Math.max(0, count - likes);
-      if (likes > count + (uncertain.get(id) ?? 0))
-        overcounted.push(`${id}: ${likes} > ${count} + uncertain`);
-    }
-    return { acknowledged: acks, refused, unconfirmed, lost, overcounted, failoverMs, drainMs };
+    return {
+      acknowledged: load.acknowledged,
+      refused: load.refused,
+      unconfirmed: load.unconfirmed,
+      ...(await load.check(world.db)),
+      failoverMs,
+      drainMs,
+    };
   } finally {
-    stop = true;
-    await withTimeout(load, 20_000, 'the writers').catch(() => {});
+    await load.stop(20_000).catch(() => {});
     await withTimeout(world.close(), 30_000, 'world.close()');
     redis.disconnect();
   }

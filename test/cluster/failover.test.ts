@@ -6,19 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BacklogFullError,
-  DEFAULT_OPTIONS,
-  type DurabilityLevel,
-  NotReplicatedError,
-  UnavailableError,
-} from '@write-behind/core';
+import { DEFAULT_OPTIONS, type DurabilityLevel } from '@write-behind/core';
 import { defineScripts, shardKeys } from '@write-behind/core/internal';
 import {
   createWorld,
   entities,
-  mulberry32,
   type RedisCluster,
+  startIncrementLoad,
   startRedisCluster,
   type TestEntities,
   type World,
@@ -80,56 +74,8 @@ async function failoverUnderLoad(
   world: World<TestEntities>,
   victim: (masters: Awaited<ReturnType<RedisCluster['masters']>>) => number,
 ): Promise<Outcome> {
-  const acknowledged = new Map<string, number>();
-  const uncertain = new Map<string, number>();
-  const unexpected: unknown[] = [];
-  let acks = 0;
-  let refusals = 0;
-  let unconfirmed = 0;
-  let stop = false;
-  /** Each writer's call in flight, to name the one that never settles. */
-  const pending = new Map<number, { id: string; since: number }>();
-  const writer = async (seed: number) => {
-    const random = mulberry32(seed);
-    while (!stop) {
-      const id = `k${Math.floor(random() * KEYS)}`;
-      const by = 1 + Math.floor(random() * 3);
-      pending.set(seed, { id, since: Date.now() });
-      try {
-        await world.cache.increment('video', id, 'likes', by);
-        acknowledged.set(id, (acknowledged.get(id) ?? 0) + by);
-        acks++;
-      } catch (error) {
-        uncertain.set(id, (uncertain.get(id) ?? 0) + by);
-        if (error instanceof NotReplicatedError) {
-          unconfirmed++;
-        } else {
-          if (!(error instanceof UnavailableError || error instanceof BacklogFullError))
-            unexpected.push(error);
-          refusals++;
-        }
-        // A refused writer backs off a little, as a client would, rather than spinning on a dead node.
-        await sleep(10);
-      } finally {
-        pending.delete(seed);
-      }
-    }
-  };
-  /** The writers' end, or an error naming the calls still in flight after `ms` and the connection's queues. */
-  const writersDone = async (ms: number) => {
-    const done = await within(ms, async () => {
-      await load;
-      return 'done';
-    });
-    if (done === 'done') return;
-    const now = Date.now();
-    const calls = [...pending.values()].map(({ id, since }) => `${id} for ${now - since} ms`);
-    throw new Error(
-      `${calls.length} writes never settled (${calls.join(', ')}); ${JSON.stringify(connectionState(redis))}; stats ${JSON.stringify(await within(2000, () => world.cache.stats()))}`,
-    );
-  };
   await world.startWorker();
-  const load = Promise.all(Array.from({ length: WRITERS }, (_, i) => writer(i + 1)));
+  const load = startIncrementLoad(world.cache, { writers: WRITERS, keys: KEYS });
   try {
     await sleep(1000);
     const killed = victim(await cluster.masters());
@@ -143,12 +89,15 @@ async function failoverUnderLoad(
     }
     await cluster.waitHealthy(deadline - Date.now());
     const failoverMs = Date.now() - killedAt;
-    const acksBefore = acks;
+    const acksBefore = load.acknowledged;
     await sleep(1000);
-    const acknowledgedAfterFailover = acks - acksBefore;
-    stop = true;
-    await writersDone(20_000);
-    assert.deepEqual(unexpected, [], 'every refused write failed with a typed error');
+    const acknowledgedAfterFailover = load.acknowledged - acksBefore;
+    await load.stop(
+      20_000,
+      async () =>
+        `${JSON.stringify(connectionState(redis))}; stats ${JSON.stringify(await within(2000, () => world.cache.stats()))}`,
+    );
+    assert.deepEqual(load.unexpected, [], 'every refused write failed with a typed error');
 
     const drainStarted = Date.now();
     await world.cache.flush({ timeoutMs: 30_000 }).catch(async (error) => {
@@ -157,23 +106,11 @@ async function failoverUnderLoad(
       );
     });
     const drainMs = Date.now() - drainStarted;
-    const { rows } = await world.db.pool.query('SELECT id, likes::int AS likes FROM "Video"');
-    const stored = new Map(rows.map((r: { id: string; likes: number }) => [r.id, r.likes]));
-    let lost = 0;
-    const overcounted: string[] = [];
-    for (const id of new Set([...acknowledged.keys(), ...uncertain.keys()])) {
-      const likes = stored.get(id) ?? 0;
-      const count = acknowledged.get(id) ?? 0;
-      lost += Math.max(0, count - likes);
-      if (likes > count + (uncertain.get(id) ?? 0))
-        overcounted.push(`${id}: ${likes} > ${count} + uncertain`);
-    }
     return {
-      acknowledged: acks,
-      refused: refusals,
-      unconfirmed,
-      lost,
-      overcounted,
+      acknowledged: load.acknowledged,
+      refused: load.refused,
+      unconfirmed: load.unconfirmed,
+      ...(await load.check(world.db)),
       acknowledgedAfterFailover,
       failoverMs,
       drainMs,
@@ -182,8 +119,7 @@ async function failoverUnderLoad(
       swept: count(world, /sweep re-enqueued dirty keys/, 'keys'),
     };
   } finally {
-    stop = true;
-    await within(20_000, () => load);
+    await load.stop(20_000).catch(() => {});
   }
 }
 

@@ -40,6 +40,7 @@ export {
   type World,
   type WorldOptions,
 } from './harness.ts';
+export { type IncrementLoad, type IncrementLoadOptions, startIncrementLoad } from './increment-load.ts';
 export { type PgProxy, startPgProxy } from './pg-proxy.ts';
 export { mulberry32 } from './random.ts';
 export {

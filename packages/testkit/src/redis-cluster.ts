@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Cluster, type ClusterOptions, Redis } from 'ioredis';
-import { freePort, type RedisServer, startRedis } from './redis-server.ts';
+import { Cluster, type ClusterOptions } from 'ioredis';
+import { freePort, type RedisServer, startRedis, withNode } from './redis-server.ts';
 
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -100,17 +100,6 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
 
   const killed = new Set<number>();
   const alive = () => nodes.filter((node) => node.server.process.exitCode === null && !killed.has(node.port));
-
-  async function withNode<T>(port: number, call: (redis: Redis) => Promise<T>): Promise<T> {
-    const redis = new Redis({ host: HOST, port, lazyConnect: true, retryStrategy: () => null });
-    redis.on('error', () => {});
-    try {
-      await redis.connect();
-      return await call(redis);
-    } finally {
-      redis.disconnect();
-    }
-  }
 
   async function masterList(): Promise<ClusterMaster[]> {
     let lastError: unknown;

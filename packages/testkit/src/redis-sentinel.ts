@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
-import { type RedisServer, startRedis } from './redis-server.ts';
+import { type RedisServer, startRedis, withNode } from './redis-server.ts';
 
 const HOST = '127.0.0.1';
 
@@ -49,21 +49,11 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
     await rm(dir, { recursive: true, force: true });
   };
 
-  const ask = async <T>(port: number, call: (redis: Redis) => Promise<T>): Promise<T> => {
-    const redis = new Redis({ host: HOST, port, lazyConnect: true, retryStrategy: () => null });
-    redis.on('error', () => {});
-    try {
-      await redis.connect();
-      return await call(redis);
-    } finally {
-      redis.disconnect();
-    }
-  };
   const primaryPort = async (): Promise<number> => {
     let lastError: unknown;
     for (const sentinel of sentinels) {
       try {
-        const reply = (await ask(sentinel.port, (r) =>
+        const reply = (await withNode(sentinel.port, (r) =>
           r.call('SENTINEL', 'get-master-addr-by-name', name),
         )) as [string, string] | null;
         if (reply) return Number(reply[1]);
@@ -101,7 +91,7 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
     for (;;) {
       const views = await Promise.all(
         sentinels.map((s) =>
-          ask(s.port, async (r) => {
+          withNode(s.port, async (r) => {
             const master = (await r.call('SENTINEL', 'master', name)) as string[];
             const field = (key: string) => Number(master[master.indexOf(key) + 1]);
             return { replicas: field('num-slaves'), sentinels: field('num-other-sentinels') };
@@ -128,7 +118,7 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
       for (;;) {
         const now = await primaryPort().catch(() => port);
         if (now !== port) {
-          const role = await ask(now, (r) => r.role()).catch(() => undefined);
+          const role = await withNode(now, (r) => r.role()).catch(() => undefined);
           if (Array.isArray(role) && role[0] === 'master') return now;
         }
         if (Date.now() > deadline)

@@ -8,6 +8,18 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
+/** Runs `call` on a fresh connection to the server on `port` of 127.0.0.1, without retries, then disconnects. */
+export async function withNode<T>(port: number, call: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return await call(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** A TCP port of 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
