@@ -8,11 +8,9 @@ import { ConfigurationError, NotReplicatedError } from '@write-behind/core';
 import {
   createWorld,
   entities,
-  eventually,
   type PgProxy,
   type RedisReplication,
   startPgProxy,
-  startRedis,
   startRedisReplication,
   type TestEntities,
   videoRow,
@@ -75,37 +73,27 @@ test("'fsync' on Redis before 7.2 is a ConfigurationError naming the version, an
 test("a partition, then a failover: 'memory' loses what it acknowledged since, 'replicas' acknowledged none of it", async (t) => {
   // The replica follows the primary through a proxy, so the link between them can be frozen (a partition)
   // while clients still reach the primary: exactly the writes acknowledged during it are on the primary only.
-  const common = ['--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'];
-  const primary = await startRedis([...common, '--repl-diskless-sync-delay', '0']);
-  const servers = [primary];
   let link: PgProxy | undefined;
+  let pair: RedisReplication | undefined;
   let promoted: Redis | undefined;
   let world: World<TestEntities> | undefined;
   try {
-    link = await startPgProxy({ host: '127.0.0.1', port: primary.port });
-    const follower = await startRedis([...common, '--replicaof', link.host, String(link.port)]);
-    servers.push(follower);
-    const replicaConnection = new Redis({
-      port: follower.port,
-      host: '127.0.0.1',
-      retryStrategy: () => null,
+    pair = await startRedisReplication([], {
+      via: async (port) => {
+        link = await startPgProxy({ host: '127.0.0.1', port });
+        return link;
+      },
     });
-    promoted = replicaConnection;
-    replicaConnection.on('error', () => {});
-    assert.ok(
-      await eventually(
-        async () => /master_link_status:up/.test(await replicaConnection.info('replication')),
-        30_000,
-      ),
-      'the replica synced through the proxy',
-    );
+    promoted = new Redis({ port: pair.replica.port, host: '127.0.0.1', retryStrategy: () => null });
+    promoted.on('error', () => {});
     world = await createWorld(entities, {
-      redis: `redis://127.0.0.1:${primary.port}`,
+      redis: pair.url,
       replication: { replicas: 1, timeoutMs: 200 },
     });
     const held = await world.cache.increment('video', 'p', 'likes', 10, { durability: 'replicas' });
     assert.equal(held, 10, 'confirmed by the replica before the partition');
 
+    assert.ok(link, 'the replica follows through the proxy');
     link.freeze();
     const MEMORY_WRITES = 5;
     for (let i = 0; i < MEMORY_WRITES; i++) await world.cache.increment('video', 'p', 'likes', 1);
@@ -116,9 +104,9 @@ test("a partition, then a failover: 'memory' loses what it acknowledged since, '
     );
 
     // The primary dies; its replica is made the primary, as Sentinel or a Cluster would.
-    await primary.kill();
-    await replicaConnection.replicaof('NO', 'ONE');
-    const survived = Number(await replicaConnection.hget(world.dataKey('video', 'p'), 'likes'));
+    await pair.primary.kill();
+    await promoted.replicaof('NO', 'ONE');
+    const survived = Number(await promoted.hget(world.dataKey('video', 'p'), 'likes'));
     const lost = 10 + MEMORY_WRITES - survived;
     t.diagnostic(
       `acknowledged at 'memory' during the partition: ${MEMORY_WRITES}, lost in the failover: ${lost}; at 'replicas': 0 acknowledged, 0 lost`,
@@ -129,7 +117,7 @@ test("a partition, then a failover: 'memory' loses what it acknowledged since, '
     promoted?.disconnect();
     await world?.close();
     await link?.close();
-    await Promise.all(servers.map((server) => server.kill()));
+    await pair?.stop();
   }
 });
 

@@ -16,6 +16,7 @@ import {
   startRedisCluster,
   type TestEntities,
   type World,
+  withTimeout,
 } from '@write-behind/testkit';
 import { type Cluster, Redis } from 'ioredis';
 import { spreadPrefix } from './spread.ts';
@@ -149,18 +150,9 @@ function count(world: World<TestEntities>, msg: RegExp, field: string): number {
     .reduce((sum, l) => sum + Number((l.obj as Record<string, unknown>)[field] ?? 0), 0);
 }
 
-/** `call`'s result, or `'no answer in <ms> ms'`: a diagnostic must report, never hang on a stuck connection. */
-async function within<T>(ms: number, call: () => Promise<T>): Promise<T | string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`no answer in ${ms} ms`), ms);
-  });
-  try {
-    return await Promise.race([call().catch((error: Error) => `failed: ${error.message}`), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** `call`'s result, or why there is none: a diagnostic must report, never hang on a stuck connection. */
+const within = <T>(ms: number, call: () => Promise<T>): Promise<T | string> =>
+  withTimeout(call(), ms, 'the call').catch((error: Error) => `failed: ${error.message}`);
 
 /**
  * What a drain that timed out left behind, and where: whether anything answers on the killed master's port;
@@ -225,12 +217,9 @@ const FAILOVER = { timeout: 120_000 };
 
 /** Closes the world, or says that its close did not finish (a hang must fail the test, not time it out). */
 async function closeWithin(world: World<TestEntities>): Promise<void> {
-  const closed = await within(30_000, async () => {
-    await world.close();
-    return 'closed';
+  await withTimeout(world.close(), 30_000, 'world.close()').catch((error: Error) => {
+    throw new Error(`${error.message}; ${JSON.stringify(connectionState(redis))}`);
   });
-  if (closed !== 'closed')
-    throw new Error(`world.close(): ${closed}; ${JSON.stringify(connectionState(redis))}`);
 }
 
 const report = (outcome: Outcome) =>

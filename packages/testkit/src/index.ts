@@ -50,7 +50,11 @@ export {
   type StartRedisClusterOptions,
   startRedisCluster,
 } from './redis-cluster.ts';
-export { type RedisReplication, startRedisReplication } from './redis-replication.ts';
+export {
+  type RedisReplication,
+  type StartRedisReplicationOptions,
+  startRedisReplication,
+} from './redis-replication.ts';
 export { type RedisSentinel, type StartRedisSentinelOptions, startRedisSentinel } from './redis-sentinel.ts';
 export { freePort, type RedisServer, type StartRedisOptions, startRedis } from './redis-server.ts';
 export { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './secrets.ts';

@@ -13,11 +13,22 @@ export interface RedisReplication {
   stop(): Promise<void>;
 }
 
+export interface StartRedisReplicationOptions {
+  /**
+   * Where the replica reaches the primary, given the primary's port: a proxy in front of it, to stage a
+   * partition between the two. @defaultValue the primary itself
+   */
+  via?: (primaryPort: number) => Promise<{ host: string; port: number }>;
+}
+
 /**
  * Starts a primary and one replica (no persistence unless `args` asks for it) and resolves once the replica's
  * link is up and its first copy done. Always `stop()` it.
  */
-export async function startRedisReplication(args: string[] = []): Promise<RedisReplication> {
+export async function startRedisReplication(
+  args: string[] = [],
+  options: StartRedisReplicationOptions = {},
+): Promise<RedisReplication> {
   const common = ['--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...args];
   const servers: RedisServer[] = [];
   const stop = async () => {
@@ -26,7 +37,10 @@ export async function startRedisReplication(args: string[] = []): Promise<RedisR
   try {
     const primary = await startRedis([...common, '--repl-diskless-sync-delay', '0']);
     servers.push(primary);
-    const replica = await startRedis([...common, '--replicaof', '127.0.0.1', String(primary.port)]);
+    const upstream = options.via
+      ? await options.via(primary.port)
+      : { host: '127.0.0.1', port: primary.port };
+    const replica = await startRedis([...common, '--replicaof', upstream.host, String(upstream.port)]);
     servers.push(replica);
     const probe = new Redis({ port: replica.port, host: '127.0.0.1', lazyConnect: true });
     probe.on('error', () => {});
