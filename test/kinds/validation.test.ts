@@ -76,6 +76,11 @@ const refused: [string, () => Promise<unknown>, RegExp][] = [
   ['an invalid Date', player({ lastSeen: new Date('nope') }), /player\.lastSeen must be a valid Date/],
   ['an impossible ISO date', player({ lastSeen: '2024-13-45T00:00:00Z' }), /must be a valid Date/],
   ['a date that is not ISO 8601', player({ birthday: 'yesterday' }), /player\.birthday must be a valid Date/],
+  ['an ISO date followed by junk', player({ lastSeen: '2020-01-01 junk' }), /is not an ISO 8601 date/],
+  ['February 30', player({ lastSeen: '2024-02-30T00:00:00Z' }), /has day 30, which 2024-02 does not have/],
+  ['hour 24', player({ lastSeen: '2024-02-29T24:00:00Z' }), /has the time 24:00:00/],
+  ['a date-time without a zone', player({ lastSeen: '2024-02-29T12:00:00' }), /without a zone/],
+  ['microseconds a Date would drop', player({ lastSeen: '2024-02-29T12:00:00.123456Z' }), /millisecond/],
   [
     'a year past 9999',
     player({ lastSeen: new Date('+010000-01-01T00:00:00Z') }),
@@ -93,6 +98,10 @@ const refused: [string, () => Promise<unknown>, RegExp][] = [
   ['a boolean as a string', player({ active: 'yes' }), /must be a boolean/],
   ['JSON with NaN', player({ prefs: { n: Number.NaN } }), /must be a JSON value/],
   ['JSON with a bigint', player({ prefs: { n: 1n } }), /must be a JSON value/],
+  ['JSON with a lone surrogate', player({ prefs: { k: '\ud800' } }), /JSON string with a lone surrogate/],
+  ['JSON with a lone surrogate in a key', player({ prefs: { 'a\udc00': 1 } }), /JSON key with a lone/],
+  ['JSON with NUL in a key', player({ prefs: { 'a\u0000': 1 } }), /JSON key with a NUL character/],
+  ['JSON with NUL deep in an array', player({ prefs: [[{ s: 'x\u0000' }]] }), /JSON string with a NUL/],
   ['a counter set past the Int range', player({ score: 2 ** 31 }), /player\.score is 2147483648, outside/],
   // Ids: Int, UUID, BigInt and composite keys.
   [

@@ -134,7 +134,14 @@ test('the KEDA ScaledObject scales the worker Deployment on metrics the worker e
 
   const handler = createWorkerApp({
     cache: {
-      stats: async () => ({ dirtyKeys: 0, oldestDirtyAgeMs: 0, failedKeys: 0, pendingEvents: 0, shards: [] }),
+      stats: async () => ({
+        dirtyKeys: 0,
+        oldestDirtyAgeMs: 0,
+        failedKeys: 0,
+        pendingEvents: 0,
+        refusedEvents: 0,
+        shards: [],
+      }),
       queues: [],
     },
     counters: {

@@ -6,6 +6,9 @@
  *                            and the suffix of its flush job's id (`_j`, set when the key becomes dirty)
  *   {app:3}:dirty            sorted set: data keys waiting to be flushed, scored by when they became dirty
  *   {app:3}:failed           hash: data key -> id of its flush job that failed for good
+ *   {app:3}:refused          hash: job id of an append entity's event the database refused -> that event
+ *                            (JSON: entity, id, sequence, its Redis form, the database's reason, when), until an
+ *                            operator's retry inserts it (flush/job.ts, REFUSED_EVENT_JOB)
  *   {app:3}:events           integer: events of append entities waiting in this shard's data keys (the
  *                            event backlog); its name is the dirty index's with `events` for `dirty`, which
  *                            the scripts rely on (lua/includes/pending-events-key.lua)
@@ -27,6 +30,8 @@ export interface ShardKeys {
   queueName: string;
   dirty: string;
   failed: string;
+  /** Events of append entities the database refused, waiting for an operator. */
+  refused: string;
   /** How many events of append entities wait to be flushed in this shard. */
   pendingEvents: string;
   /** Prefix of BullMQ's per-job hashes (`<prefix>:<queue>:<jobId>`). */
@@ -43,6 +48,7 @@ export function shardKeys(prefix: string, shard: number, shards: number): ShardK
     queueName,
     dirty: `${tag}:dirty`,
     failed: `${tag}:failed`,
+    refused: `${tag}:refused`,
     pendingEvents: `${tag}:events`,
     jobPrefix: `${tag}:${queueName}:`,
   };

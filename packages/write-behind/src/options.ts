@@ -30,6 +30,12 @@ export interface FlushOptions {
    */
   maxEventsPerBatch?: number;
   /**
+   * Most bytes of events (in their Redis form) one flush batch takes from Redis, shared by its append keys;
+   * each key takes at least one event. With `maxEventsPerBatch` it bounds what a worker holds per batch and
+   * re-sends when a statement fails, however large the events waiting behind a key. @defaultValue `16777216` (16 MiB)
+   */
+  maxBatchBytes?: number;
+  /**
    * How long the worker waits for more jobs before it writes a batch that is not full. Small: jobs arrive
    * from BullMQ one by one, so a few milliseconds gather them into one statement. @defaultValue `5`
    */
@@ -277,6 +283,7 @@ export const DEFAULT_OPTIONS = {
     windowMs: 1000,
     batchSize: 500,
     maxEventsPerBatch: 20_000,
+    maxBatchBytes: 16 * 1024 * 1024,
     batchLingerMs: 5,
     concurrency: 500,
     attempts: 8,
@@ -370,6 +377,7 @@ export function resolveOptions<E extends EntityDefinitions>(
   positiveInt('flush.windowMs', flush.windowMs, { min: 0 });
   positiveInt('flush.batchSize', flush.batchSize, { max: 10_000 });
   positiveInt('flush.maxEventsPerBatch', flush.maxEventsPerBatch, { max: 1_000_000 });
+  positiveInt('flush.maxBatchBytes', flush.maxBatchBytes, { max: 1024 * 1024 * 1024 });
   positiveInt('flush.batchLingerMs', flush.batchLingerMs, { min: 0, max: 10_000 });
   positiveInt('flush.concurrency', flush.concurrency, { max: 10_000 });
   positiveInt('flush.attempts', flush.attempts, { max: 1000 });

@@ -55,6 +55,11 @@ export interface ShardStats {
   failedKeys: number;
   /** Events of append entities acknowledged and not yet inserted (what `backlog.eventLimit` bounds). */
   pendingEvents: number;
+  /**
+   * Events of append entities the database refused, each set aside as a failed job for an operator (the events
+   * after it were inserted); a retry from Bull Board inserts it once the cause is fixed.
+   */
+  refusedEvents: number;
 }
 
 export interface Stats {
@@ -62,6 +67,7 @@ export interface Stats {
   oldestDirtyAgeMs: number;
   failedKeys: number;
   pendingEvents: number;
+  refusedEvents: number;
   shards: ShardStats[];
 }
 
@@ -368,13 +374,20 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     const now = Date.now();
     const perShard = await Promise.all(
       shards.map(async (s): Promise<ShardStats> => {
-        const [[, dirtyKeys], [, oldest], [, failedKeys], [, events]] = (await redis
+        const [[, dirtyKeys], [, oldest], [, failedKeys], [, events], [, refusedEvents]] = (await redis
           .multi()
           .zcard(s.dirty)
           .zrange(s.dirty, '0', '0', 'WITHSCORES')
           .hlen(s.failed)
           .get(s.pendingEvents)
-          .exec()) as [[unknown, number], [unknown, string[]], [unknown, number], [unknown, string | null]];
+          .hlen(s.refused)
+          .exec()) as [
+          [unknown, number],
+          [unknown, string[]],
+          [unknown, number],
+          [unknown, string | null],
+          [unknown, number],
+        ];
         const oldestScore = oldest[1] === undefined ? now : Number(oldest[1]);
         return {
           shard: s.shard,
@@ -382,6 +395,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
           oldestDirtyAgeMs: Math.max(0, now - oldestScore),
           failedKeys,
           pendingEvents: Number(events ?? 0),
+          refusedEvents,
         };
       }),
     );
@@ -390,6 +404,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
       oldestDirtyAgeMs: Math.max(0, ...perShard.map((s) => s.oldestDirtyAgeMs)),
       failedKeys: perShard.reduce((n, s) => n + s.failedKeys, 0),
       pendingEvents: perShard.reduce((n, s) => n + s.pendingEvents, 0),
+      refusedEvents: perShard.reduce((n, s) => n + s.refusedEvents, 0),
       shards: perShard,
     };
   }

@@ -12,27 +12,56 @@ export interface AppendedKey {
   id: string;
   /** The number of the last event taken: what the acknowledgement records as flushed. */
   version: number;
-  /** How many events were taken (at most its share of `flush.maxEventsPerBatch`). */
+  /** How many events were taken (at most its share of `flush.maxEventsPerBatch` and of `flush.maxBatchBytes`). */
   events: number;
+  /** More events wait than the flush took: flush the key again at once. */
+  more: boolean;
 }
 
-/** The rows of an append key's snapshot (`_v`, `_fv`, then `e<n>`, event, oldest first), in order. */
+/**
+ * The rows of an append key's snapshot (`_v`, `_fv`, then `e<n>`, event, oldest first, then `_m` when more
+ * wait), in order, each with its event's Redis form (what an event the database refuses is set aside as).
+ */
 export function appendRows(
   entity: ResolvedEntity,
   id: string,
   hash: ReadonlyMap<string, string>,
-): { key: AppendedKey; rows: AppendRow[] } {
+): { key: AppendedKey; rows: AppendRow[]; encoded: string[] } {
   const rows: AppendRow[] = [];
+  const encoded: string[] = [];
   for (const [field, value] of hash) {
     if (field[0] !== 'e') continue;
     rows.push({ id, sequence: Number(field.slice(1)), values: decodeEvent(entity, value) });
+    encoded.push(value);
   }
-  return { key: { id, version: Number(hash.get('_v')), events: rows.length }, rows };
+  const key = { id, version: Number(hash.get('_v')), events: rows.length, more: hash.has('_m') };
+  return { key, rows, encoded };
 }
 
-/** Splits rows into statements of at most `size` rows. */
-export function chunks<R>(rows: readonly R[], size: number): R[][] {
+/**
+ * Splits rows into statements of at most `size` rows and, past the first row of each, at most `maxBytes` of
+ * `bytes(row)`: large events make short statements, so neither the statement's text nor a failing statement's
+ * bisection ever holds much at once.
+ */
+export function chunks<R>(
+  rows: readonly R[],
+  size: number,
+  bytes: (row: R) => number = () => 0,
+  maxBytes = Number.POSITIVE_INFINITY,
+): R[][] {
   const out: R[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  let current: R[] = [];
+  let weight = 0;
+  for (const row of rows) {
+    const w = bytes(row);
+    if (current.length > 0 && (current.length >= size || weight + w > maxBytes)) {
+      out.push(current);
+      current = [];
+      weight = 0;
+    }
+    current.push(row);
+    weight += w;
+  }
+  if (current.length > 0) out.push(current);
   return out;
 }

@@ -7,6 +7,7 @@ import { pairsToMap } from '../scripts.js';
 import type { AppendRow, Store } from '../store/store.js';
 import { type Deferred, deferred } from '../util.js';
 import { chunks } from './append-plan.js';
+import { refusedEventJob } from './job.js';
 import { planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
 
 /**
@@ -119,7 +120,9 @@ export class FlushBatcher {
     const appendKeys = isAppend.filter(Boolean).length;
     const take = Math.max(1, Math.floor(options.flush.maxEventsPerBatch / Math.max(1, appendKeys)));
     const takes = isAppend.map((append) => (append ? take : 0));
-    const snapshots = unpack(await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes)) as (
+    // Each append key's share of the batch's bytes (at least one event each: see lua/snapshot.lua).
+    const bytesPerKey = Math.max(1, Math.floor(options.flush.maxBatchBytes / Math.max(1, appendKeys)));
+    const snapshots = unpack(await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes, bytesPerKey)) as (
       | string[]
       | Record<string, never>
     )[];
@@ -133,6 +136,8 @@ export class FlushBatcher {
     const written: { key: string; version: number }[] = [];
     /** Append keys whose flush took as many events as it may: more may be waiting. */
     const full = new Set<string>();
+    /** Events the database refused: set aside for an operator, so the events behind them still flow. */
+    const refused: RefusedEvent[] = [];
     for (const [entityName, plan] of planFlush(items, this.#context.entities)) {
       const entity = this.#context.entities.get(entityName);
       if (!entity) continue;
@@ -157,13 +162,25 @@ export class FlushBatcher {
             isUnavailable,
           )),
         ];
-        // Events of many keys, in statements of at most `batchSize` rows, a few at once.
+        // Events of many keys, in statements of at most `batchSize` rows and about STATEMENT_BYTES, a few at once.
+        const encodedOf = new Map(plan.appends.map((row, i) => [row, plan.encodedEvents[i] as string]));
         const insert = count<AppendRow>((some) => appendTo(store, entity, some));
-        const statements = chunks(plan.appends, options.flush.batchSize);
+        const statements = chunks(
+          plan.appends,
+          options.flush.batchSize,
+          (row) => (encodedOf.get(row) as string).length,
+          STATEMENT_BYTES,
+        );
         const lanes = Array.from({ length: Math.min(INSERTS_IN_FLIGHT, statements.length) }, async () => {
           for (let rows = statements.shift(); rows; rows = statements.shift()) {
             for (const f of await writeIsolatingFailures(rows, insert, isUnavailable)) {
-              failures.push({ row: { id: f.row.id, version: f.row.sequence }, error: f.error });
+              refused.push({
+                entity: entityName,
+                id: f.row.id,
+                sequence: f.row.sequence,
+                event: encodedOf.get(f.row) as string,
+                reason: store.describeError?.(f.error) ?? { message: errorMessage(f.error) },
+              });
             }
           }
         });
@@ -173,9 +190,7 @@ export class FlushBatcher {
         throw new UnavailableError('the database is unreachable', { cause: error });
       }
       for (const f of failures) {
-        const reason = store.describeError?.(f.error) ?? {
-          message: String((f.error as Error)?.message ?? f.error),
-        };
+        const reason = store.describeError?.(f.error) ?? { message: errorMessage(f.error) };
         failed.set(
           plan.keys.get(f.row.id) as string,
           new RowRejectedError(entityName, f.row.id, reason, f.error),
@@ -186,12 +201,14 @@ export class FlushBatcher {
         if (!failed.has(key)) written.push({ key, version: row.version });
       }
       for (const appended of plan.appendedKeys) {
-        if (appended.events >= take) full.add(plan.keys.get(appended.id) as string);
+        if (appended.more || appended.events >= take) full.add(plan.keys.get(appended.id) as string);
       }
       this.counters.eventsInserted += plan.appends.length;
     }
-    this.counters.rowsRejected += failed.size;
+    this.counters.rowsRejected += failed.size + refused.length;
     this.counters.rowsWritten += written.length;
+    // Before the acknowledgement drops them from their keys: a crash in between sets them aside again.
+    if (refused.length > 0) await this.#setAside(refused);
 
     const outcomes = new Map<string, FlushOutcome>();
     if (written.length > 0) {
@@ -219,7 +236,49 @@ export class FlushBatcher {
       }
     }
   }
+
+  /**
+   * Keeps refused events for an operator: each in the shard's refused-event hash, and a job of its own on the
+   * shard's queue that tries the insert again when retried from Bull Board (see `FlushWorker`). Its job id is
+   * its key and number, so setting the same event aside twice (a replayed flush) adds nothing.
+   */
+  async #setAside(refused: readonly RefusedEvent[]): Promise<void> {
+    const { redis, logger } = this.#context;
+    const jobs = refused.map((r) => refusedEventJob(r.entity, r.id, r.sequence));
+    const at = Date.now();
+    await redis.hset(
+      this.#shard.refused,
+      ...refused.flatMap((r, i) => [jobs[i]?.opts.jobId as string, JSON.stringify({ ...r, at })]),
+    );
+    await this.#context.queue(this.#shard.shard).addBulk(jobs);
+    for (const r of refused) {
+      logger.warn(
+        { entity: r.entity, id: r.id, sequence: r.sequence, reason: r.reason.message, dbCode: r.reason.code },
+        'the database refused an event; it is set aside as a failed job, and the events after it go on',
+      );
+    }
+  }
 }
+
+/** An event of an append entity that the database refused, as set aside (see `FlushBatcher.#setAside`). */
+export interface RefusedEvent {
+  entity: string;
+  id: string;
+  sequence: number;
+  /** Its Redis form (see `schema/event-codec.ts`). */
+  event: string;
+  reason: { code?: string; message: string };
+}
+
+function errorMessage(error: unknown): string {
+  return String((error as Error)?.message ?? error);
+}
+
+/**
+ * Bytes of events in one insert statement, past its first row: about a thousand ordinary events, a few
+ * dozen large ones. Bounds the statement's text and what a refused statement's bisection sends again.
+ */
+const STATEMENT_BYTES = 1 << 20;
 
 /** The store's insert of append rows; a store without one was refused when the cache was created. */
 function appendTo(store: Store, entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void> {

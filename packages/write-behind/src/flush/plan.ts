@@ -22,6 +22,8 @@ export interface EntityPlan {
   deletes: DeleteRow[];
   /** An append entity's events, one row each, key by key in order. */
   appends: AppendRow[];
+  /** The Redis form of each of `appends`' events, in the same order. */
+  encodedEvents: string[];
   /** An append entity's keys: what each acknowledges. */
   appendedKeys: AppendedKey[];
   /** Data key of each row's id, for the acknowledgement. */
@@ -40,15 +42,16 @@ export function planFlush(
     if (!entity) continue;
     let plan = plans.get(item.entity);
     if (!plan) {
-      plan = { upserts: [], deletes: [], appends: [], appendedKeys: [], keys: new Map() };
+      plan = { upserts: [], deletes: [], appends: [], encodedEvents: [], appendedKeys: [], keys: new Map() };
       plans.set(item.entity, plan);
     }
     if (plan.keys.has(item.id)) continue;
     plan.keys.set(item.id, item.key);
     if (entity.append) {
-      const { key, rows } = appendRows(entity, item.id, item.hash);
+      const { key, rows, encoded } = appendRows(entity, item.id, item.hash);
       plan.appendedKeys.push(key);
       plan.appends.push(...rows);
+      plan.encodedEvents.push(...encoded);
       continue;
     }
     const version = Number(item.hash.get('_v'));

@@ -1,14 +1,15 @@
-import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
+import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { type Context, closeConnection, duplicateForWorker, redactError } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
 import type { ResolvedWorkerOptions } from '../options.js';
+import { decodeEvent } from '../schema/event-codec.js';
 import type { SchemaCheck } from '../schema-check.js';
 import { sleep } from '../util.js';
-import { FlushBatcher, type FlushCounters, RowRejectedError } from './batcher.js';
+import { FlushBatcher, type FlushCounters, type RefusedEvent, RowRejectedError } from './batcher.js';
 import { coalesceWrites } from './coalesce-writes.js';
-import { type FlushJobData, SWEEP_JOB } from './job.js';
+import { type FlushJobData, REFUSED_EVENT_JOB, type RefusedEventJobData, SWEEP_JOB } from './job.js';
 import { outageBackoff } from './plan.js';
 import { dueAtOfDelayedScore, isStuck, type QueueBacklog, type ShardActivity } from './stuck.js';
 import { STALLED_REASON, sweepShard } from './sweep.js';
@@ -124,6 +125,14 @@ export class FlushWorker {
     });
     worker.on('failed', (job, error) => {
       if (!job || job.name === SWEEP_JOB) return;
+      if (job.name === REFUSED_EVENT_JOB) {
+        // Logged once when it was set aside; a retry that fails again is the operator's own action.
+        this.#context.logger.debug?.(
+          { jobId: job.id, reason: error.message },
+          'a refused event is still refused',
+        );
+        return;
+      }
       if (error.message.includes(STALLED_REASON)) {
         // Its workers died while running it: nothing for an operator, and no retry; the sweep enqueues the key.
         this.#context.logger.warn(
@@ -273,6 +282,8 @@ export class FlushWorker {
       }
       return `re-enqueued ${found}`;
     }
+    if (job.name === REFUSED_EVENT_JOB)
+      return this.#insertRefused(shard, job as unknown as Job<RefusedEventJobData>);
     const { entity, id } = job.data;
     let outcome: Awaited<ReturnType<FlushBatcher['submit']>>;
     try {
@@ -320,6 +331,36 @@ export class FlushWorker {
       throw new DelayedError();
     }
     return outcome;
+  }
+
+  /**
+   * Inserts an event set aside because the database refused it (see `FlushBatcher`), when its job runs: once as
+   * it is set aside, then on each retry from Bull Board. Refused again, the job fails at once and stays failed.
+   */
+  async #insertRefused(shard: ShardKeys, job: Job<RefusedEventJobData>): Promise<string> {
+    const { redis, store, entities } = this.#context;
+    const jobId = job.id as string;
+    const stored = await redis.hget(shard.refused, jobId);
+    if (stored === null) return 'inserted already';
+    const refused = JSON.parse(stored) as RefusedEvent;
+    const entity = entities.get(refused.entity);
+    if (!entity?.append || !store.append) {
+      throw new UnrecoverableError(`${refused.entity} is not an append entity of this cache`);
+    }
+    const row = { id: refused.id, sequence: refused.sequence, values: decodeEvent(entity, refused.event) };
+    try {
+      await store.append(entity, [row]);
+    } catch (error) {
+      if (store.isUnavailable(error)) throw new Error('the database is unreachable; retry this job later');
+      const reason = store.describeError?.(error) ?? { message: (error as Error)?.message ?? String(error) };
+      throw new UnrecoverableError(
+        new RowRejectedError(refused.entity, `${refused.id}`, reason, error).message +
+          ` (event ${refused.sequence})`,
+      );
+    }
+    await redis.hdel(shard.refused, jobId);
+    this.counters.eventsInserted++;
+    return 'inserted';
   }
 
   /** The database answers again: let every worker of the paused queues take jobs at full speed. */

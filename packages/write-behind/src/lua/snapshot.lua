@@ -4,6 +4,8 @@
   KEYS[1..] data keys (all of one shard)
   ARGV[i] for KEYS[i]: '0' for a key of an entity whose state the cache holds; for a key of an append entity,
   the most events to take (see includes/append-event.lua for how its events wait)
+  ARGV[#KEYS + 1] the most bytes of events to take from each append key: its events are taken oldest first
+  until the next would pass it, but always at least one, so a key with one large event still moves
   Returns one msgpack-encoded array with one entry per data key: its hash as a flat field/value list when
   the key is dirty, empty when it is clean or gone (nothing to write). For an append key the list is `_v`
   (the number of the last event taken), `_fv`, then the events taken, oldest first, as `e<n>`, event: the
@@ -15,22 +17,39 @@ local rcall = redis.call
 -- Fields one HMGET names: well within Lua's stack.
 local CHUNK = 1000
 
+local maxBytes = tonumber(ARGV[#KEYS + 1])
+
 local function appendSnapshot(key, most)
   local meta = rcall('HMGET', key, '_v', '_fv')
   if not isDirty(meta[1], meta[2]) then return {} end
   local flushed = tonumber(meta[2] or '0')
   local last = math.min(tonumber(meta[1]), flushed + most)
-  local out = { '_v', string.format('%d', last), '_fv', string.format('%d', flushed) }
+  local out = { '_v', '', '_fv', string.format('%d', flushed) }
+  local bytes, taken = 0, flushed
   for from = flushed + 1, last, CHUNK do
     local names = {}
     for n = from, math.min(last, from + CHUNK - 1) do names[#names + 1] = string.format('e%d', n) end
     local events = rcall('HMGET', key, unpack(names))
     for j = 1, #names do
-      if events[j] then
+      local event = events[j]
+      if event then
+        if taken > flushed and bytes + #event > maxBytes then
+          out[2] = string.format('%d', taken)
+          out[#out + 1] = '_m'
+          out[#out + 1] = '1'
+          return out
+        end
+        bytes = bytes + #event
         out[#out + 1] = names[j]
-        out[#out + 1] = events[j]
+        out[#out + 1] = event
       end
+      taken = from + j - 1
     end
+  end
+  out[2] = string.format('%d', last)
+  if last < tonumber(meta[1]) then
+    out[#out + 1] = '_m'
+    out[#out + 1] = '1'
   end
   return out
 end

@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js';
+import { parseIsoDate } from './iso-date.js';
 import type { ResolvedEntity, ResolvedField } from './resolve.js';
 
 /*
@@ -99,7 +100,15 @@ function checkDecimal(where: string, field: ResolvedField, value: unknown): stri
 function checkDate(where: string, value: unknown): number {
   let time = Number.NaN;
   if (value instanceof Date) time = value.getTime();
-  else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value)) time = Date.parse(value);
+  else if (typeof value === 'string') {
+    const parsed = parseIsoDate(value);
+    if (typeof parsed === 'string') {
+      throw new ValidationError(
+        `${where} must be a valid Date or ISO 8601 string: ${describe(value)} ${parsed}`,
+      );
+    }
+    time = parsed;
+  }
   if (Number.isNaN(time)) {
     throw new ValidationError(`${where} must be a valid Date or ISO 8601 string, got ${describe(value)}`);
   }
@@ -109,22 +118,40 @@ function checkDate(where: string, value: unknown): number {
   return time;
 }
 
+/**
+ * A string jsonb stores unchanged, as a key or a value: PostgreSQL refuses the `\u0000` escape and lone
+ * UTF-16 surrogates (22P02), which `JSON.stringify` writes as escapes, so checking its output is not enough.
+ */
+function checkJsonString(where: string, text: string, role: 'key' | 'string'): void {
+  if (!text.isWellFormed()) {
+    throw new ValidationError(
+      `${where} holds a JSON ${role} with a lone surrogate (not valid Unicode), which jsonb refuses`,
+    );
+  }
+  if (text.includes('\u0000')) {
+    throw new ValidationError(
+      `${where} holds a JSON ${role} with a NUL character (U+0000), which jsonb refuses`,
+    );
+  }
+}
+
 function checkJson(where: string, value: unknown): string {
   let text: string | undefined;
   try {
-    text = JSON.stringify(value, (_key, v: unknown) => {
-      if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${v} is not JSON`);
-      if (typeof v === 'bigint' || typeof v === 'function' || typeof v === 'symbol')
+    text = JSON.stringify(value, (key: string, v: unknown) => {
+      // The root comes with key '', as does an empty key, which is well formed anyway; array indices are digits.
+      if (key !== '') checkJsonString(where, key, 'key');
+      if (typeof v === 'string') checkJsonString(where, v, 'string');
+      else if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${v} is not JSON`);
+      else if (typeof v === 'bigint' || typeof v === 'function' || typeof v === 'symbol')
         throw new Error(`a ${typeof v} is not JSON`);
       return v;
     });
   } catch (error) {
+    if (error instanceof ValidationError) throw error;
     throw new ValidationError(`${where} must be a JSON value: ${(error as Error).message}`);
   }
   if (text === undefined) throw new ValidationError(`${where} must be a JSON value, got ${describe(value)}`);
-  // jsonb refuses the \u0000 escape, and JSON.stringify writes U+0000 that way.
-  if (text.includes('\\u0000')) throw new ValidationError(`${where} contains a NUL character (U+0000)`);
-  checkText(where, text);
   return text;
 }
 

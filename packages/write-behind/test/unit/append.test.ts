@@ -152,7 +152,7 @@ test("a snapshot's events become rows in order; the key acknowledges the last on
     ['e12', encodeEvent(click, { kind: 'b', at }, 1000)],
   ]);
   const { key, rows } = appendRows(click, 'v1', hash);
-  assert.deepEqual(key, { id: 'v1', version: 12, events: 2 });
+  assert.deepEqual(key, { id: 'v1', version: 12, events: 2, more: false });
   assert.deepEqual(
     rows.map((r) => [r.id, r.sequence, r.values.kind]),
     [
@@ -161,4 +161,9 @@ test("a snapshot's events become rows in order; the key acknowledges the last on
     ],
   );
   assert.deepEqual(chunks([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
+  // By weight too: a row heavier than the limit travels alone, never in none.
+  assert.deepEqual(
+    chunks([1, 9, 2, 2, 2, 1], 10, (n) => n, 4),
+    [[1], [9], [2, 2], [2, 1]],
+  );
 });
