@@ -61,26 +61,38 @@ test('writes Redis applied but whose replies never came are answered after the r
 });
 
 test('a resent batch older than the replies kept changes nothing and answers "outcome unknown"', async () => {
-  const { incrementCall, WriteStatus, writeArguments } = writeProtocol;
+  const { incrementCall, WriteStatus, writeArguments, writeKeys } = writeProtocol;
   const data = h.key('video', 'old');
   const shard = shardKeys(h.prefix, 0, 1);
   await direct.hset(data, '_v', '1', '_fv', '1', 'likes', '7');
   // Keeps 2 replies; batches 1, 2 and 3 leave only 2 and 3 kept.
+  const calls = [incrementCall(data, 'likes', 1, -1000, 1000)];
+  const keys = writeKeys(shard, writerKey(shard, 'test'), calls);
   const run = (batch: number) =>
     direct.eval(
       scriptSource('wbWrite'),
-      3,
-      shard.dirty,
-      writerKey(shard, 'test'),
-      data,
+      keys.length,
+      ...keys,
       ...writeArguments(
-        { now: Date.now(), backlogLimit: 0, mayExpire: false, batch, keptReplies: 2, writerTtlMs: 60_000 },
-        [incrementCall(data, 'likes', 1, -1000, 1000)],
+        shard,
+        {
+          now: Date.now(),
+          backlogLimit: 0,
+          mayExpire: false,
+          batch,
+          keptReplies: 2,
+          writerTtlMs: 60_000,
+          maxKeys: 0,
+          maxBytes: 0,
+        },
+        calls,
       ),
     );
-  for (const batch of [1, 2, 3]) await run(batch);
+  const answers: unknown[] = [];
+  for (const batch of [1, 2, 3]) answers.push(await run(batch));
   assert.equal(await direct.hget(data, 'likes'), '10');
-  assert.deepEqual(await run(2), [[WriteStatus.OK, '9', 3]], 'a kept reply is answered again');
+  assert.deepEqual(await run(2), answers[1], 'a kept reply is answered again');
+  assert.equal((answers[1] as [number, string][])[0]?.[1], '9');
   assert.deepEqual(await run(1), [[WriteStatus.UNKNOWN]]);
   assert.equal(await direct.hget(data, 'likes'), '10');
 });

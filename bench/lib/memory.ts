@@ -29,7 +29,9 @@ async function mean(values: Promise<number>[]): Promise<number> {
 export async function memoryBreakdown(redis: Redis, prefix: string, ids: string[]): Promise<MemoryBreakdown> {
   const shard = shardKeys(prefix, 0, 1);
   defineScripts(redis);
-  const jobIds = await Promise.all(ids.map((id) => redis.wbJobId(dataKey(shard, 'video', id))));
+  const jobIds = await Promise.all(
+    ids.map((id) => redis.wbJobId(dataKey(shard, 'video', id), shard.dataKeyPrefixLength)),
+  );
   const jobKeys = jobIds.flatMap((jobId) => (jobId ? [`${shard.jobPrefix}${jobId}`] : []));
   const perEntry = async (key: string, size: Promise<number>) =>
     (await usage(redis, key)) / Math.max(1, await size);

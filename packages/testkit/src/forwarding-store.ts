@@ -23,6 +23,11 @@ export function forwardingStore(target: Store | (() => Store), overrides: Partia
       if (!target.append) return Promise.reject(new Error('the wrapped store has no append()'));
       return target.append(e, rows);
     },
+    add(e, rows) {
+      const target = s();
+      if (!target.add) return Promise.reject(new Error('the wrapped store has no add()'));
+      return target.add(e, rows);
+    },
     upsert: (e, rows) => s().upsert(e, rows),
     delete: (e, rows) => s().delete(e, rows),
     purgeTombstones: (ms) => s().purgeTombstones(ms),

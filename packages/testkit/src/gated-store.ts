@@ -30,6 +30,14 @@ export function gatedStore(inner: Store): GatedStore {
       store.upserts++;
       return inner.upsert(e, rows);
     },
+    async add(e, rows) {
+      if (gate) {
+        signalHeld();
+        await gate;
+      }
+      if (!inner.add) throw new Error('the wrapped store has no add()');
+      return inner.add(e, rows);
+    },
     async delete(e, rows) {
       if (gate) {
         signalHeld();

@@ -129,7 +129,7 @@ export async function createWorld<const E extends EntityDefinitions, P extends D
     redis,
     logs,
     dataKey: key,
-    jobIdOf: (entity, id) => redis.wbJobId(key(entity, id)),
+    jobIdOf: (entity, id) => redis.wbJobId(key(entity, id), shard.dataKeyPrefixLength),
     async startWorker(workerOptions = {}) {
       const worker = cache.createWorker({ closeTimeoutMs: 2000, ...workerOptions });
       workers.push(worker);

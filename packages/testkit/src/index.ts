@@ -42,7 +42,8 @@ export {
 } from './harness.ts';
 export { type IncrementLoad, type IncrementLoadOptions, startIncrementLoad } from './increment-load.ts';
 export { type PgProxy, startPgProxy } from './pg-proxy.ts';
-export { mulberry32 } from './random.ts';
+export { createProxiedWorld, type ProxiedWorld } from './proxied-world.ts';
+export { fuzzSeed, mulberry32 } from './random.ts';
 export {
   type ClusterMaster,
   type ClusterNodeInfo,
@@ -56,7 +57,7 @@ export {
   startRedisReplication,
 } from './redis-replication.ts';
 export { type RedisSentinel, type StartRedisSentinelOptions, startRedisSentinel } from './redis-sentinel.ts';
-export { freePort, type RedisServer, type StartRedisOptions, startRedis } from './redis-server.ts';
+export { freePort, type RedisServer, type StartRedisOptions, startRedis, withNode } from './redis-server.ts';
 export { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './secrets.ts';
 export { stderrLogger } from './stderr-logger.ts';
 export { type ContractWorld, storeContract } from './store-contract.ts';

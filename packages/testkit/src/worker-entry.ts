@@ -37,6 +37,12 @@ const logger = stderrLogger(`worker ${process.pid}`);
  * The configured store wrapped around a Prisma store; `undefined` for the plain one, which the cache builds
  * itself from `prisma`, as the apps do.
  */
+/** Settles when the parent sends `go` (the `hold-add` store waits for it). */
+let release: () => void = () => {};
+const go = new Promise<void>((resolve) => {
+  release = resolve;
+});
+
 function configuredStore(inner: Store): Store | undefined {
   const never = new Promise<never>(() => {});
   let reported = false;
@@ -75,6 +81,29 @@ function configuredStore(inner: Store): Store | undefined {
           await inner.append?.(entity, rows);
           once('append-committed');
           return never;
+        },
+      });
+    case 'hang-on-add':
+      return forwardingStore(inner, {
+        add: () => {
+          once('add-started');
+          return never;
+        },
+      });
+    case 'hang-after-add':
+      return forwardingStore(inner, {
+        add: async (entity, rows) => {
+          await inner.add?.(entity, rows);
+          once('add-committed');
+          return never;
+        },
+      });
+    case 'hold-add':
+      return forwardingStore(inner, {
+        add: async (entity, rows) => {
+          once('add-started');
+          await go;
+          return inner.add?.(entity, rows);
         },
       });
     case 'discard-writes':
@@ -148,6 +177,7 @@ const stop = await start();
 // CPU from here on is the worker's work, not start-up (tsx compiling, connecting).
 const cpuAtReady = process.cpuUsage();
 process.on('message', (message: ToWorker) => {
+  if (message.type === 'go') release();
   if (message.type !== 'stop') return;
   const cpu = process.cpuUsage(cpuAtReady);
   void stop().then((counters) => {

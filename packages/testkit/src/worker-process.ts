@@ -34,7 +34,11 @@ export interface WorkerProcessConfig {
    * - `discard-writes`: upserts and deletes succeed without reaching PostgreSQL (loads still do), to show what
    *   the database statements cost;
    * - `hang-on-append` / `hang-after-append`: the same as the two `hang-` faults above, for the inserts of
-   *   append entities, reporting `append-started` / `append-committed`.
+   *   append entities, reporting `append-started` / `append-committed`;
+   * - `hang-on-add` / `hang-after-add`: the same for the sums of `cache.add`, reporting `add-started` /
+   *   `add-committed`;
+   * - `hold-add`: the sums of `cache.add` wait for {@link WorkerProcess.go} (the first reports `add-started`),
+   *   then go to the database.
    * @defaultValue `'prisma'`
    */
   store?:
@@ -43,7 +47,10 @@ export interface WorkerProcessConfig {
     | 'hang-after-upsert'
     | 'discard-writes'
     | 'hang-on-append'
-    | 'hang-after-append';
+    | 'hang-after-append'
+    | 'hang-on-add'
+    | 'hang-after-add'
+    | 'hold-add';
   /**
    * The entities: the demo's (`entities`), or those and the append entity `videoEvent` (`eventEntities`).
    * @defaultValue `'demo'`
@@ -61,10 +68,12 @@ export type WorkerEvent =
   | 'upsert-started'
   | 'upsert-committed'
   | 'append-started'
-  | 'append-committed';
+  | 'append-committed'
+  | 'add-started'
+  | 'add-committed';
 
 /** Messages between the parent and `worker-entry.ts`, over the IPC channel. */
-export type ToWorker = { type: 'stop' };
+export type ToWorker = { type: 'stop' } | { type: 'go' };
 export type FromWorker =
   | { type: 'event'; event: WorkerEvent }
   | { type: 'counters'; counters: Record<string, number> };
@@ -95,6 +104,11 @@ export interface WorkerProcess {
   stop(timeoutMs?: number): Promise<Record<string, number>>;
   /** SIGKILLs the child (if still running) and resolves once it has exited. */
   kill(): Promise<void>;
+  /** Lets the sums a `hold-add` store holds go to the database. */
+  go(): void;
+  /** Freezes the child (SIGSTOP): its event loop stops, its locks lapse; `thaw` continues it. */
+  freeze(): void;
+  thaw(): void;
 }
 
 /** Starts `worker-entry.ts` with `config`; it reports `ready` once its worker is connected. */
@@ -174,9 +188,13 @@ export function spawnWorkerProcess(config: WorkerProcessConfig, options: SpawnOp
       return stopping;
     },
     async kill() {
+      // A frozen child takes SIGKILL too.
       if (running()) child.kill('SIGKILL');
       await exited;
     },
+    go: () => child.send({ type: 'go' } satisfies ToWorker),
+    freeze: () => child.kill('SIGSTOP'),
+    thaw: () => child.kill('SIGCONT'),
   };
 }
 

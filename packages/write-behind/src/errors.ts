@@ -46,14 +46,20 @@ export class BacklogFullError extends WriteBehindError {
   /** Keys waiting in the shard; for `backlog: 'events'`, the events waiting. */
   readonly dirtyKeys: number;
   readonly limit: number;
-  /** Which limit refused the write: `backlog.limit` (dirty keys) or `backlog.eventLimit` (events). */
-  readonly backlog: 'keys' | 'events';
+  /**
+   * Which limit refused the write: `backlog.limit` (dirty keys), `backlog.eventLimit` (events), or the memory
+   * budget (`memory`: every key the budget allows is dirty, so none could be evicted for a new one).
+   */
+  readonly backlog: 'keys' | 'events' | 'memory';
 
-  constructor(dirtyKeys: number, limit: number, backlog: 'keys' | 'events' = 'keys') {
+  constructor(dirtyKeys: number, limit: number, backlog: 'keys' | 'events' | 'memory' = 'keys') {
     super(
       'BACKLOG_FULL',
-      `write rejected: ${dirtyKeys} ${backlog} are waiting to be flushed and the backlog limit is ${limit}. ` +
-        `Check that flush workers are running and the database is reachable, or raise \`backlog.${backlog === 'events' ? 'eventLimit' : 'limit'}\`.`,
+      backlog === 'memory'
+        ? 'write rejected: the memory budget is full of keys waiting to be flushed, and only a clean key can be evicted. ' +
+            'Check that flush workers are running and the database is reachable, or raise `memory.maxKeys` / `memory.maxBytes`.'
+        : `write rejected: ${dirtyKeys} ${backlog} are waiting to be flushed and the backlog limit is ${limit}. ` +
+            `Check that flush workers are running and the database is reachable, or raise \`backlog.${backlog === 'events' ? 'eventLimit' : 'limit'}\`.`,
     );
     this.dirtyKeys = dirtyKeys;
     this.limit = limit;

@@ -10,8 +10,12 @@
  *                            (JSON: entity, id, sequence, its Redis form, the database's reason, when), until an
  *                            operator's retry inserts it (flush/job.ts, REFUSED_EVENT_JOB)
  *   {app:3}:events           integer: events of append entities waiting in this shard's data keys (the
- *                            event backlog); its name is the dirty index's with `events` for `dirty`, which
- *                            the scripts rely on (lua/includes/pending-events-key.lua)
+ *                            event backlog)
+ *   {app:3}:clock            integer: the shard's version clock, above every version given in the shard and
+ *                            never behind the server's time in microseconds (lua/write.lua)
+ *   {app:3}:clean            sorted set: clean data keys by last use, kept only under a memory budget, which
+ *                            evicts its oldest first (lua/includes/memory-budget.lua)
+ *   {app:3}:memory           hash: the memory budget's figures (`avg` bytes per key, `evictions`)
  *   {app:3}:w:<writer>       hash: one writing connection's last batch number and its recent replies, so a
  *                            batch its client resends after a reconnect is answered, not applied twice
  *   {app:3}:rank:video:likes sorted set: the ranking of a ranked counter over this shard's keys, member the
@@ -34,6 +38,14 @@ export interface ShardKeys {
   refused: string;
   /** How many events of append entities wait to be flushed in this shard. */
   pendingEvents: string;
+  /** The shard's version clock. */
+  clock: string;
+  /** Clean keys by last use, under a memory budget. */
+  clean: string;
+  /** The memory budget's figures. */
+  memory: string;
+  /** Length of the prefix every data key of the shard starts with (`{tag}:e:`): the scripts find ids after it. */
+  dataKeyPrefixLength: number;
   /** Prefix of BullMQ's per-job hashes (`<prefix>:<queue>:<jobId>`). */
   jobPrefix: string;
 }
@@ -50,6 +62,10 @@ export function shardKeys(prefix: string, shard: number, shards: number): ShardK
     failed: `${tag}:failed`,
     refused: `${tag}:refused`,
     pendingEvents: `${tag}:events`,
+    clock: `${tag}:clock`,
+    clean: `${tag}:clean`,
+    memory: `${tag}:memory`,
+    dataKeyPrefixLength: tag.length + 3,
     jobPrefix: `${tag}:${queueName}:`,
   };
 }
@@ -88,7 +104,7 @@ export function dataKey(shard: ShardKeys, entity: string, id: string): string {
 
 /** Inverse of {@link dataKey}. */
 export function parseDataKey(shard: ShardKeys, key: string): { entity: string; id: string } {
-  const rest = key.slice(shard.tag.length + 3);
+  const rest = key.slice(shard.dataKeyPrefixLength);
   const colon = rest.indexOf(':');
   return { entity: rest.slice(0, colon), id: rest.slice(colon + 1) };
 }

@@ -116,6 +116,25 @@ export interface ReplicationOptions {
   timeoutMs?: number;
 }
 
+/**
+ * A budget for the cache's own data in Redis (its keys, not BullMQ's jobs), for key spaces too large to keep:
+ * past it, clean keys are evicted, least recently used (read or written) first, a few per write that needs
+ * room. A dirty key is never evicted: with only dirty keys left, writes that need a new key get
+ * {@link BacklogFullError} (`backlog: 'memory'`). Works with `maxmemory-policy noeviction` (which BullMQ
+ * needs) and on Redis Cluster; each shard keeps its share (the limits divided by `shards`). An evicted key is
+ * loaded again by the next read or by a write that needs its value; `add`, a whole `set` and `append` need
+ * none. Without a budget (both 0) nothing is tracked and nothing evicted.
+ */
+export interface MemoryOptions {
+  /** Most keys (dirty and clean) the cache keeps in Redis. `0`: no limit. @defaultValue `0` */
+  maxKeys?: number;
+  /**
+   * Most bytes the cache's keys take in Redis, estimated from a sample of keys (`MEMORY USAGE`, plus their
+   * index entries) as the shard's key count times their average size. `0`: no limit. @defaultValue `0`
+   */
+  maxBytes?: number;
+}
+
 export interface WaitOptionsDefaults {
   /** How long `flushed()` waits unless told otherwise. @defaultValue `10000` */
   flushedTimeoutMs?: number;
@@ -179,6 +198,7 @@ export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefiniti
   sweep?: SweepOptions;
   limits?: LimitsOptions;
   waits?: WaitOptionsDefaults;
+  memory?: MemoryOptions;
   /** @defaultValue a logger that writes warnings and errors to the console */
   logger?: Logger;
 }
@@ -205,6 +225,7 @@ export type ResolvedOptions<E extends EntityDefinitions = EntityDefinitions> = R
   sweep: Required<SweepOptions>;
   limits: Required<LimitsOptions>;
   waits: Required<WaitOptionsDefaults>;
+  memory: Required<MemoryOptions>;
 };
 
 export interface FlushWorkerOptions {
@@ -296,6 +317,7 @@ export const DEFAULT_OPTIONS = {
   sweep: { intervalMs: 30_000, graceMs: 10_000, tombstoneRetentionMs: 86_400_000 },
   limits: { maxIdBytes: 512, maxValueBytes: 65_536, maxLoadBatch: 1000 },
   waits: { flushedTimeoutMs: 10_000, drainTimeoutMs: 30_000 },
+  memory: { maxKeys: 0, maxBytes: 0 },
 } as const satisfies Omit<ResolvedOptions, 'redis' | 'entities' | 'logger'>;
 
 /** The worker's defaults (`shards` and `concurrency` default to the cache's: see {@link resolveWorkerOptions}). */
@@ -344,6 +366,7 @@ export function resolveOptions<E extends EntityDefinitions>(
     sweep: { ...DEFAULT_OPTIONS.sweep, ...options.sweep },
     limits: { ...DEFAULT_OPTIONS.limits, ...options.limits },
     waits: { ...DEFAULT_OPTIONS.waits, ...options.waits },
+    memory: { ...DEFAULT_OPTIONS.memory, ...options.memory },
   };
   if (options.prisma) resolved.prisma = options.prisma;
   if (options.store) resolved.store = options.store;
@@ -400,6 +423,8 @@ export function resolveOptions<E extends EntityDefinitions>(
   positiveInt('limits.maxLoadBatch', limits.maxLoadBatch, { max: 100_000 });
   positiveInt('waits.flushedTimeoutMs', waits.flushedTimeoutMs, { min: 0 });
   positiveInt('waits.drainTimeoutMs', waits.drainTimeoutMs, { min: 0 });
+  positiveInt('memory.maxKeys', resolved.memory.maxKeys, { min: 0 });
+  positiveInt('memory.maxBytes', resolved.memory.maxBytes, { min: 0 });
   return resolved;
 }
 

@@ -1,6 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis, Result } from 'ioredis';
-import type { WriteReply } from './write/protocol.js';
+import type { ChainableCommander, Cluster, Redis, Result } from 'ioredis';
 
 /*
  * The Lua scripts, loaded once and registered on a connection with `defineCommand`, which runs them by
@@ -10,7 +10,8 @@ import type { WriteReply } from './write/protocol.js';
  */
 const SCRIPTS = {
   wbWrite: 'write.lua',
-  wbFill: 'fill-1.lua',
+  wbFill: 'fill.lua',
+  wbRead: 'read-2.lua',
   wbSnapshot: 'snapshot.lua',
   wbAck: 'ack.lua',
   wbSweep: 'sweep-2.lua',
@@ -22,8 +23,9 @@ const SCRIPTS = {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    wbWrite(numKeys: number, dirtyKey: string, ...rest: (string | number)[]): Result<WriteReply[], Context>;
-    wbFill(dataKey: string, ...args: (string | number)[]): Result<string[], Context>;
+    wbWrite(numKeys: number, dirtyKey: string, ...rest: (string | number)[]): Result<unknown[], Context>;
+    wbFill(numKeys: number, dataKey: string, ...rest: (string | number)[]): Result<unknown[], Context>;
+    wbRead(dataKey: string, cleanKey: string, now: number): Result<string[], Context>;
     wbSnapshotBuffer(numKeys: number, ...keysThenTakes: (string | number)[]): Result<Buffer, Context>;
     wbAck(
       numKeys: number,
@@ -32,7 +34,7 @@ declare module 'ioredis' {
       ...rest: (string | number)[]
     ): Result<string, Context>;
     wbSweep(dirtyKey: string, failedKey: string, ...args: (string | number)[]): Result<string[], Context>;
-    wbJobId(dataKey: string): Result<string | null, Context>;
+    wbJobId(dataKey: string, prefixLength: number): Result<string | null, Context>;
     wbRankingTop(rankingKey: string, n: number): Result<string[] | null, Context>;
     wbRankingRank(rankingKey: string, member: string, score: string): Result<(number | string)[], Context>;
     wbRankingBuild(numKeys: number, rankingKey: string, ...rest: string[]): Result<number[], Context>;
@@ -74,6 +76,28 @@ function load(): Record<keyof typeof SCRIPTS, string> {
 /** A script's source with its includes resolved (tests read the constants the Lua declares). */
 export function scriptSource(name: keyof typeof SCRIPTS): string {
   return load()[name];
+}
+
+/** A script's SHA1, as EVALSHA names it. */
+export function scriptSha(name: keyof typeof SCRIPTS): string {
+  shas[name] ??= createHash('sha1').update(scriptSource(name)).digest('hex');
+  return shas[name];
+}
+const shas: Partial<Record<keyof typeof SCRIPTS, string>> = {};
+
+/**
+ * Adds a script call to a pipeline by hand, by hash or by source: for a pipeline whose later commands must
+ * follow the script (a `WAIT` behind a write), where ioredis's own fallback would send the source after them.
+ */
+export function pipelineScript(
+  pipeline: ChainableCommander,
+  name: keyof typeof SCRIPTS,
+  byHash: boolean,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): void {
+  if (byHash) pipeline.evalsha(scriptSha(name), keys.length, ...keys, ...args);
+  else pipeline.eval(scriptSource(name), keys.length, ...keys, ...args);
 }
 
 const registered = new WeakSet<Redis | Cluster>();

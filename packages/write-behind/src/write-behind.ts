@@ -1,6 +1,12 @@
 import type { Queue } from 'bullmq';
 import { type Context, callRedis, closeConnection, createContext, entityOf, redactError } from './context.js';
-import { ClosedError, TimeoutError, ValidationError } from './errors.js';
+import {
+  ClosedError,
+  ConfigurationError,
+  TimeoutError,
+  UnavailableError,
+  ValidationError,
+} from './errors.js';
 import { FlushWorker } from './flush/worker.js';
 import {
   type DurabilityLevel,
@@ -24,12 +30,13 @@ import type {
   StateEntityNames,
 } from './schema/fields.js';
 import { decodeId, encodeId } from './schema/id-codec.js';
-import type { ResolvedEntity } from './schema/resolve.js';
+import type { ResolvedEntity, ResolvedField } from './schema/resolve.js';
 import { SchemaCheck } from './schema-check.js';
 import { pairsToMap } from './scripts.js';
 import { pollUntil } from './util.js';
 import { isDurabilityLevel } from './write/durability.js';
-import { type Address, Writer } from './write/writer.js';
+import { decodeFillReply, fillCall } from './write/protocol.js';
+import { type Address, MAX_STALE_LOADS, Writer } from './write/writer.js';
 
 export interface WaitOptions {
   /** @defaultValue `waits.flushedTimeoutMs` (10 s) for `flushed`, `waits.drainTimeoutMs` (30 s) for `drain` and `flush` */
@@ -60,6 +67,12 @@ export interface ShardStats {
    * after it were inserted); a retry from Bull Board inserts it once the cause is fixed.
    */
   refusedEvents: number;
+  /** The cache's keys in Redis (dirty and clean), counted under a memory budget; 0 without one. */
+  keys: number;
+  /** Their estimated bytes (keys times the sampled average size), under a budget with `maxBytes`; else 0. */
+  bytes: number;
+  /** Clean keys the memory budget evicted so far. */
+  evictions: number;
 }
 
 export interface Stats {
@@ -68,10 +81,16 @@ export interface Stats {
   failedKeys: number;
   pendingEvents: number;
   refusedEvents: number;
+  keys: number;
+  bytes: number;
+  evictions: number;
   shards: ShardStats[];
 }
 
 type Values<E extends EntityDefinitions, N extends keyof E> = EntityValues<E[N]>;
+
+/** A key's size until the write script has sampled some (lua/includes/memory-budget.lua, DEFAULT_KEY_BYTES). */
+const DEFAULT_KEY_BYTES = 256;
 
 /** One entry of `top`: a key, its counter's value, and its rank (1 for the highest; equal values share a rank). */
 export interface RankedEntry<Id = unknown> {
@@ -106,7 +125,6 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #writer: Writer;
   readonly #schema: SchemaCheck;
   readonly #rankings: Rankings;
-  readonly #coldReads = new Map<string, Promise<Map<string, string> | undefined>>();
   #closed = false;
   /**
    * Resolves once the entities have been checked against the live database (tables, columns and their
@@ -160,19 +178,19 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   /** Reads a key: from Redis, or on a miss from the database (one load per key however many callers wait). */
   async get<N extends StateEntityNames<E>>(entity: N, id: IdOf<E[N]>): Promise<Values<E, N> | null> {
     const address = await this.#address(entity, id);
-    const { redis } = this.#context;
-    let hash = pairsToMap(await callRedis(() => redis.hgetall(address.key)).then(objectToFlat));
-    if (hash.size === 0) {
-      // Readers that found the key missing join the first one's load and fill: their replies arrive before
-      // the fill's, on the same connection, so none of them starts a load of its own.
-      let cold = this.#coldReads.get(address.key);
-      if (!cold) {
-        cold = this.#readCold(address).finally(() => this.#coldReads.delete(address.key));
-        this.#coldReads.set(address.key, cold);
-      }
-      const filled = await cold;
-      if (!filled) return null;
-      hash = filled;
+    const { redis, options } = this.#context;
+    // Under a memory budget a read marks the key used, as a write does, so the keys read most stay.
+    const flat = await callRedis(() =>
+      options.memory.maxKeys > 0 || options.memory.maxBytes > 0
+        ? redis.wbRead(address.key, address.shard.clean, Date.now())
+        : redis.hgetall(address.key).then(objectToFlat),
+    );
+    let hash = pairsToMap(flat);
+    // A key Redis lacks, or holds partly (made by adds alone), is read from the database too.
+    if (hash.size === 0 || hash.has('_p')) {
+      const loaded = await this.#readCold(address, hash.size > 0);
+      if (!loaded) return null;
+      hash = loaded;
     }
     return hash.has('_d') ? null : (decodeRecord(address.entity, hash) as Values<E, N>);
   }
@@ -221,7 +239,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
       { op: whole ? 'put' : 'set', pairs, named: new Set(named) },
       durability,
     );
-    return decodeRecord(resolved, pairsToMap(whole ? pairs : (reply[1] as string[]))) as Values<E, N>;
+    return decodeRecord(resolved, pairsToMap(whole ? pairs : (reply.value as string[]))) as Values<E, N>;
   }
 
   /**
@@ -238,17 +256,45 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   ): Promise<number> {
     const durability = this.#durability(options);
     const address = await this.#address(entity, id);
-    const resolved = address.entity.fieldsByName.get(field as string);
-    if (resolved?.kind !== 'counter') {
-      throw new ValidationError(`${entity}.${String(field)} is not a counter field`);
-    }
-    if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
-      throw new ValidationError(
-        `increment of ${entity}.${String(field)} must be a safe integer, got ${describe(by)}`,
+    const resolved = this.#counter(address, field, by);
+    const reply = await this.#writer.write(address, { op: 'incr', field: resolved, by }, durability);
+    return Number(reply.value);
+  }
+
+  /**
+   * Adds `by` (default 1, may be negative) to a counter field without answering its new value, so it never
+   * waits on the database: acknowledged from Redis alone, for a key Redis holds or not, while the database is
+   * up or down. Redis keeps what was added since the key's last flush, and the flush applies it as
+   * `column = column + added` (inserting the row when there is none, its other columns at their defaults).
+   * Prefer it to {@link WriteBehind.increment} when the caller does not need the total (views, telemetry):
+   * `increment` on a key Redis lacks reads the stored value first.
+   *
+   * What is added since the last flush is refused with a `COUNTER_OVERFLOW` {@link ValidationError} when it
+   * alone spans more than the column's whole range; a total the column cannot hold is found only by the
+   * flush, which then fails for that key alone, naming it, for an operator (as does an add to a record that
+   * has no row and whose other fields have no default).
+   *
+   * @example
+   * ```ts
+   * await cache.add('video', 'v1', 'views'); // no read, even for a video Redis evicted long ago
+   * ```
+   */
+  async add<N extends StateEntityNames<E>>(
+    entity: N,
+    id: IdOf<E[N]>,
+    field: CounterFields<E[N]>,
+    by = 1,
+    options: WriteOptions = {},
+  ): Promise<void> {
+    const durability = this.#durability(options);
+    const address = await this.#address(entity, id);
+    const resolved = this.#counter(address, field, by);
+    if (!this.#context.store.add) {
+      throw new ConfigurationError(
+        'add() needs a store with add(): use a Prisma Client, or add it to your store',
       );
     }
-    const reply = await this.#writer.write(address, { op: 'incr', field: resolved, by }, durability);
-    return Number(reply[1]);
+    await this.#writer.write(address, { op: 'add', field: resolved, by }, durability);
   }
 
   /** Deletes a key. Returns false when there was nothing to delete. */
@@ -259,7 +305,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   ): Promise<boolean> {
     const durability = this.#durability(options);
     const reply = await this.#writer.write(await this.#address(entity, id), { op: 'del' }, durability);
-    return reply[1] === 1;
+    return reply.value === 1;
   }
 
   /**
@@ -319,7 +365,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     const address = await this.#address(entity, id, 'append');
     const encoded = encodeEvent(address.entity, event, this.#context.options.limits.maxValueBytes);
     const reply = await this.#writer.write(address, { op: 'append', event: encoded });
-    return Number(reply[1]);
+    return Number(reply.value);
   }
 
   /**
@@ -370,24 +416,38 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
 
   /** Backlog figures for health checks and metrics. */
   async stats(): Promise<Stats> {
-    const { redis, shards } = this.#context;
+    const { redis, shards, options } = this.#context;
     const now = Date.now();
     const perShard = await Promise.all(
       shards.map(async (s): Promise<ShardStats> => {
-        const [[, dirtyKeys], [, oldest], [, failedKeys], [, events], [, refusedEvents]] = (await redis
+        const [
+          [, dirtyKeys],
+          [, oldest],
+          [, failedKeys],
+          [, events],
+          [, refusedEvents],
+          [, clean],
+          [, memory],
+        ] = (await redis
           .multi()
           .zcard(s.dirty)
           .zrange(s.dirty, '0', '0', 'WITHSCORES')
           .hlen(s.failed)
           .get(s.pendingEvents)
           .hlen(s.refused)
+          .zcard(s.clean)
+          .hmget(s.memory, 'avg', 'evictions')
           .exec()) as [
           [unknown, number],
           [unknown, string[]],
           [unknown, number],
           [unknown, string | null],
           [unknown, number],
+          [unknown, number],
+          [unknown, (string | null)[]],
         ];
+        const budgeted = options.memory.maxKeys > 0 || options.memory.maxBytes > 0;
+        const keys = budgeted ? dirtyKeys + clean : 0;
         const oldestScore = oldest[1] === undefined ? now : Number(oldest[1]);
         return {
           shard: s.shard,
@@ -396,6 +456,9 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
           failedKeys,
           pendingEvents: Number(events ?? 0),
           refusedEvents,
+          keys,
+          bytes: options.memory.maxBytes > 0 ? keys * Number(memory[0] ?? DEFAULT_KEY_BYTES) : 0,
+          evictions: Number(memory[1] ?? 0),
         };
       }),
     );
@@ -405,6 +468,9 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
       failedKeys: perShard.reduce((n, s) => n + s.failedKeys, 0),
       pendingEvents: perShard.reduce((n, s) => n + s.pendingEvents, 0),
       refusedEvents: perShard.reduce((n, s) => n + s.refusedEvents, 0),
+      keys: perShard.reduce((n, s) => n + s.keys, 0),
+      bytes: perShard.reduce((n, s) => n + s.bytes, 0),
+      evictions: perShard.reduce((n, s) => n + s.evictions, 0),
       shards: perShard,
     };
   }
@@ -433,13 +499,52 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     if (this.#context.ownsRedis) await closeConnection(this.#context.redis);
   }
 
-  /** Loads a key Redis lacks and caches it; `undefined` when it exists nowhere (which is not cached). */
-  async #readCold(address: Address): Promise<Map<string, string> | undefined> {
-    const fill = await this.#writer.loadFill(address.entity, address.id);
-    // Absent keys are not cached: ids that exist nowhere (typos, probes) must not fill Redis.
-    if (fill[0] === 'absent') return undefined;
+  /**
+   * Loads a key Redis lacks (or holds partly) and caches it; `undefined` when the record exists nowhere. A key
+   * absent from both is not cached: ids that exist nowhere (typos, probes) must not fill Redis.
+   */
+  async #readCold(address: Address, held: boolean): Promise<Map<string, string> | undefined> {
     const { redis, options } = this.#context;
-    return pairsToMap(await callRedis(() => redis.wbFill(address.key, options.cacheTtlMs, ...fill)));
+    const create = this.#writer.creationArgs(address.entity, new Set());
+    for (let loads = 1; ; loads++) {
+      const fill = await this.#writer.loadFill(address.entity, address.id);
+      if (fill[0] === 'absent' && !held) return undefined;
+      const { keys, args } = fillCall(
+        address.shard,
+        address.key,
+        { ttlMs: options.cacheTtlMs, now: Date.now(), ...this.#writer.budget() },
+        fill,
+        create,
+      );
+      const result = decodeFillReply(
+        await callRedis(() => redis.wbFill(keys.length, ...(keys as [string, ...string[]]), ...args)),
+      );
+      if (result.status === 'ok') return pairsToMap(result.hash);
+      if (result.status === 'absent') return undefined;
+      if (result.status === 'uncached') {
+        return fill[0] === 'absent' ? undefined : pairsToMap(fill.slice(3));
+      }
+      if (loads >= MAX_STALE_LOADS) {
+        throw new UnavailableError(
+          `${address.entity.name} ${JSON.stringify(address.id)} was flushed again during each of ${loads} loads; try again`,
+        );
+      }
+    }
+  }
+
+  /** The counter an increment or add names, checked with its amount. */
+  #counter(address: Address, field: unknown, by: unknown): ResolvedField {
+    const { entity } = address;
+    const resolved = entity.fieldsByName.get(field as string);
+    if (resolved?.kind !== 'counter') {
+      throw new ValidationError(`${entity.name}.${String(field)} is not a counter field`);
+    }
+    if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
+      throw new ValidationError(
+        `increment of ${entity.name}.${String(field)} must be a safe integer, got ${describe(by)}`,
+      );
+    }
+    return resolved;
   }
 
   /** A write's durability level: its own, checked, or the cache's. */

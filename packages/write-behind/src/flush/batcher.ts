@@ -4,7 +4,7 @@ import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import { pairsToMap } from '../scripts.js';
-import type { AppendRow, Store } from '../store/store.js';
+import type { AppendRow, DeltaRow, Store } from '../store/store.js';
 import { type Deferred, deferred } from '../util.js';
 import { chunks } from './append-plan.js';
 import { refusedEventJob } from './job.js';
@@ -157,6 +157,11 @@ export class FlushBatcher {
             isUnavailable,
           )),
           ...(await writeIsolatingFailures(
+            plan.deltas,
+            count((rows) => addTo(store, entity, rows)),
+            isUnavailable,
+          )),
+          ...(await writeIsolatingFailures(
             plan.deletes,
             count((rows) => store.delete(entity, rows)),
             isUnavailable,
@@ -196,7 +201,7 @@ export class FlushBatcher {
           new RowRejectedError(entityName, f.row.id, reason, f.error),
         );
       }
-      for (const row of [...plan.upserts, ...plan.deletes, ...plan.appendedKeys]) {
+      for (const row of [...plan.upserts, ...plan.deltas, ...plan.deletes, ...plan.appendedKeys]) {
         const key = plan.keys.get(row.id) as string;
         if (!failed.has(key)) written.push({ key, version: row.version });
       }
@@ -212,13 +217,17 @@ export class FlushBatcher {
 
     const outcomes = new Map<string, FlushOutcome>();
     if (written.length > 0) {
+      const { memory } = options;
       const flags = await redis.wbAck(
-        written.length + 2,
+        written.length + 4,
         this.#shard.dirty,
         this.#shard.failed,
+        this.#shard.pendingEvents,
+        this.#shard.clean,
         ...written.map((w) => w.key),
         Date.now(),
         options.cacheTtlMs,
+        memory.maxKeys > 0 || memory.maxBytes > 0 ? '1' : '0',
         ...written.map((w) => w.version),
       );
       written.forEach((w, i) => {
@@ -279,6 +288,12 @@ function errorMessage(error: unknown): string {
  * dozen large ones. Bounds the statement's text and what a refused statement's bisection sends again.
  */
 const STATEMENT_BYTES = 1 << 20;
+
+/** The store's add of sums; a store without one was refused by `cache.add`. */
+function addTo(store: Store, entity: ResolvedEntity, rows: readonly DeltaRow[]): Promise<void> {
+  if (!store.add) throw new Error(`the store cannot add to the counters of ${entity.name}`);
+  return store.add(entity, rows);
+}
 
 /** The store's insert of append rows; a store without one was refused when the cache was created. */
 function appendTo(store: Store, entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void> {

@@ -1,6 +1,6 @@
 import { decodeRecord } from '../schema/codec.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
-import type { AppendRow, DeleteRow, UpsertRow } from '../store/store.js';
+import type { AppendRow, DeleteRow, DeltaRow, UpsertRow } from '../store/store.js';
 import { type AppendedKey, appendRows } from './append-plan.js';
 
 /*
@@ -19,6 +19,8 @@ export interface SnapshotItem {
 
 export interface EntityPlan {
   upserts: UpsertRow[];
+  /** Keys held partly (made by `add` alone): what was added to their counters. */
+  deltas: DeltaRow[];
   deletes: DeleteRow[];
   /** An append entity's events, one row each, key by key in order. */
   appends: AppendRow[];
@@ -30,7 +32,7 @@ export interface EntityPlan {
   keys: Map<string, string>;
 }
 
-/** Groups the dirty snapshots by entity into upsert and delete rows; clean and gone keys are left out. */
+/** Groups the dirty snapshots by entity into upsert, delta and delete rows; clean and gone keys are left out. */
 export function planFlush(
   items: readonly SnapshotItem[],
   entities: ReadonlyMap<string, ResolvedEntity>,
@@ -42,7 +44,15 @@ export function planFlush(
     if (!entity) continue;
     let plan = plans.get(item.entity);
     if (!plan) {
-      plan = { upserts: [], deletes: [], appends: [], encodedEvents: [], appendedKeys: [], keys: new Map() };
+      plan = {
+        upserts: [],
+        deltas: [],
+        deletes: [],
+        appends: [],
+        encodedEvents: [],
+        appendedKeys: [],
+        keys: new Map(),
+      };
       plans.set(item.entity, plan);
     }
     if (plan.keys.has(item.id)) continue;
@@ -55,10 +65,20 @@ export function planFlush(
       continue;
     }
     const version = Number(item.hash.get('_v'));
-    if (item.hash.has('_d')) plan.deletes.push({ id: item.id, version });
+    if (item.hash.has('_p')) plan.deltas.push({ id: item.id, version, sums: deltaSums(entity, item.hash) });
+    else if (item.hash.has('_d')) plan.deletes.push({ id: item.id, version });
     else plan.upserts.push({ id: item.id, version, values: decodeRecord(entity, item.hash) });
   }
   return plans;
+}
+
+/** A partial key's snapshot (`~<field>`, sum: lua/snapshot.lua) as sums by counter, 0 for the others. */
+export function deltaSums(entity: ResolvedEntity, hash: ReadonlyMap<string, string>): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const field of entity.fields) {
+    if (field.kind === 'counter') sums[field.name] = Number(hash.get(`~${field.name}`) ?? 0);
+  }
+  return sums;
 }
 
 export interface RowFailure<R> {

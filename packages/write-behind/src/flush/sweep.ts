@@ -28,6 +28,7 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
       PAGE,
       shard.jobPrefix,
       now,
+      shard.dataKeyPrefixLength,
     );
     offset = next;
     const jobs: FlushJob[] = [];

@@ -1,11 +1,15 @@
 --[[
   Records that the database now holds given versions of keys.
 
-  KEYS[1] the shard's dirty index    KEYS[2] the shard's failed index    KEYS[3..] data keys
-  ARGV[1] now, in ms    ARGV[2] ms a clean key stays cached (0: for ever)    ARGV[3..] the version written for each data key
+  KEYS[1] the shard's dirty index    KEYS[2] the shard's failed index    KEYS[3] the shard's count of events
+  waiting    KEYS[4] the shard's index of clean keys (see includes/memory-budget.lua)    KEYS[5..] data keys
+  ARGV[1] now, in ms    ARGV[2] ms a clean key stays cached (0: for ever)    ARGV[3] '1' under a memory budget
+  ARGV[4..] the version written for each data key
 
   A key whose version is unchanged becomes clean (a flushed tombstone is removed entirely: the database
-  remembers the delete), and a clean key may expire: the database holds it. A key written meanwhile stays
+  remembers the delete; so is a partial key, which holds nothing the database lacks), and a clean key may
+  expire or, under a memory budget, be evicted: the database holds it. Sums a partial key's flush took
+  (`~<field>`, `_sv`: lua/snapshot.lua) go once the database holds their version. A key written meanwhile stays
   dirty with a fresh score, and needs another flush. Either way its failed-job marker goes: it was written.
   An append key (`_a`, see includes/append-event.lua) also drops the events the database now holds, those
   numbered from its old `_fv` + 1 to the version written, and takes them off the shard's count of events
@@ -13,12 +17,13 @@
   Returns one flag per data key as one string, '1' still dirty and '0' clean: a single bulk reply is cheaper
   for the client to decode than an integer per key.
 ]]
---- @include "pending-events-key"
 local rcall = redis.call
 local out = {}
 -- The failed index is almost always empty: skip a command per key when it is.
 local anyFailed = rcall('HLEN', KEYS[2]) > 0
 local ttl = tonumber(ARGV[2])
+local budgetOn = ARGV[3] == '1'
+local FIRST = 5
 local eventsRemoved = 0
 -- Fields one HDEL names: well within Lua's stack.
 local CHUNK = 1000
@@ -38,30 +43,41 @@ local function unmark(key)
     clean = {}
   end
 end
-for i = 3, #KEYS do
-  local key, flushed = KEYS[i], tonumber(ARGV[i])
-  local meta = rcall('HMGET', key, '_v', '_fv', '_d', '_a')
+-- Drops the sums a partial key's flush took, once the database holds their version.
+local function dropTaken(key)
+  local drop = { '_sv' }
+  for _, field in ipairs(rcall('HKEYS', key)) do
+    if string.sub(field, 1, 1) == '~' then drop[#drop + 1] = field end
+  end
+  rcall('HDEL', key, unpack(drop))
+end
+for i = FIRST, #KEYS do
+  local key, flushed = KEYS[i], tonumber(ARGV[i - 1])
+  local meta = rcall('HMGET', key, '_v', '_fv', '_d', '_a', '_p', '_sv')
   local current = tonumber(meta[1])
+  local reply = '0'
   if anyFailed then rcall('HDEL', KEYS[2], key) end
   if meta[4] and flushed > tonumber(meta[2] or '0') then dropEvents(key, tonumber(meta[2] or '0') + 1, flushed) end
   if current == nil then
     unmark(key)
-    out[i - 2] = '0'
   elseif current == flushed then
     unmark(key)
-    if meta[3] then
+    if meta[3] or meta[5] then
       rcall('DEL', key)
     else
+      if meta[6] then dropTaken(key) end
       if flushed > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', flushed) end
       if ttl > 0 then rcall('PEXPIRE', key, ttl) end
+      if budgetOn then rcall('ZADD', KEYS[4], ARGV[1], key) end
     end
-    out[i - 2] = '0'
   else
+    if meta[6] and flushed >= tonumber(meta[6]) then dropTaken(key) end
     if flushed > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', flushed) end
     rcall('ZADD', KEYS[1], 'XX', ARGV[1], key)
-    out[i - 2] = '1'
+    reply = '1'
   end
+  out[i - FIRST + 1] = reply
 end
 if #clean > 0 then rcall('ZREM', KEYS[1], unpack(clean)) end
-if eventsRemoved > 0 then rcall('DECRBY', pendingEventsKey(KEYS[1]), eventsRemoved) end
+if eventsRemoved > 0 then rcall('DECRBY', KEYS[3], eventsRemoved) end
 return table.concat(out)

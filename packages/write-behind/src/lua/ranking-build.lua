@@ -4,52 +4,82 @@
   alongside (a write sets its key's score in the same script as its value: write.lua).
 
   KEYS[1] the ranking    KEYS[2..] data keys (hashes) of this shard, for one entity
-  ARGV[1] the ranked field
+  ARGV[1] the ranked field    ARGV[3] length of the data key prefix `{tag}:e:` (keys.ts)
   ARGV[2] mode:
-    'redis'  a key Redis holds takes the value there (0 when the field was never written), a deleted one
-             leaves the ranking; a key Redis lacks is entered at -inf unless it is ranked already (a
-             placeholder, which `top` and `rank` skip, for the 'db' pass to fill) and returned
-    'db'     as 'redis' for a key Redis holds; a key Redis lacks takes ARGV[2 + i], its value read from the
-             database after the 'redis' pass ('' when there is no row: it leaves the ranking), but only if
-             it is still ranked: a delete since the 'redis' pass removed it, and its flush may have removed
-             the key from Redis and the row from the database after that read
+    'redis'  a key Redis holds in whole takes the value there (0 when the field was never written), a deleted
+             one leaves the ranking; a key Redis lacks, or holds partly (made by adds alone: write.lua), is
+             entered at -inf unless it is ranked already (a placeholder, which `top` and `rank` skip, for the
+             'db' pass to fill) and returned
+    'db'     as 'redis' for a key Redis holds in whole; any other key takes its value read from the database
+             after the 'redis' pass (ARGV[2 + 2i]: '' when there is no row; ARGV[3 + 2i]: the version read), plus
+             for a partial key what the database does not hold yet of its adds (includes/reconcile-key.lua),
+             but only if it is still ranked: a delete since the 'redis' pass removed it, and its flush may have
+             removed the key from Redis and the row from the database after that read. A partial key whose
+             read predates a flush it acknowledged since is returned, to be read again
     'dirty'  as 'redis', but a key Redis lacks is left alone (keys read from the dirty index, whose rows the
              database pass reaches if they have any)
     'seal'   no data keys: marks the ranking built (member '' at -inf, which no id can be)
-  Returns, for 'redis', the positions (1-based, among the data keys) of the keys Redis lacks; else nothing.
+  Returns, for 'redis' and 'dirty', the positions (1-based, among the data keys) of the keys needing the
+  database's value; for 'db', those to read again; else nothing.
 
   A key Redis lacks is clean (a dirty key is never evicted), so the database holds its latest value. The
   database is read between the two passes. A key Redis lacked at the first pass had no write waiting for a
-  flush then; a write made since scored the key itself (write.lua), and the 'db' pass updates only a key
-  still ranked (ZADD XX), so a delete made and flushed between the passes stays deleted. What it cannot see:
-  a key evicted by `cacheTtlMs` between the read and the 'db' pass after a write flushed in that same gap.
+  flush then; a write made since scored the key itself (write.lua: an add to a partial key moves a finite
+  score only), and the 'db' pass updates only a key still ranked (ZADD XX), so a delete made and flushed
+  between the passes stays deleted. What it cannot see: a key evicted by `cacheTtlMs` between the read and the
+  'db' pass after a write flushed in that same gap.
 ]]
 --- @include "key-id"
 local rcall = redis.call
-local ranking, field, mode = KEYS[1], ARGV[1], ARGV[2]
+local ranking, field, mode, prefixLength = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
 if mode == 'seal' then
   rcall('ZADD', ranking, '-inf', '')
   return {}
 end
+
+-- A partial key's value of the field: the stored one plus what the database lacks; nil when the read is stale,
+-- false when the record does not exist.
+local function partialValue(key, stored, version)
+  local loaded = tonumber(version)
+  local meta = rcall('HMGET', key, '_fv', '_sv')
+  if loaded < tonumber(meta[1] or '0') then return nil end
+  local takenStored = not meta[2] or loaded >= tonumber(meta[2])
+  local sum, touched = 0, false
+  local hash = rcall('HGETALL', key)
+  for j = 1, #hash, 2 do
+    local mark = string.sub(hash[j], 1, 1)
+    if mark == '+' or (mark == '~' and not takenStored) then
+      touched = true
+      if string.sub(hash[j], 2) == field then sum = sum + tonumber(hash[j + 1]) end
+    end
+  end
+  if stored == '' and not touched then return false end
+  return (stored == '' and 0 or tonumber(stored)) + sum
+end
+
 local missing = {}
 for i = 2, #KEYS do
   local key = KEYS[i]
-  local meta = rcall('HMGET', key, '_v', '_d', field)
-  local member = idOfKey(key)
-  if meta[1] then
+  local meta = rcall('HMGET', key, '_v', '_d', field, '_p')
+  local member = idOfKey(key, prefixLength)
+  if meta[1] and not meta[4] then
     if meta[2] then
       rcall('ZREM', ranking, member)
     else
       rcall('ZADD', ranking, meta[3] or '0', member)
     end
   elseif mode == 'db' then
-    local value = ARGV[i + 1]
-    if value == '' then
+    local stored = ARGV[2 + 2 * (i - 1)]
+    local value = stored ~= '' and tonumber(stored)
+    if meta[1] then value = partialValue(key, stored, ARGV[3 + 2 * (i - 1)]) end
+    if value == nil then
+      missing[#missing + 1] = i - 1
+    elseif value == false then
       rcall('ZREM', ranking, member)
     else
-      rcall('ZADD', ranking, 'XX', value, member)
+      rcall('ZADD', ranking, 'XX', string.format('%d', value), member)
     end
-  elseif mode == 'redis' then
+  elseif mode == 'redis' or meta[1] then
     rcall('ZADD', ranking, 'NX', '-inf', member)
     missing[#missing + 1] = i - 1
   end

@@ -7,7 +7,12 @@
   ARGV[#KEYS + 1] the most bytes of events to take from each append key: its events are taken oldest first
   until the next would pass it, but always at least one, so a key with one large event still moves
   Returns one msgpack-encoded array with one entry per data key: its hash as a flat field/value list when
-  the key is dirty, empty when it is clean or gone (nothing to write). For an append key the list is `_v`
+  the key is dirty, empty when it is clean or gone (nothing to write). For a partial key (`_p`, made by 'add'
+  alone: see write.lua) the list is `_p`, `_v` (the version of the sums), then `~<field>`, sum: what was added
+  to each counter since the last flush. Taking them moves them from `+<field>` to `~<field>` and records their
+  version in `_sv`, so adds made meanwhile wait for the next flush; until the database's acknowledgement
+  clears them (lua/ack.lua), a flush of the key takes the same sums at the same version again, which the
+  database's version guard applies at most once. For an append key the list is `_v`
   (the number of the last event taken), `_fv`, then the events taken, oldest first, as `e<n>`, event: the
   first ARGV[i] of those waiting. One string instead of a nested reply: the client decodes a batch with one
   msgpack call instead of a RESP element per field.
@@ -54,6 +59,25 @@ local function appendSnapshot(key, most)
   return out
 end
 
+local function partialSnapshot(key, hash, version, taken)
+  local out = { '_p', '1', '_v', taken or version }
+  for j = 1, #hash, 2 do
+    local mark = string.sub(hash[j], 1, 1)
+    if taken and mark == '~' then
+      out[#out + 1] = hash[j]
+      out[#out + 1] = hash[j + 1]
+    elseif not taken and mark == '+' then
+      local name = '~' .. string.sub(hash[j], 2)
+      rcall('HSET', key, name, hash[j + 1])
+      rcall('HDEL', key, hash[j])
+      out[#out + 1] = name
+      out[#out + 1] = hash[j + 1]
+    end
+  end
+  if not taken then rcall('HSET', key, '_sv', version) end
+  return out
+end
+
 local out = {}
 for i = 1, #KEYS do
   local most = tonumber(ARGV[i] or '0')
@@ -61,11 +85,26 @@ for i = 1, #KEYS do
     out[i] = appendSnapshot(KEYS[i], most)
   else
     local hash = rcall('HGETALL', KEYS[i])
-    local version, flushed = false, false
+    local version, flushed, partial, taken = false, false, false, false
     for j = 1, #hash, 2 do
-      if hash[j] == '_v' then version = hash[j + 1] elseif hash[j] == '_fv' then flushed = hash[j + 1] end
+      local field = hash[j]
+      if field == '_v' then
+        version = hash[j + 1]
+      elseif field == '_fv' then
+        flushed = hash[j + 1]
+      elseif field == '_p' then
+        partial = true
+      elseif field == '_sv' then
+        taken = hash[j + 1]
+      end
     end
-    out[i] = isDirty(version, flushed) and hash or {}
+    if not isDirty(version, flushed) then
+      out[i] = {}
+    elseif partial then
+      out[i] = partialSnapshot(KEYS[i], hash, version, taken)
+    else
+      out[i] = hash
+    end
   end
 end
 return cmsgpack.pack(out)

@@ -1,32 +1,50 @@
 --[[
   Applies a batch of writes to keys of one shard, each atomically with its dirty flag, in order. Concurrent
   callers' writes travel together (one round trip, one script call for many writes: see write/batcher.ts);
-  each write still gets its own reply, and a refused write changes nothing. The hot path (an increment of a
-  key that is already dirty) costs three commands: HMGET and two HINCRBY. The argument layout and the status
-  codes below are mirrored, by name, in write/protocol.ts.
+  each write still gets its own reply, and a refused write changes nothing. The argument layout and the
+  status codes below are mirrored, by name, in write/protocol.ts, which also decodes the replies.
 
-  KEYS[1] the shard's dirty index (sorted set)      KEYS[2] the writer's state (hash, see below)
-  KEYS[2 + i] data key (hash) of write i
+  KEYS[1] the shard's dirty index (sorted set)       KEYS[2] the writer's state (hash, see below)
+  KEYS[3] the shard's version clock (string)          KEYS[4] the shard's count of events waiting (string)
+  KEYS[5] the shard's index of clean keys (sorted set, by last use; kept only under a memory budget)
+  KEYS[6] the shard's memory figures (hash: avg bytes per key, evictions)
+  KEYS[6 + i] data key (hash) of write i
   ARGV[1] now, in ms (score of a newly dirty key)
   ARGV[2] backlog limit: most dirty keys before a write to a clean key is refused (0: no limit)
   ARGV[3] '1' when clean keys may expire (cacheTtlMs > 0): a dirty key must not
   ARGV[4] this batch's number: its writer numbers batches 1, 2, 3... in the order it sends them
   ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state lives, renewed every 64 batches
+  ARGV[7] length of the shard's data key prefix `{tag}:e:` (see keys.ts)
+  ARGV[8] memory budget, most keys in the shard (0: no budget)   ARGV[9] most bytes of keys in the shard (0: none)
   then one record per write: op, argument count c, then c arguments:
-    'i'   (increment of a key Redis holds; the common case)     field, delta, least and largest value allowed,
-          and for a ranked field its ranking (sorted set) key
-    'a'   (an event of an append entity: see includes/append-event.lua)
-    'incr' | 'set' | 'put' | 'del' ('put' is a 'set' of every field: it returns no value)
-          fill: '' (key must be in Redis), 'row' or 'absent' (cold key: state loaded from the database),
+    'i'   an increment of a key Redis holds in whole (the common case): field, delta, least and largest
+          value allowed, and for a ranked field its ranking (sorted set) key
+    'add' an increment that never needs the stored value: the same arguments as 'i'
+    'a'   an event of an append entity: the most events that may wait in the shard (0: no limit), the event
+    'incr' | 'set' | 'put' | 'del' ('put' is a 'set' of every field: it needs no stored state, returns no value)
+          fill: '' (key must be in Redis), 'row' or 'absent' (state loaded from the database),
           fill version, fill pair count n, n field/value pairs,
           missing required fields if the record must be created, create pair count m, m pairs (defaults),
           then for 'incr': field, delta, least and largest value; for 'set' and 'put': pair count k, k pairs;
           then ranked field count r and r pairs: a ranked field of the entity and its ranking key
 
-  Rankings: a ranked counter's value is also the score of the key's id in the shard's ranking of that field
-  (keys.ts, `rankingKey`), set here in the same atomic write: an absolute ZADD of the new value on every write
-  that leaves the record existing (0 for a counter not yet written), a ZREM on a delete. Ranking keys carry
-  the shard's hash tag, so they share the slot of the keys passed in KEYS.
+  A key's hash: `_v` its version, `_fv` the last version the database acknowledged, `_d` a delete, `_j` the
+  suffix of its flush job's id. A key held in whole has its fields' values. A key made by 'add' alone is
+  partial (`_p`): its counters' stored values are unknown, and it holds what was added since its last flush
+  (`+<field>`) and, while a flush of it runs, what that flush took (`~<field>`, taken at version `_sv`; see
+  lua/snapshot.lua). A write that needs the whole record loads it and reconciles (includes/reconcile-key.lua).
+
+  Versions come from the shard's clock: each write's version is above the key's last one and above every
+  version given before in the shard, and the clock never runs behind the server's time in microseconds. So a
+  key that left Redis (expired, evicted, lost) and is written again without reading the database still writes
+  versions the database has not seen, which is what lets 'add', 'put' and 'a' skip the read.
+
+  Rankings: a ranked counter's value is also the score of the key's id in the shard's ranking of that field,
+  set in the same atomic write: an absolute ZADD on every write that leaves the record whole and existing, a
+  ZREM on a delete, a ZINCRBY for an 'add' to a partial key whose place is known (see `rankDelta`).
+
+  Memory budget (ARGV[8], ARGV[9]): a key that comes into Redis needs room; clean keys are evicted least
+  recently used first to make it (never a dirty one), and with only dirty keys left the write is refused.
 
   Returns one reply per write: { status, value, version, jobId }
     status: see the constants below
@@ -41,26 +59,36 @@
   the replies it kept and applies nothing.
 ]]
 local STATUS_OK = 0
--- The key is not in Redis: load it from the database and write again with a fill.
+-- The key is not in Redis (or only partly): load it from the database and write again with a fill.
 local STATUS_COLD = 1
 local STATUS_BACKLOG_FULL = 2
 local STATUS_OVERFLOW = 3
 -- The record does not exist and this write cannot create it (a required field is missing).
 local STATUS_NOT_FOUND = 4
--- From 'i' only: the key is deleted; write again with 'incr', which may create the record.
+-- From 'i' and 'add' only: the key is deleted; write again with 'incr', which may create the record.
 local STATUS_DELETED = 5
 -- A resent batch too old for its replies to be kept: it was applied once, its outcome is unknown.
 local STATUS_UNKNOWN = 6
+-- From an append only: too many events wait in the shard.
+local STATUS_EVENT_BACKLOG_FULL = 7
+-- The fill was read before a flush the key has acknowledged since: load it again.
+local STATUS_STALE = 8
+-- The memory budget is spent on dirty keys: nothing can be evicted to make room for a new key.
+local STATUS_MEMORY_FULL = 9
 
 --- @include "is-dirty"
 --- @include "fill-key"
 --- @include "flush-job-id"
 --- @include "key-id"
+--- @include "reconcile-key"
+--- @include "memory-budget"
 
 local rcall = redis.call
-local dirtyKey, writerKey = KEYS[1], KEYS[2]
+local dirtyKey, writerKey, clockKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, limit, mayExpire = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local batch, kept = tonumber(ARGV[4]), tonumber(ARGV[5])
+local prefixLength = tonumber(ARGV[7])
+local budget = memoryBudget(KEYS[1], KEYS[5], KEYS[6], tonumber(ARGV[8]), tonumber(ARGV[9]))
 local replySlot = 'r' .. (batch % kept)
 
 local last = tonumber(rcall('HGET', writerKey, 'n') or '0')
@@ -71,11 +99,27 @@ if batch <= last then
     if previous[1] == batch then return previous[2] end
   end
   local unknown = {}
-  for i = 3, #KEYS do unknown[i - 2] = { STATUS_UNKNOWN } end
+  for i = 7, #KEYS do unknown[i - 6] = { STATUS_UNKNOWN } end
   return unknown
 end
 
--- A counter's new value as decimal text: some clients decode an integer reply near 2^53 off by one.
+-- The shard's clock, read on first use: at least the last version given and the server's time in µs.
+local clock
+local function advanceClock(to)
+  if not clock then
+    local time = rcall('TIME')
+    clock = math.max(tonumber(rcall('GET', clockKey) or '0'), tonumber(time[1]) * 1000000 + tonumber(time[2]))
+  end
+  clock = math.max(clock, to)
+end
+local function nextVersion(above)
+  advanceClock(tonumber(above or '0'))
+  clock = clock + 1
+  return clock
+end
+
+-- A number as decimal text: some clients decode an integer reply near 2^53 off by one, and Lua's own
+-- tostring would print a large one in exponent form.
 local function asText(number)
   return string.format('%d', number)
 end
@@ -88,39 +132,86 @@ local function backlogFull(alreadyDirty)
   return nil
 end
 
-local function finish(key, alreadyDirty, value)
-  local version = rcall('HINCRBY', key, '_v', 1)
+-- Gives the write its version and, if the key was clean, makes it dirty: the reply's job id says so.
+local function finish(key, version, alreadyDirty, value)
+  local v = nextVersion(version)
+  rcall('HSET', key, '_v', asText(v))
   if mayExpire then rcall('PERSIST', key) end
-  if alreadyDirty then return { STATUS_OK, value, version } end
+  if alreadyDirty then return { STATUS_OK, value, v } end
   rcall('ZADD', dirtyKey, now, key)
-  rcall('HSET', key, '_j', version)
-  return { STATUS_OK, value, version, flushJobId(key, version) }
+  budget.becameDirty(key)
+  rcall('HSET', key, '_j', asText(v))
+  return { STATUS_OK, value, v, flushJobId(key, prefixLength, asText(v)) }
 end
 
--- meta: HMGET of _v, _d, a field, _fv
+-- A counter's next value, unless it would leave [least, most]: then nil and the refusal.
+local function checkedSum(current, p)
+  local delta, least, most = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
+  local nextValue = current + delta
+  if nextValue > most or nextValue < least then return nil, { STATUS_OVERFLOW, asText(current) } end
+  return delta
+end
+
+-- 'i': meta is HMGET of _v, _d, the field, _fv, _p
 local function increment(key, p, count)
   local field = ARGV[p]
-  local meta = rcall('HMGET', key, '_v', '_d', field, '_fv')
-  if not meta[1] then return { STATUS_COLD } end
+  local meta = rcall('HMGET', key, '_v', '_d', field, '_fv', '_p')
+  if not meta[1] or meta[5] then return { STATUS_COLD } end
   if meta[2] then return { STATUS_DELETED } end
   local alreadyDirty = isDirty(meta[1], meta[4])
   local full = backlogFull(alreadyDirty)
   if full then return { STATUS_BACKLOG_FULL, full } end
-  local delta, least, most = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
-  local current = tonumber(meta[3] or '0')
-  local nextValue = current + delta
-  if nextValue > most or nextValue < least then return { STATUS_OVERFLOW, tostring(current) } end
+  local delta, refusal = checkedSum(tonumber(meta[3] or '0'), p)
+  if not delta then return refusal end
   local value = asText(rcall('HINCRBY', key, field, delta))
   -- The score is the value as text: a Lua number would reach Redis rounded to 14 digits.
-  if count > 4 then rcall('ZADD', ARGV[p + 4], value, idOfKey(key)) end
-  return finish(key, alreadyDirty, value)
+  if count > 4 then rcall('ZADD', ARGV[p + 4], value, idOfKey(key, prefixLength)) end
+  return finish(key, meta[1], alreadyDirty, value)
+end
+
+-- A partial key's ranked counter moved by `delta`: its score moves too where the ranking knows the key's
+-- place (a finite score), or knows the key has none (the ranking is built and lacks it: no stored row). Else
+-- the ranking is unbuilt, or being built with a placeholder for the key, and its build adds what is pending.
+local function rankDelta(ranking, member, delta)
+  local score = rcall('ZSCORE', ranking, member)
+  if score then
+    if score ~= '-inf' then rcall('ZINCRBY', ranking, delta, member) end
+  elseif rcall('ZSCORE', ranking, '') then
+    rcall('ZINCRBY', ranking, delta, member)
+  end
+end
+
+-- 'add': an increment that never reads the database. A key Redis lacks becomes a partial key holding the
+-- delta; a partial key adds to its pending delta; a key held in whole takes it as 'i' would.
+local function add(key, p, count)
+  local field = ARGV[p]
+  local meta = rcall('HMGET', key, '_v', '_d', field, '_fv', '_p', '+' .. field)
+  if meta[1] and not meta[5] then
+    if meta[2] then return { STATUS_DELETED } end
+    return increment(key, p, count)
+  end
+  local alreadyDirty = isDirty(meta[1], meta[4])
+  local full = backlogFull(alreadyDirty)
+  if full then return { STATUS_BACKLOG_FULL, full } end
+  -- Whatever the stored value, a pending sum wider than the column's whole range can never be stored.
+  local delta = tonumber(ARGV[p + 1])
+  local least, most = tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
+  local pending = tonumber(meta[6] or '0') + delta
+  if math.abs(pending) > most - least then return { STATUS_OVERFLOW, asText(pending) } end
+  if not meta[1] then
+    if not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
+    rcall('HSET', key, '_p', '1', '_fv', '0')
+  end
+  rcall('HINCRBY', key, '+' .. field, delta)
+  if count > 4 then rankDelta(ARGV[p + 4], idOfKey(key, prefixLength), delta) end
+  return finish(key, meta[1], alreadyDirty, '')
 end
 
 -- Brings the key's rankings (r pairs of field and ranking key from ARGV[at]) up to date after a write.
 local function rank(key, at, deleted)
   local count = tonumber(ARGV[at])
   if count == 0 then return end
-  local member = idOfKey(key)
+  local member = idOfKey(key, prefixLength)
   for j = at + 1, at + 2 * count, 2 do
     if deleted then
       rcall('ZREM', ARGV[j + 1], member)
@@ -145,18 +236,43 @@ local function write(key, op, p)
     rankedAt = q + 1 + 2 * tonumber(ARGV[q])
   end
 
-  local meta = rcall('HMGET', key, '_v', '_d', counterField, '_fv')
-  local filled = false
+  local meta = rcall('HMGET', key, '_v', '_d', counterField, '_fv', '_p')
+  -- What this call changed before it knew whether the write stands: 'new' it made the key, 'reconciled' it
+  -- turned a partial key whole. A refused write undoes it.
+  local made = nil
   if not meta[1] then
-    if fillMode == '' then return { STATUS_COLD } end
-    filled = true
-    fillKey(key, fillMode, fillVersion, fillAt, fillCount)
-    meta = rcall('HMGET', key, '_v', '_d', counterField, '_fv')
+    if op == 'put' then
+      if not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
+      rcall('HSET', key, '_v', '0', '_fv', '0')
+    elseif fillMode == '' then
+      return { STATUS_COLD }
+    else
+      if not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
+      fillKey(key, fillMode, fillVersion, ARGV, fillAt, fillCount)
+    end
+    made = 'new'
+  elseif meta[5] then
+    if op == 'put' then
+      -- Every field is written: what was pending is overwritten, what a running flush took stays for its
+      -- acknowledgement (includes/reconcile-key.lua), and the key is whole again.
+      dropPending(key)
+    elseif fillMode == '' then
+      return { STATUS_COLD }
+    else
+      local outcome = reconcileKey(key, fillMode, fillVersion, ARGV, fillAt, fillCount, missingRequired == 0,
+        ARGV, createAt, createCount)
+      if outcome == 'stale' then return { STATUS_STALE } end
+      if outcome == 'absent' then return { STATUS_NOT_FOUND } end
+    end
   end
+  if made or meta[5] then meta = rcall('HMGET', key, '_v', '_d', counterField, '_fv', '_p') end
 
   -- A refused write leaves Redis as it found it, including a fill made by this call.
   local function refuse(status, detail)
-    if filled then rcall('DEL', key) end
+    if made == 'new' then
+      rcall('DEL', key)
+      budget.forget(key)
+    end
     return { status, detail }
   end
 
@@ -180,10 +296,9 @@ local function write(key, op, p)
 
   local value
   if op == 'incr' then
-    local delta, least, most = tonumber(ARGV[q + 1]), tonumber(ARGV[q + 2]), tonumber(ARGV[q + 3])
     local current = exists and tonumber(meta[3] or '0') or 0
-    local nextValue = current + delta
-    if nextValue > most or nextValue < least then return refuse(STATUS_OVERFLOW, tostring(current)) end
+    local delta, refusal = checkedSum(current, q)
+    if not delta then return refuse(refusal[1], refusal[2]) end
     if not exists and not create() then return refuse(STATUS_NOT_FOUND) end
     value = asText(rcall('HINCRBY', key, counterField, delta))
   elseif op == 'set' or op == 'put' then
@@ -195,34 +310,73 @@ local function write(key, op, p)
   else
     -- A delete keeps only the metadata and a tombstone, so a later create starts from nothing.
     for _, f in ipairs(rcall('HKEYS', key)) do
-      if string.sub(f, 1, 1) ~= '_' then rcall('HDEL', key, f) end
+      if string.sub(f, 1, 1) ~= '_' and string.sub(f, 1, 1) ~= '~' then rcall('HDEL', key, f) end
     end
     rcall('HSET', key, '_d', '1')
     value = 1
   end
   rank(key, rankedAt, op == 'del')
 
-  local reply = finish(key, alreadyDirty, value)
+  local reply = finish(key, meta[1], alreadyDirty, value)
   if op == 'set' then reply[2] = rcall('HGETALL', key) end
   return reply
 end
 
--- Op 'a', an event of an append entity; after the helpers it uses.
---- @include "append-event"
+--[[
+  'a': an event of an append entity. The key's hash numbers its events: `_v` is the last number given, `_fv`
+  the last one the database holds, and event n waits in field `e<n>` until the flush that inserted it is
+  acknowledged (lua/ack.lua). The events waiting are therefore exactly e<_fv + 1> .. e<_v>, and the key is dirty
+  while there are any: its first event after a flush enqueues the one flush job, later ones ride along. `_a`
+  marks the hash as an append key. A key Redis lacks starts its numbering from the shard's clock, above every
+  number the database can hold for it, without reading the database: numbers rise per key in the order Redis
+  acknowledged the events, consecutive while the key stays in Redis.
+]]
+local function appendEvent(key, p)
+  local eventLimit = tonumber(ARGV[p])
+  local meta = rcall('HMGET', key, '_v', '_fv')
+  local alreadyDirty = isDirty(meta[1], meta[2])
+  local full = backlogFull(alreadyDirty)
+  if full then return { STATUS_BACKLOG_FULL, full } end
+  if eventLimit > 0 then
+    local waiting = tonumber(rcall('GET', eventsKey) or '0')
+    if waiting >= eventLimit then return { STATUS_EVENT_BACKLOG_FULL, waiting } end
+  end
+  local number
+  if meta[1] then
+    number = tonumber(meta[1]) + 1
+    advanceClock(number)
+  else
+    if not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
+    number = nextVersion(0)
+    rcall('HSET', key, '_a', '1', '_fv', asText(number - 1))
+  end
+  rcall('HSET', key, '_v', asText(number), 'e' .. asText(number), ARGV[p + 1])
+  rcall('INCR', eventsKey)
+  if alreadyDirty then return { STATUS_OK, asText(number), number } end
+  rcall('ZADD', dirtyKey, now, key)
+  budget.becameDirty(key)
+  rcall('HSET', key, '_j', asText(number))
+  return { STATUS_OK, asText(number), number, flushJobId(key, prefixLength, asText(number)) }
+end
 
 local replies = {}
-local p = 7
-for i = 3, #KEYS do
+local p = 10
+for i = 7, #KEYS do
   local op, count = ARGV[p], tonumber(ARGV[p + 1])
   if op == 'i' then
-    replies[i - 2] = increment(KEYS[i], p + 2, count)
+    replies[i - 6] = increment(KEYS[i], p + 2, count)
+  elseif op == 'add' then
+    replies[i - 6] = add(KEYS[i], p + 2, count)
   elseif op == 'a' then
-    replies[i - 2] = appendEvent(KEYS[i], p + 2)
+    replies[i - 6] = appendEvent(KEYS[i], p + 2)
   else
-    replies[i - 2] = write(KEYS[i], op, p + 2)
+    replies[i - 6] = write(KEYS[i], op, p + 2)
   end
   p = p + 2 + count
 end
+-- Not lowered when a clock was lost: the time keeps it ahead.
+if clock then rcall('SET', clockKey, asText(clock)) end
+budget.sample(batch)
 rcall('HSET', writerKey, 'n', batch, replySlot, cmsgpack.pack({ batch, replies }))
 -- Its lifetime is renewed now and then, not per batch: it only has to outlive a reconnect.
 if batch % 64 == 1 then rcall('PEXPIRE', writerKey, ARGV[6]) end

@@ -1,6 +1,6 @@
 import { type Context, callRedis, redactError } from '../context.js';
 import { UnavailableError, ValidationError } from '../errors.js';
-import { dataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
+import { dataKey, parseDataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
 import { describe } from '../schema/codec.js';
 import type { ResolvedEntity, ResolvedField } from '../schema/resolve.js';
 import { getOrCreate } from '../util.js';
@@ -116,11 +116,12 @@ export class Rankings {
     const started = Date.now();
     const wanted = new Set(shards.map((s) => s.shard));
     const ranking = (s: ShardKeys) => rankingKey(s, entity.name, field.name);
+    /** Runs a pass over keys; returns the indexes of those it needs (again) from the database. */
     const apply = async (
       shard: ShardKeys,
       keys: string[],
       mode: 'dirty' | 'redis' | 'db',
-      values: string[] = [],
+      loaded: string[] = [],
     ) => {
       const missing: number[] = [];
       for (let i = 0; i < keys.length; i += BUILD_KEYS_PER_CALL) {
@@ -132,12 +133,39 @@ export class Rankings {
             ...chunk,
             field.name,
             mode,
-            ...values.slice(i, i + BUILD_KEYS_PER_CALL),
+            String(shard.dataKeyPrefixLength),
+            ...loaded.slice(2 * i, 2 * (i + BUILD_KEYS_PER_CALL)),
           ),
         );
         for (const position of reply) missing.push(i + position - 1);
       }
       return missing;
+    };
+    /**
+     * Reads the keys' values and versions from the database and gives them to the 'db' pass, again for those
+     * whose read a flush overtook (a partial key's sums: see lua/ranking-build.lua).
+     */
+    const fromDatabase = async (shard: ShardKeys, ids: string[]) => {
+      for (let attempt = 1; ids.length > 0; attempt++) {
+        if (attempt > BUILD_ATTEMPTS) {
+          throw new UnavailableError(
+            `the ranking of ${entity.name}.${field.name}: ${ids.length} keys were flushed again during each of ${BUILD_ATTEMPTS} reads`,
+          );
+        }
+        const read = await this.#fromStore(entity, field, () => store.load(entity, ids));
+        const loaded = ids.flatMap((id) => {
+          const key = read.get(id);
+          const value = key?.values?.[field.name];
+          return [value === undefined || value === null ? '' : String(value), String(key?.version ?? 0)];
+        });
+        const again = await apply(
+          shard,
+          ids.map((id) => dataKey(shard, entity.name, id)),
+          'db',
+          loaded,
+        );
+        ids = again.map((i) => ids[i] as string);
+      }
     };
 
     // Keys dirty in Redis, which the database may not hold yet. ZSCAN returns every key dirty for the whole
@@ -150,7 +178,11 @@ export class Rankings {
         const [next, flat] = await callRedis(() => redis.zscan(shard.dirty, cursor, 'COUNT', 1000));
         cursor = next;
         const keys = flat.filter((member, i) => i % 2 === 0 && member.startsWith(prefix));
-        await apply(shard, keys, 'dirty');
+        // Keys held partly (made by adds alone) need their stored value, which may have no row to page to.
+        const partial = (await apply(shard, keys, 'dirty')).map(
+          (i) => parseDataKey(shard, keys[i] as string).id,
+        );
+        await fromDatabase(shard, partial);
       } while (cursor !== '0');
     }
 
@@ -179,27 +211,18 @@ export class Rankings {
             'redis',
           )
         ).map((i) => group[i] as string);
-        if (missing.length === 0) continue;
         // Read after the first pass entered them (placeholders at -inf), before the second fills them: see
         // `lua/ranking-build.lua` for why the order matters.
-        const loaded = await this.#fromStore(entity, field, () => store.load(entity, missing));
-        const values = missing.map((id) => {
-          const value = loaded.get(id)?.values?.[field.name];
-          return value === undefined || value === null ? '' : String(value);
-        });
-        await apply(
-          shard,
-          missing.map((id) => dataKey(shard, entity.name, id)),
-          'db',
-          values,
-        );
+        await fromDatabase(shard, missing);
       }
       if (ids.length < pageSize) break;
       after = ids[ids.length - 1];
     }
 
     for (const shard of shards)
-      await callRedis(() => redis.wbRankingBuild(1, ranking(shard), field.name, 'seal'));
+      await callRedis(() =>
+        redis.wbRankingBuild(1, ranking(shard), field.name, 'seal', String(shard.dataKeyPrefixLength)),
+      );
     logger.info(
       {
         entity: entity.name,

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors.js';
-import { type FieldValue, fromSqlText, toSqlText } from '../schema/codec.js';
+import { decodeField, type FieldValue, fromSqlText, toSqlText } from '../schema/codec.js';
 import { idFromColumns, keyColumnsOf } from '../schema/id-codec.js';
 import { type DataModel, parsePrismaSchema } from '../schema/prisma-schema.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
@@ -8,6 +8,8 @@ import {
   appendSql,
   arrayLiteral,
   deleteSql,
+  deltaColumns,
+  deltaSql,
   keyParamCount,
   loadSql,
   needsQuotes,
@@ -17,7 +19,7 @@ import {
   tableName,
   upsertSql,
 } from './sql.js';
-import type { AppendRow, DeleteRow, LoadedKey, Store, UpsertRow } from './store.js';
+import type { AppendRow, DeleteRow, DeltaRow, LoadedKey, Store, UpsertRow } from './store.js';
 import { checkTable, checkTombstones, introspectSql, type TableInfo } from './verify.js';
 
 /** The part of a Prisma Client the store uses: raw SQL, and the schema it was generated from. */
@@ -35,6 +37,8 @@ interface Statements {
   upsert: string;
   delete: string;
   load: string;
+  /** Sums added to counters (`cache.add`). */
+  delta: string;
   /** An append entity's insert (its `upsert` and `delete` are empty: its rows are only inserted). */
   append?: string;
 }
@@ -196,6 +200,35 @@ export class PrismaStore implements Store {
     );
   }
 
+  async add(entity: ResolvedEntity, rows: readonly DeltaRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const [ids, ...keys] = this.#keyParams(
+      entity,
+      rows.map((r) => r.id),
+    );
+    const columns = deltaColumns(entity).map((field) => {
+      if (field.kind === 'counter') {
+        return arrayLiteral(
+          rows.map((r) => String(r.sums[field.name] ?? 0)),
+          false,
+        );
+      }
+      const value = toSqlText(field, decodeField(field, field.encodedDefault));
+      return arrayLiteral(
+        rows.map(() => value),
+        needsQuotes(field.kind),
+      );
+    });
+    await this.#prisma.$executeRawUnsafe(
+      this.#prepare(entity).delta,
+      ids,
+      versionsOf(rows),
+      ...keys,
+      ...columns,
+      entity.name,
+    );
+  }
+
   async append(entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void> {
     if (rows.length === 0) return;
     const { ids, keys, columns } = this.#rowParams(entity, rows);
@@ -269,7 +302,13 @@ export class PrismaStore implements Store {
   #prepare(entity: ResolvedEntity): Statements {
     let statements = this.#statements.get(entity.name);
     if (!statements && entity.append) {
-      statements = { upsert: '', delete: '', load: appendLoadSql(entity), append: appendSql(entity) };
+      statements = {
+        upsert: '',
+        delete: '',
+        delta: '',
+        load: appendLoadSql(entity),
+        append: appendSql(entity),
+      };
       this.#statements.set(entity.name, statements);
     }
     if (!statements) {
@@ -277,6 +316,7 @@ export class PrismaStore implements Store {
         upsert: upsertSql(entity, this.#tombstoneTable),
         delete: deleteSql(entity, this.#tombstoneTable),
         load: loadSql(entity, this.#tombstoneTable),
+        delta: deltaSql(entity, this.#tombstoneTable),
       };
       this.#statements.set(entity.name, statements);
     }

@@ -1,5 +1,5 @@
 import type { FieldKind } from '../schema/fields.js';
-import type { ColumnType, ResolvedEntity } from '../schema/resolve.js';
+import type { ColumnType, ResolvedEntity, ResolvedField } from '../schema/resolve.js';
 import { quoteIdent } from '../util.js';
 
 /*
@@ -80,10 +80,10 @@ function keyMatch(entity: ResolvedEntity, alias: string): string {
  * The parameters shared by the upsert and the append: $1 and $2, the key arrays from $3, then one array per
  * field; and the columns the flush sets to now().
  */
-function rowParams(entity: ResolvedEntity) {
+function rowParams(entity: ResolvedEntity, columns: readonly ResolvedField[] = entity.fields) {
   const keys = keyColumns(entity, 3);
   const firstField = 3 + keyParamCount(entity);
-  const fields = entity.fields.map((f, i) => ({
+  const fields = columns.map((f, i) => ({
     column: quoteIdent(f.column),
     alias: `c${i}`,
     param: `$${firstField + i}::${f.type.sql}[]`,
@@ -107,6 +107,47 @@ export function upsertSql(entity: ResolvedEntity, tombstoneTable: string): strin
     `FROM ${unnestSource(entity, true, fields)}`,
     `WHERE NOT EXISTS (SELECT 1 FROM ${quoteIdent(tombstoneTable)} tb WHERE tb.entity = ${entityParam} AND tb.key = u.id AND tb.version >= u.v)`,
     `ON CONFLICT (${keys.map((k) => quoteIdent(k.column)).join(', ')}) DO UPDATE SET ${[...updates, ...touched.map((t) => `${t.column} = ${t.value}`)].join(', ')}`,
+    `WHERE ${table}.${version} < EXCLUDED.${version}`,
+  ].join('\n');
+}
+
+/**
+ * The fields a delta upsert writes (see {@link deltaSql}): the counters, then the fields with a declared
+ * default (a row it inserts takes them).
+ */
+export function deltaColumns(entity: ResolvedEntity): ResolvedField[] {
+  return [
+    ...entity.fields.filter((f) => f.kind === 'counter'),
+    ...entity.fields.filter((f) => f.kind !== 'counter' && f.encodedDefault !== undefined),
+  ];
+}
+
+/**
+ * Sums added to counters (`cache.add` on keys the cache held partly). Parameters: $1 ids, $2 versions, key
+ * arrays, one array per column of {@link deltaColumns} (the counters' sums, then the defaults), then the
+ * entity name. A row that is there gets `counter = counter + sum` and the version, if its version is older; a
+ * row that is not is inserted with the sums, the declared defaults and the database's own defaults.
+ */
+export function deltaSql(entity: ResolvedEntity, tombstoneTable: string): string {
+  const table = tableName(entity);
+  const version = quoteIdent(entity.versionColumn);
+  const columns = deltaColumns(entity);
+  const { keys, firstField, fields, touched } = rowParams(entity, columns);
+  const entityParam = `$${firstField + fields.length}`;
+  const counters = fields.filter((_, i) => columns[i]?.kind === 'counter');
+  const insertColumns = [...keys.map((k) => quoteIdent(k.column)), version, ...fields.map((f) => f.column)];
+  const selected = [...keys.map((k) => `u.${k.alias}`), 'u.v', ...fields.map((f) => `u.${f.alias}`)];
+  const updates = [
+    ...counters.map((c) => `${c.column} = ${table}.${c.column} + EXCLUDED.${c.column}`),
+    `${version} = EXCLUDED.${version}`,
+    ...touched.map((t) => `${t.column} = ${t.value}`),
+  ];
+  return [
+    `INSERT INTO ${table} (${[...insertColumns, ...touched.map((t) => t.column)].join(', ')})`,
+    `SELECT ${[...selected, ...touched.map((t) => t.value)].join(', ')}`,
+    `FROM ${unnestSource(entity, true, fields)}`,
+    `WHERE NOT EXISTS (SELECT 1 FROM ${quoteIdent(tombstoneTable)} tb WHERE tb.entity = ${entityParam} AND tb.key = u.id AND tb.version >= u.v)`,
+    `ON CONFLICT (${keys.map((k) => quoteIdent(k.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`,
     `WHERE ${table}.${version} < EXCLUDED.${version}`,
   ].join('\n');
 }

@@ -18,6 +18,18 @@ export interface UpsertRow {
   values: Record<string, FieldValue>;
 }
 
+/**
+ * What was added to a key's counters since its last flush, for a key whose stored values the cache does not
+ * hold (`cache.add` on a key Redis lacked): applied as `column = column + sum`, or inserted as the row's
+ * values when there is no row.
+ */
+export interface DeltaRow {
+  id: string;
+  version: number;
+  /** By counter field name: what was added since the last flush (0 for a counter nothing was added to). */
+  sums: Record<string, number>;
+}
+
 /** One event of an append entity: its key, its number within the key, and every field. */
 export interface AppendRow {
   /** The key's canonical id. */
@@ -62,6 +74,13 @@ export interface Store {
   scan?(entity: ResolvedEntity, after: string | undefined, limit: number): Promise<string[]>;
   /** Inserts or updates rows whose version is newer than the row's and than any delete of the key. One statement. */
   upsert(entity: ResolvedEntity, rows: readonly UpsertRow[]): Promise<void>;
+  /**
+   * Adds sums to counters of rows whose version is older than the row's version given (and than any delete of
+   * the key), setting the row's version to it; inserts a row that is not there, its counters the sums, the
+   * fields with a declared `default` that, its other columns at the database's defaults. One statement. The
+   * version guard makes a replay add nothing. Needed only by stores serving `cache.add`.
+   */
+  add?(entity: ResolvedEntity, rows: readonly DeltaRow[]): Promise<void>;
   /**
    * Inserts the events of an append entity, one row each, in one statement; a row whose key and sequence are
    * already there is skipped (a replayed flush inserts nothing twice). Needed only by stores that serve

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { TurnBatcher } from '../batch.js';
 import { type ShardKeys, writerKey } from '../keys.js';
 import type { DurabilityLevel } from '../options.js';
-import { scriptSource } from '../scripts.js';
+import { pipelineScript } from '../scripts.js';
 import {
   type Confirmation,
   confirmationCommands,
@@ -12,7 +12,14 @@ import {
   type Shortfall,
   shortfallOf,
 } from './durability.js';
-import { type BatchHeader, type WriteCall, type WriteReply, writeArguments } from './protocol.js';
+import {
+  type BatchHeader,
+  decodeWriteReply,
+  type WriteCall,
+  type WriteResult,
+  writeArguments,
+  writeKeys,
+} from './protocol.js';
 
 /**
  * Most writes in one script call. Redis runs a script to its end before it serves anyone else: this bounds
@@ -40,7 +47,7 @@ export interface BatchedWrite {
 
 /** The script's reply to one write, and what its durability level missed (the write stands either way). */
 export interface BatchedReply {
-  reply: WriteReply;
+  reply: WriteResult;
   shortfall?: Shortfall;
 }
 
@@ -60,7 +67,7 @@ export interface BatchedReply {
 export function createWriteBatcher(
   redis: Redis | Cluster,
   shard: ShardKeys,
-  header: () => Pick<BatchHeader, 'now' | 'backlogLimit' | 'mayExpire'>,
+  header: () => Pick<BatchHeader, 'now' | 'backlogLimit' | 'mayExpire' | 'maxKeys' | 'maxBytes'>,
   replication: () => ReplicationSettings,
 ): TurnBatcher<BatchedWrite, BatchedReply> {
   const state = writerKey(shard, randomBytes(9).toString('base64url'));
@@ -68,8 +75,9 @@ export function createWriteBatcher(
   return new TurnBatcher(
     async (writes) => {
       const calls = writes.map((w) => w.call);
-      const keys = [shard.dirty, state, ...calls.map((c) => c.key)];
+      const keys = writeKeys(shard, state, calls);
       const args = writeArguments(
+        shard,
         { ...header(), batch: ++batch, keptReplies: KEPT_REPLIES, writerTtlMs: WRITER_STATE_TTL_MS },
         calls,
       );
@@ -77,11 +85,12 @@ export function createWriteBatcher(
       levels.delete('memory');
       if (levels.size === 0) {
         const replies = await redis.wbWrite(keys.length, ...(keys as [string, ...string[]]), ...args);
-        return replies.map((reply) => ({ reply }));
+        return replies.map((reply) => ({ reply: decodeWriteReply(reply) }));
       }
       const settings = replication();
       const { replies, confirmation } = await writeAndConfirm(redis, keys, args, levels, settings);
-      return replies.map((reply, i) => {
+      return replies.map((raw, i) => {
+        const reply = decodeWriteReply(raw);
         const shortfall = shortfallOf((writes[i] as BatchedWrite).durability, confirmation, settings);
         return shortfall ? { reply, shortfall } : { reply };
       });
@@ -89,8 +98,6 @@ export function createWriteBatcher(
     { maxItems: MAX_WRITES_PER_CALL, schedule: 'tick', spread: BATCHES_IN_FLIGHT },
   );
 }
-
-let writeScript: { source: string; sha: string } | undefined;
 
 /**
  * Sends the script and the waits in one pipeline. By hand rather than through the defined command: after a
@@ -104,16 +111,11 @@ async function writeAndConfirm(
   args: (string | number)[],
   levels: ReadonlySet<DurabilityLevel>,
   settings: ReplicationSettings,
-): Promise<{ replies: WriteReply[]; confirmation: Confirmation }> {
-  if (!writeScript) {
-    const source = scriptSource('wbWrite');
-    writeScript = { source, sha: createHash('sha1').update(source).digest('hex') };
-  }
+): Promise<{ replies: unknown[]; confirmation: Confirmation }> {
   const waits = confirmationCommands(levels, settings);
   for (const byHash of [true, false]) {
     const pipeline = redis.pipeline();
-    if (byHash) pipeline.evalsha(writeScript.sha, keys.length, ...keys, ...args);
-    else pipeline.eval(writeScript.source, keys.length, ...keys, ...args);
+    pipelineScript(pipeline, 'wbWrite', byHash, keys, args);
     for (const [command, ...waitArgs] of waits) pipeline.call(command, ...waitArgs);
     const results = (await pipeline.exec()) ?? [];
     const [scriptError, replies] = results[0] ?? [new Error('no reply to the write script'), undefined];
@@ -122,7 +124,7 @@ async function writeAndConfirm(
       throw scriptError;
     }
     return {
-      replies: replies as WriteReply[],
+      replies: replies as unknown[],
       confirmation: readConfirmation(waits, results.slice(1) as [Error | null, unknown][]),
     };
   }

@@ -1,39 +1,92 @@
 /*
- * The contract with `lua/write.lua`: its argument layout and its reply, the one place either is written on
- * this side. The status names match the script's `STATUS_*` constants (a unit test compares them). Pure.
+ * The contract with `lua/write.lua` and `lua/fill.lua`: their argument layouts and their replies, the one
+ * place either is written or read on this side. The status names match the scripts' `STATUS_*` constants (a
+ * unit test compares them). Pure.
  */
+import type { ShardKeys } from '../keys.js';
 
 /** Reply statuses; see the constants at the top of `lua/write.lua`. */
 export const WriteStatus = {
   OK: 0,
-  /** The key is not in Redis: load it from the database and write again with a fill. */
+  /** The key is not in Redis, or only partly: load it from the database and write again with a fill. */
   COLD: 1,
   BACKLOG_FULL: 2,
   OVERFLOW: 3,
   /** The record does not exist and this write cannot create it (a required field is missing). */
   NOT_FOUND: 4,
-  /** From the short increment only: the key is deleted; the general form may create the record. */
+  /** From `i` and `add` only: the key is deleted; the general form may create the record. */
   DELETED: 5,
   /** A batch resent after a reconnect, applied once already, whose replies are no longer kept. */
   UNKNOWN: 6,
   /** From an append only: too many events wait in the shard (`backlog.eventLimit`); the value is how many. */
   EVENT_BACKLOG_FULL: 7,
+  /** The fill was read before a flush the key has acknowledged since: load it again. */
+  STALE: 8,
+  /** The memory budget is spent on dirty keys: no clean key could be evicted to make room. */
+  MEMORY_FULL: 9,
 } as const;
 export type WriteStatus = (typeof WriteStatus)[keyof typeof WriteStatus];
 
-/**
- * One write's reply: status, value (an increment's new counter value as decimal text, a `set`'s whole hash, 1 for a
- * delete that deleted, the dirty count or the current counter value on refusals), version, and the flush job's id
- * when the write made the key dirty.
- */
-export type WriteReply = [
-  status: WriteStatus,
-  value?: number | string | string[],
-  version?: number,
-  jobId?: string,
-];
+/** One write's outcome, decoded from the script's reply. */
+export type WriteResult =
+  | {
+      status: typeof WriteStatus.OK;
+      /**
+       * An increment's new counter value (decimal text), an append's sequence number (decimal text), a delete's
+       * 1 or 0, a `set`'s whole hash (field/value list); '' for an add to a partial key, 0 for a `put`.
+       */
+      value: string | number | string[];
+      version: number;
+      /** Set when the write made the key dirty: the flush job the caller enqueues. */
+      jobId?: string;
+    }
+  | { status: typeof WriteStatus.BACKLOG_FULL | typeof WriteStatus.EVENT_BACKLOG_FULL; count: number }
+  /** `current`: the counter's value (or an add's pending sum) that the increment would have taken out of range. */
+  | { status: typeof WriteStatus.OVERFLOW; current: string }
+  | {
+      status:
+        | typeof WriteStatus.COLD
+        | typeof WriteStatus.NOT_FOUND
+        | typeof WriteStatus.DELETED
+        | typeof WriteStatus.UNKNOWN
+        | typeof WriteStatus.STALE
+        | typeof WriteStatus.MEMORY_FULL;
+    };
 
-export type WriteOp = 'i' | 'incr' | 'set' | 'put' | 'del' | 'a';
+/** Decodes one write's reply (`{ status, value, version, jobId }`, see `lua/write.lua`). */
+export function decodeWriteReply(raw: unknown): WriteResult {
+  if (!Array.isArray(raw) || typeof raw[0] !== 'number') {
+    throw new Error(`unexpected reply from the write script: ${JSON.stringify(raw)}`);
+  }
+  const status = raw[0] as WriteStatus;
+  switch (status) {
+    case WriteStatus.OK: {
+      const result: WriteResult = {
+        status,
+        value: raw[1] as string | number | string[],
+        version: Number(raw[2]),
+      };
+      if (typeof raw[3] === 'string') result.jobId = raw[3];
+      return result;
+    }
+    case WriteStatus.BACKLOG_FULL:
+    case WriteStatus.EVENT_BACKLOG_FULL:
+      return { status, count: Number(raw[1]) };
+    case WriteStatus.OVERFLOW:
+      return { status, current: String(raw[1]) };
+    case WriteStatus.COLD:
+    case WriteStatus.NOT_FOUND:
+    case WriteStatus.DELETED:
+    case WriteStatus.UNKNOWN:
+    case WriteStatus.STALE:
+    case WriteStatus.MEMORY_FULL:
+      return { status };
+    default:
+      throw new Error(`unexpected status from the write script: ${JSON.stringify(raw)}`);
+  }
+}
+
+export type WriteOp = 'i' | 'add' | 'incr' | 'set' | 'put' | 'del' | 'a';
 
 /** One write for the script: its data key, op and the op's arguments. */
 export interface WriteCall {
@@ -61,8 +114,8 @@ export function createArgs(missingRequired: number, defaults: readonly string[])
 export const NO_CREATE: readonly string[] = ['0', '0'];
 
 /**
- * The short increment of a key Redis holds: field, delta, least and largest value, and the field's ranking
- * key when it is ranked.
+ * An increment of a counter: field, delta, least and largest value, and the field's ranking key when it is
+ * ranked. `i` needs the key in Redis in whole (the short form of the hot path); `add` needs nothing.
  */
 export function incrementCall(
   key: string,
@@ -71,10 +124,11 @@ export function incrementCall(
   min: number,
   max: number,
   rankingKey?: string,
+  op: 'i' | 'add' = 'i',
 ): WriteCall {
   const args = incrementArgs(field, by, min, max);
   if (rankingKey !== undefined) args.push(rankingKey);
-  return { key, op: 'i', args };
+  return { key, op, args };
 }
 
 /** An entity's ranked fields as the general form ends: their count, then field/ranking key pairs. */
@@ -87,7 +141,7 @@ export const NO_RANKINGS: readonly string[] = ['0'];
 /** The general form of a write: fill, creation arguments, the op's own arguments, then the rankings. */
 export function generalCall(
   key: string,
-  op: Exclude<WriteOp, 'i' | 'a'>,
+  op: 'incr' | 'set' | 'put' | 'del',
   fill: Fill,
   create: readonly string[],
   opArgs: readonly string[],
@@ -106,16 +160,12 @@ export function setArgs(pairs: readonly string[]): string[] {
   return [String(pairs.length / 2), ...pairs];
 }
 
-/**
- * An event of an append entity (`lua/includes/append-event.lua`): fill mode and version (a cold key's highest
- * sequence number in the database; {@link NO_FILL}'s first two for a key Redis must hold), the most events
- * that may wait in the shard (0: no limit), then the encoded event.
- */
-export function appendCall(key: string, fill: Fill, eventLimit: number, event: string): WriteCall {
-  return { key, op: 'a', args: [fill[0] as string, fill[1] as string, String(eventLimit), event] };
+/** An event of an append entity: the most events that may wait in the shard (0: no limit), the encoded event. */
+export function appendCall(key: string, eventLimit: number, event: string): WriteCall {
+  return { key, op: 'a', args: [String(eventLimit), event] };
 }
 
-/** The arguments shared by a batch (ARGV[1..6]). */
+/** The arguments shared by a batch (ARGV[1..9]). */
 export interface BatchHeader {
   now: number;
   backlogLimit: number;
@@ -123,10 +173,30 @@ export interface BatchHeader {
   batch: number;
   keptReplies: number;
   writerTtlMs: number;
+  /** The shard's memory budget (0: none). */
+  maxKeys: number;
+  maxBytes: number;
+}
+
+/** The script's KEYS: the shard's own keys, the writer's state, then each write's data key. */
+export function writeKeys(shard: ShardKeys, writerState: string, calls: readonly WriteCall[]): string[] {
+  return [
+    shard.dirty,
+    writerState,
+    shard.clock,
+    shard.pendingEvents,
+    shard.clean,
+    shard.memory,
+    ...calls.map((c) => c.key),
+  ];
 }
 
 /** The script's ARGV for a batch: the header, then one `op, count, ...args` record per write. */
-export function writeArguments(header: BatchHeader, calls: readonly WriteCall[]): (string | number)[] {
+export function writeArguments(
+  shard: ShardKeys,
+  header: BatchHeader,
+  calls: readonly WriteCall[],
+): (string | number)[] {
   const argv: (string | number)[] = [
     header.now,
     header.backlogLimit,
@@ -134,10 +204,45 @@ export function writeArguments(header: BatchHeader, calls: readonly WriteCall[])
     header.batch,
     header.keptReplies,
     header.writerTtlMs,
+    shard.dataKeyPrefixLength,
+    header.maxKeys,
+    header.maxBytes,
   ];
   for (const call of calls) {
     argv.push(call.op, call.args.length);
     for (const arg of call.args) argv.push(arg);
   }
   return argv;
+}
+
+/** What `lua/fill.lua` did with a load. */
+export type FillResult =
+  | { status: 'ok'; hash: string[] }
+  /** The memory budget left no room: answer from the load without caching it. */
+  | { status: 'uncached' }
+  /** The load predates a flush the key acknowledged since: load again. */
+  | { status: 'stale' }
+  /** A partial key whose record has no row, and adds alone cannot create it. */
+  | { status: 'absent' };
+
+/** The fill script's KEYS and ARGV: the key, the shard's budget keys, then the load and the creation arguments. */
+export function fillCall(
+  shard: ShardKeys,
+  key: string,
+  settings: { ttlMs: number; now: number; maxKeys: number; maxBytes: number },
+  fill: Fill,
+  create: readonly string[],
+): { keys: string[]; args: (string | number)[] } {
+  return {
+    keys: [key, shard.dirty, shard.clean, shard.memory],
+    args: [settings.ttlMs, settings.now, settings.maxKeys, settings.maxBytes, ...fill, ...create],
+  };
+}
+
+export function decodeFillReply(raw: unknown): FillResult {
+  if (!Array.isArray(raw)) throw new Error(`unexpected reply from the fill script: ${JSON.stringify(raw)}`);
+  const [status, hash] = raw as [string, string[]];
+  if (status === 'ok') return { status, hash };
+  if (status === 'uncached' || status === 'stale' || status === 'absent') return { status };
+  throw new Error(`unexpected reply from the fill script: ${JSON.stringify(raw)}`);
 }

@@ -7,7 +7,6 @@ import {
   NotReplicatedError,
   UnavailableError,
   ValidationError,
-  WriteBehindError,
 } from '../errors.js';
 import { type FlushJob, flushJob } from '../flush/job.js';
 import { dataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
@@ -34,7 +33,7 @@ import {
   rankingArgs,
   setArgs,
   type WriteCall,
-  type WriteReply,
+  type WriteResult,
   WriteStatus,
 } from './protocol.js';
 
@@ -55,16 +54,26 @@ interface ShardRankings {
 
 /** What a write does, in the script's terms (see `write/protocol.ts`). */
 export type WriteIntent =
+  /** An increment that answers the new total: may load a cold key. */
   | { op: 'incr'; field: ResolvedField; by: number }
+  /** An increment that answers nothing and never reads the database. */
+  | { op: 'add'; field: ResolvedField; by: number }
+  /** `set` names some fields (may load a cold key); `put` names every one (never reads). */
   | { op: 'set' | 'put'; pairs: readonly string[]; named: ReadonlySet<string> }
   | { op: 'del' }
-  /** An event of an append entity, encoded (see `encodeEvent`). */
+  /** An event of an append entity, encoded (see `encodeEvent`): never reads. */
   | { op: 'append'; event: string };
 
+/** The script's reply to a write that stood. */
+export type WriteDone = Extract<WriteResult, { status: typeof WriteStatus.OK }>;
+
+/** How often a write loads a key again that a flush acknowledged while it was loading (status STALE). */
+export const MAX_STALE_LOADS = 5;
+
 /**
- * The write side of the cache: sends writes through the shard's batcher, loads a cold key and writes again,
- * applies the backlog policy, turns the script's refusals into typed errors, and enqueues the flush job of a
- * key the write made dirty.
+ * The write side of the cache: sends writes through the shard's batcher, loads a key the write needs the
+ * value of and writes again, applies the backlog policy, turns the script's refusals into typed errors, and
+ * enqueues the flush job of a key the write made dirty.
  */
 export class Writer {
   readonly #context: Context;
@@ -100,53 +109,65 @@ export class Writer {
     return { entity, id, shard, key: dataKey(shard, entity.name, id) };
   }
 
+  /** The shard's memory budget: the cache's divided among the shards (0: none). */
+  budget(): { maxKeys: number; maxBytes: number } {
+    const { memory, shards } = this.#context.options;
+    return { maxKeys: Math.ceil(memory.maxKeys / shards), maxBytes: Math.ceil(memory.maxBytes / shards) };
+  }
+
   /**
-   * Runs a write; on a cold key loads it and runs it again with the loaded state; waits or refuses while the
-   * backlog is full; enqueues the flush job when the write made the key dirty. Returns the script's reply, or
-   * throws {@link NotReplicatedError} when the write stands but its `durability` was not confirmed.
+   * Runs a write; when the script needs the key's stored state, loads it and runs it again with it; waits or
+   * refuses while the backlog is full; enqueues the flush job when the write made the key dirty. Returns the
+   * script's answer, or throws {@link NotReplicatedError} when the write stands but its `durability` was not
+   * confirmed.
    */
   async write(
     address: Address,
     intent: WriteIntent,
     durability: DurabilityLevel = this.#context.options.durability,
-  ): Promise<WriteReply> {
+  ): Promise<WriteDone> {
     const { options } = this.#context;
-    const { entity, id, key } = address;
+    const { entity, id } = address;
     if (durability === 'fsync') await this.#checkFsync();
     let fill: Fill = NO_FILL;
+    let loads = 0;
     const deadline = Date.now() + options.backlog.waitTimeoutMs;
-    // An increment tries the short form first; a cold or deleted key takes the general one.
-    let short = intent.op === 'incr';
+    // Increments try a short form first: `i` needs the key in Redis in whole, `add` nothing. A key the short
+    // form cannot serve (deleted, or not held in whole for `i`) takes the general form.
+    let form: 'i' | 'add' | 'general' = intent.op === 'incr' ? 'i' : intent.op === 'add' ? 'add' : 'general';
     for (let backoff = 5; ; ) {
-      const call =
-        short && intent.op === 'incr'
-          ? incrementCall(
-              key,
-              intent.field.name,
-              intent.by,
-              intent.field.min,
-              intent.field.max,
-              this.#rankingsOf(address).keyOf.get(intent.field.name),
-            )
-          : this.#generalCall(address, intent, fill);
+      const call = this.#call(address, intent, form, fill);
       const { reply, shortfall } = await callRedis(() =>
         this.#writeBatcher(address.shard).submit({ call, durability }),
       );
-      switch (reply[0]) {
+      switch (reply.status) {
         case WriteStatus.OK:
           // The enqueue goes unconfirmed: a job lost in a failover is found again by the sweep, from the dirty
           // index that the script wrote with the data and that the wait confirmed.
-          if (reply[3]) await this.#enqueue(address, reply[3]);
+          if (reply.jobId) await this.#enqueue(address, reply.jobId);
           if (shortfall) {
             throw new NotReplicatedError(shortfall, `this write to ${entity.name} ${JSON.stringify(id)}`);
           }
           return reply;
         case WriteStatus.COLD:
+          // An add never loads: the key left Redis between its two forms, and the short form serves it again.
+          if (intent.op === 'add') {
+            form = 'add';
+            continue;
+          }
           fill = await this.loadFill(entity, id);
-          short = false;
+          form = 'general';
+          continue;
+        case WriteStatus.STALE:
+          if (++loads > MAX_STALE_LOADS) {
+            throw new UnavailableError(
+              `${entity.name} ${JSON.stringify(id)} was flushed again during each of ${MAX_STALE_LOADS} loads; try again`,
+            );
+          }
+          fill = await this.loadFill(entity, id);
           continue;
         case WriteStatus.DELETED:
-          short = false;
+          form = 'general';
           continue;
         case WriteStatus.UNKNOWN:
           throw new UnavailableError(
@@ -154,18 +175,25 @@ export class Writer {
           );
         case WriteStatus.BACKLOG_FULL:
         case WriteStatus.EVENT_BACKLOG_FULL:
+        case WriteStatus.MEMORY_FULL:
           if (options.backlog.policy === 'wait' && Date.now() < deadline) {
             await sleep(Math.min(backoff, deadline - Date.now()));
             backoff = Math.min(backoff * 2, 100);
             continue;
           }
-          throw reply[0] === WriteStatus.EVENT_BACKLOG_FULL
-            ? new BacklogFullError(Number(reply[1]), options.backlog.eventLimit, 'events')
-            : new BacklogFullError(Number(reply[1]), options.backlog.limit);
+          if (reply.status === WriteStatus.EVENT_BACKLOG_FULL) {
+            throw new BacklogFullError(reply.count, options.backlog.eventLimit, 'events');
+          }
+          if (reply.status === WriteStatus.BACKLOG_FULL) {
+            throw new BacklogFullError(reply.count, options.backlog.limit);
+          }
+          throw new BacklogFullError(this.budget().maxKeys, this.budget().maxKeys, 'memory');
         case WriteStatus.OVERFLOW: {
-          const { field, by } = intent as Extract<WriteIntent, { op: 'incr' }>;
+          const { field, by } = intent as Extract<WriteIntent, { op: 'incr' | 'add' }>;
           throw new ValidationError(
-            `${entity.name}.${field.name} would leave its range ${field.min} to ${field.max} (column ${field.column} is ${field.type.sql}): it is ${reply[1]}, the increment is ${by}`,
+            form === 'add'
+              ? `${entity.name}.${field.name}: what is added to it since its last flush would be ${reply.current}, more than column ${field.column} (${field.type.sql}) can ever hold (${field.min} to ${field.max})`
+              : `${entity.name}.${field.name} would leave its range ${field.min} to ${field.max} (column ${field.column} is ${field.type.sql}): it is ${reply.current}, the increment is ${by}`,
             'COUNTER_OVERFLOW',
           );
         }
@@ -176,13 +204,18 @@ export class Writer {
             `${entity.name} ${JSON.stringify(id)} does not exist, and a write that creates it must name ${missing.join(', ')} (no default)`,
           );
         }
-        default:
-          throw new WriteBehindError(
-            'UNAVAILABLE',
-            `unexpected reply from the write script: ${JSON.stringify(reply)}`,
-          );
       }
     }
+  }
+
+  /** The script call of a write in the given form. */
+  #call(address: Address, intent: WriteIntent, form: 'i' | 'add' | 'general', fill: Fill): WriteCall {
+    if ((intent.op === 'incr' || intent.op === 'add') && form !== 'general') {
+      const { field, by } = intent;
+      const ranking = this.#rankingsOf(address).keyOf.get(field.name);
+      return incrementCall(address.key, field.name, by, field.min, field.max, ranking, form);
+    }
+    return this.#generalCall(address, intent, fill);
   }
 
   /** Loads a key from the database as the script's fill: mode, version, field/value pairs in Redis form. */
@@ -220,18 +253,17 @@ export class Writer {
   /** The general form: the fill, the creation arguments (built only here), then the op's own arguments. */
   #generalCall(address: Address, intent: WriteIntent, fill: Fill): WriteCall {
     const { entity, key } = address;
-    if (intent.op === 'append') {
-      return appendCall(key, fill, this.#context.options.backlog.eventLimit, intent.event);
-    }
+    if (intent.op === 'append')
+      return appendCall(key, this.#context.options.backlog.eventLimit, intent.event);
     const rankings = this.#rankingsOf(address).args;
     if (intent.op === 'del') return generalCall(key, 'del', fill, NO_CREATE, [], rankings);
-    if (intent.op === 'incr') {
+    if (intent.op === 'incr' || intent.op === 'add') {
       const { field, by } = intent;
       return generalCall(
         key,
         'incr',
         fill,
-        this.#createArgs(entity, new Set()),
+        this.creationArgs(entity, new Set()),
         incrementArgs(field.name, by, field.min, field.max),
         rankings,
       );
@@ -240,7 +272,7 @@ export class Writer {
       key,
       intent.op,
       fill,
-      this.#createArgs(entity, intent.named),
+      this.creationArgs(entity, intent.named),
       setArgs(intent.pairs),
       rankings,
     );
@@ -261,7 +293,7 @@ export class Writer {
   }
 
   /** What creating the record needs: how many required fields the write leaves out, the others' defaults. */
-  #createArgs(entity: ResolvedEntity, named: ReadonlySet<string>): string[] {
+  creationArgs(entity: ResolvedEntity, named: ReadonlySet<string>): string[] {
     let missing = 0;
     const defaults: string[] = [];
     for (const field of entity.fields) {
@@ -284,6 +316,7 @@ export class Writer {
           now: Date.now(),
           backlogLimit: options.backlog.limit,
           mayExpire: options.cacheTtlMs > 0,
+          ...this.budget(),
         }),
         () => options.replication,
       ),

@@ -2,9 +2,13 @@
 // codes the Lua declares by name. No server needed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { shardKeys } from '../../src/keys.ts';
 import { resolveIncludes, scriptSource } from '../../src/scripts.ts';
 import {
+  appendCall,
   createArgs,
+  decodeFillReply,
+  decodeWriteReply,
   fillArgs,
   generalCall,
   incrementCall,
@@ -26,7 +30,17 @@ test('the status codes are the constants write.lua declares, name for name', () 
 
 test('write arguments: the batch header, then op, count and arguments per write', () => {
   const argv = writeArguments(
-    { now: 1000, backlogLimit: 5, mayExpire: false, batch: 7, keptReplies: 1024, writerTtlMs: 60_000 },
+    shardKeys('p', 0, 1),
+    {
+      now: 1000,
+      backlogLimit: 5,
+      mayExpire: false,
+      batch: 7,
+      keptReplies: 1024,
+      writerTtlMs: 60_000,
+      maxKeys: 10,
+      maxBytes: 2048,
+    },
     [
       incrementCall('k1', 'likes', 1, -9, 9),
       generalCall('k2', 'del', NO_FILL, NO_CREATE, []),
@@ -38,6 +52,8 @@ test('write arguments: the batch header, then op, count and arguments per write'
         setArgs(['b', 'n1']),
       ),
       incrementCall('k4', 'likes', 2, -9, 9, '{p:0}:rank:video:likes'),
+      incrementCall('k6', 'views', -3, -9, 9, undefined, 'add'),
+      appendCall('k7', 100, '["st"]'),
       generalCall(
         'k5',
         'incr',
@@ -55,6 +71,9 @@ test('write arguments: the batch header, then op, count and arguments per write'
     7,
     1024,
     60_000,
+    '{p:0}:e:'.length,
+    10,
+    2048,
     'i',
     4,
     'likes',
@@ -91,6 +110,16 @@ test('write arguments: the batch header, then op, count and arguments per write'
     '-9',
     '9',
     '{p:0}:rank:video:likes',
+    'add',
+    4,
+    'views',
+    '-3',
+    '-9',
+    '9',
+    'a',
+    2,
+    '100',
+    '["st"]',
     'incr',
     12,
     '',
@@ -108,6 +137,24 @@ test('write arguments: the batch header, then op, count and arguments per write'
   ]);
 });
 
+test('replies decode into typed results; anything else is an error', () => {
+  assert.deepEqual(decodeWriteReply([0, '5', 1_700_000_000_000_001, 'video.v1.v1700000000000001']), {
+    status: WriteStatus.OK,
+    value: '5',
+    version: 1_700_000_000_000_001,
+    jobId: 'video.v1.v1700000000000001',
+  });
+  assert.deepEqual(decodeWriteReply([0, '', 9]), { status: WriteStatus.OK, value: '', version: 9 });
+  assert.deepEqual(decodeWriteReply([2, 77]), { status: WriteStatus.BACKLOG_FULL, count: 77 });
+  assert.deepEqual(decodeWriteReply([3, '41']), { status: WriteStatus.OVERFLOW, current: '41' });
+  assert.deepEqual(decodeWriteReply([8]), { status: WriteStatus.STALE });
+  assert.throws(() => decodeWriteReply([42]), /unexpected status/);
+  assert.throws(() => decodeWriteReply('OK'), /unexpected reply/);
+  assert.deepEqual(decodeFillReply(['ok', ['a', 'b']]), { status: 'ok', hash: ['a', 'b'] });
+  assert.deepEqual(decodeFillReply(['stale', []]), { status: 'stale' });
+  assert.throws(() => decodeFillReply(['nope', []]), /unexpected reply/);
+});
+
 test('a cold key without a row is filled as absent', () => {
   assert.deepEqual(fillArgs({ version: 3 }), ['absent', '3', '0']);
 });
@@ -122,7 +169,15 @@ test('includes are inlined once each, recursively, and nothing else changes', ()
     (name) => files[name] as string,
   );
   assert.equal(out, 'local A = 1\nlocal B = 2\n\nreturn A + B');
-  for (const name of ['wbWrite', 'wbSweep', 'wbFill', 'wbSnapshot', 'wbJobId'] as const) {
+  for (const name of [
+    'wbWrite',
+    'wbSweep',
+    'wbFill',
+    'wbSnapshot',
+    'wbJobId',
+    'wbAck',
+    'wbRankingBuild',
+  ] as const) {
     assert.doesNotMatch(scriptSource(name), /@include/, `${name} has every include resolved`);
   }
   assert.match(scriptSource('wbSweep'), /local function flushJobId/);
