@@ -41,7 +41,7 @@
 
   Rankings: a ranked counter's value is also the score of the key's id in the shard's ranking of that field,
   set in the same atomic write: an absolute ZADD on every write that leaves the record whole and existing, a
-  ZREM on a delete, a ZINCRBY for an 'add' to a partial key whose place is known (see `rankDelta`).
+  ZREM on a delete, a ZINCRBY for an 'add' to a partial key (see `rankDelta`).
 
   Memory budget (ARGV[8], ARGV[9]): a key that comes into Redis needs room; clean keys are evicted least
   recently used first to make it (never a dirty one), and with only dirty keys left the write is refused.
@@ -169,16 +169,12 @@ local function increment(key, p, count)
   return finish(key, meta[1], alreadyDirty, value)
 end
 
--- A partial key's ranked counter moved by `delta`: its score moves too where the ranking knows the key's
--- place (a finite score), or knows the key has none (the ranking is built and lacks it: no stored row). Else
--- the ranking is unbuilt, or being built with a placeholder for the key, and its build adds what is pending.
+-- A partial key's ranked counter moved by `delta`: its score moves too, unless it is a build's placeholder
+-- (-inf), whose 'db' pass adds what is pending. A key the ranking lacks enters at `delta`: right when it has no
+-- stored row, and a build not yet past it replaces it with the stored value plus what is pending (its passes
+-- enter such a key as a placeholder only if absent, then overwrite it: lua/ranking-build.lua).
 local function rankDelta(ranking, member, delta)
-  local score = rcall('ZSCORE', ranking, member)
-  if score then
-    if score ~= '-inf' then rcall('ZINCRBY', ranking, delta, member) end
-  elseif rcall('ZSCORE', ranking, '') then
-    rcall('ZINCRBY', ranking, delta, member)
-  end
+  if rcall('ZSCORE', ranking, member) ~= '-inf' then rcall('ZINCRBY', ranking, delta, member) end
 end
 
 -- 'add': an increment that never reads the database. A key Redis lacks becomes a partial key holding the
