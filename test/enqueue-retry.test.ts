@@ -13,7 +13,9 @@ test('a flush job whose enqueue failed is enqueued once Redis takes it, with no 
   const user = `wb-enqueue-${randomBytes(4).toString('hex')}`;
   const prefix = testPrefix();
   // Every key of the cache but its BullMQ queue (`{prefix:0}:flush:...`).
-  const cacheKeys = ['e:*', 'dirty', 'events', 'w:*', 'rank:*', 'failed', 'clock', 'clean', 'memory'].map((k) => `~{${prefix}:*}:${k}`);
+  const cacheKeys = ['e:*', 'dirty', 'events', 'w:*', 'rank:*', 'failed', 'clock', 'clean', 'memory'].map(
+    (k) => `~{${prefix}:*}:${k}`,
+  );
   await admin.acl('SETUSER', user, 'reset', 'on', 'nopass', '+@all', ...cacheKeys);
   const url = new URL(REDIS_URL);
   url.username = user;

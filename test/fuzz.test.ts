@@ -1,14 +1,18 @@
 // Guarantee 11, hostile input: Every library call with arbitrary entity names, ids, fields and values either
 // succeeds with a valid result or throws a WriteBehindError (never another error type), and a rejected call
 // leaves Redis untouched. The api in front of it never answers 500 and always answers errors as
-// `{ error: { code, message } }`.
+// `{ error: { code, message } }`. The inputs differ per run: the seed is printed with the results, and
+// FUZZ_SEED=<seed> repeats a run.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type Logger, WriteBehindError } from '@write-behind/core';
+import { shardKeys, writerKey } from '@write-behind/core/internal';
 import { type DemoCache, type DemoEntities, demoEntities } from '@write-behind/demo';
 import {
   createHarness,
   createTestCache,
+  fuzzSeed,
   type Harness,
   prefixPattern,
   REDIS_URL,
@@ -20,18 +24,27 @@ import request from 'supertest';
 import { createApp } from '../apps/api/src/app.ts';
 
 const NUM_RUNS = 100;
+const SEED = fuzzSeed();
+/** Printed with each property's result, so that a failure names how to repeat it. */
+const seedNote = `fast-check seed ${SEED} (FUZZ_SEED=${SEED} npm test -- test/fuzz.test.ts repeats this run)`;
 const redis = new Redis(REDIS_URL);
 after(() => redis.quit());
 
-/** Every key under a prefix, with its type and content, to prove a rejected call changed nothing. */
+/**
+ * Every key under a prefix (of a one-shard cache), with its type and content, to prove a rejected call changed
+ * nothing. Two kinds of key are left out, being no state of the cache: BullMQ's queue meta key, which BullMQ
+ * writes on its own schedule after the queue is created; and the writers' batch records (`writerKey`), in which
+ * the write script notes every batch it applied so that a batch sent again applies at most once: a refusal
+ * decided by the script (NOT_FOUND for a partial set of an absent record) is a reply of such a batch.
+ */
 async function snapshot(prefix: string): Promise<string> {
+  const writerRecord = writerKey(shardKeys(prefix, 0, 1), '');
   const keys: string[] = [];
   let cursor = '0';
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1000);
     cursor = next;
-    // BullMQ writes its queue's meta key on its own schedule after the queue is created: not ours.
-    keys.push(...found.filter((key) => !key.endsWith(':meta')));
+    keys.push(...found.filter((key) => !key.endsWith(':meta') && !key.startsWith(writerRecord)));
   } while (cursor !== '0');
   keys.sort();
   const parts: string[] = [];
@@ -162,7 +175,8 @@ describe('the library API under hostile input', () => {
   });
   after(() => h.close());
 
-  test('every call succeeds with a valid result or throws a WriteBehindError, and a refusal writes nothing', async () => {
+  test('every call succeeds with a valid result or throws a WriteBehindError, and a refusal writes nothing', async (t) => {
+    t.diagnostic(seedNote);
     // The typed API is bypassed on purpose: callers from JavaScript or untyped JSON pass anything.
     const cache = h.cache as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     await fc.assert(
@@ -205,10 +219,24 @@ describe('the library API under hostile input', () => {
             `${what} reads back`,
           );
       }),
-      { numRuns: NUM_RUNS, seed: 5 },
+      { numRuns: NUM_RUNS, seed: SEED },
     );
   });
 });
+
+/** Marks a BigInt in {@link jsonBody}'s first pass; no generated string holds it. */
+const BIGINT_MARK = `bigint-${randomUUID()}:`;
+
+/**
+ * A request body as a client sends it: JSON, where a BigInt (which `JSON.stringify` refuses) is the number
+ * literal it stands for, too large for a double. Symbols and functions are left out, as JSON leaves them.
+ */
+function jsonBody(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? `${BIGINT_MARK}${v}` : v)).replace(
+    new RegExp(`"${BIGINT_MARK}(-?\\d+)"`, 'g'),
+    '$1',
+  );
+}
 
 describe('the HTTP api under hostile requests', () => {
   let world: TestCache<DemoEntities>;
@@ -221,7 +249,8 @@ describe('the HTTP api under hostile requests', () => {
   });
   after(() => world.close());
 
-  test('never a 500, and every error body is { error: { code, message } }', async () => {
+  test('never a 500, and every error body is { error: { code, message } }', async (t) => {
+    t.diagnostic(seedNote);
     const app = createApp({ cache, logger });
     const pathId = fc.oneof(
       fc.string({ minLength: 1, maxLength: 30 }).map(encodeURIComponent),
@@ -259,10 +288,8 @@ describe('the HTTP api under hostile requests', () => {
           },
           { requiredKeys: [] },
         )
-        .map((o) => JSON.stringify(o)),
-      fc
-        .record({ type: hostileString, context: hostileValue }, { requiredKeys: [] })
-        .map((o) => JSON.stringify(o)),
+        .map(jsonBody),
+      fc.record({ type: hostileString, context: hostileValue }, { requiredKeys: [] }).map(jsonBody),
     );
     const route = fc.constantFrom(
       ['post', 'videos', 'likes'],
@@ -294,7 +321,7 @@ describe('the HTTP api under hostile requests', () => {
           assert.equal(typeof res.body?.error?.message, 'string', what);
         }
       }),
-      { numRuns: NUM_RUNS * 2, seed: 7 },
+      { numRuns: NUM_RUNS * 2, seed: SEED },
     );
     // 503s are logged as errors by design; anything else logged would be an unexpected failure.
     // (Ids with U+0000 answer 503 UNAVAILABLE today: see test/nul-bytes.test.ts.)

@@ -2,7 +2,8 @@
 // not acknowledged does not apply an increment twice.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createHarness, eventually, forwardingStore, type Harness, videoRow } from '@write-behind/testkit';
+import { bullWorkersOf } from '@write-behind/core/internal';
+import { createHarness, forwardingStore, type Harness, videoRow, withTimeout } from '@write-behind/testkit';
 
 let h: Harness;
 let failAfterCommit = 0;
@@ -36,26 +37,64 @@ test('an older version never overwrites a newer row, whatever the arrival order'
 });
 
 test('a flush that committed but was not acknowledged is retried without double-applying', async () => {
-  await h.startWorker();
-  for (let i = 0; i < 7; i++) await h.cache.increment('video', 'once', 'likes', 3);
-  failAfterCommit = 2;
-  await h.cache.flushed('video', 'once', { timeoutMs: 10_000 });
-  assert.equal(failAfterCommit, 0, 'the flush failed twice after committing');
-  assert.equal((await videoRow(h.db, 'once'))?.likes, 21);
-  assert.equal((await h.cache.get('video', 'once'))?.likes, 21);
+  const worker = await h.startWorker();
+  try {
+    for (let i = 0; i < 7; i++) await h.cache.increment('video', 'once', 'likes', 3);
+    failAfterCommit = 2;
+    await h.cache.flushed('video', 'once', { timeoutMs: 10_000 });
+    assert.equal(failAfterCommit, 0, 'the flush failed twice after committing');
+    assert.equal((await videoRow(h.db, 'once'))?.likes, 21);
+    assert.equal((await h.cache.get('video', 'once'))?.likes, 21);
+  } finally {
+    await worker.close();
+  }
 });
 
 test('retrying an old job (as an operator would) writes the current state, never a stale snapshot', async () => {
+  // Two flushed episodes; the first one's job id is the one an operator would retry.
+  const worker = await h.startWorker();
   await h.cache.increment('video', 'retry', 'likes', 10);
+  const firstJobId = await h.jobIdOf('video', 'retry');
+  assert.ok(firstJobId, 'the first episode has a flush job');
   await h.cache.flushed('video', 'retry', { timeoutMs: 10_000 });
   await h.cache.increment('video', 'retry', 'likes', 5);
   await h.cache.flushed('video', 'retry', { timeoutMs: 10_000 });
-  // Re-add a job with the first episode's id, as a retried completed job would run.
-  const queue = h.queue;
-  const job = await queue.add('flush', { entity: 'video', id: 'retry' }, { jobId: 'video.retry.v1-replay' });
-  assert.ok(
-    await eventually(async () => (await queue.getJobState(job.id as string)) === 'unknown'),
-    'the replayed job ran',
+  await worker.close();
+  const flushed = await videoRow(h.db, 'retry');
+  assert.equal(flushed?.likes, 15);
+
+  // A third write that only the retried job can flush: no worker runs, and the write's own job is removed.
+  await h.cache.increment('video', 'retry', 'likes', 7);
+  const ownJobId = await h.jobIdOf('video', 'retry');
+  assert.ok(ownJobId && ownJobId !== firstJobId, 'the third write has a job of its own');
+  assert.equal(await h.queue.remove(ownJobId), 1, "the third write's own job is removed");
+  assert.deepEqual(await videoRow(h.db, 'retry'), flushed, 'the row lacks the third write before the retry');
+
+  // Re-add the first episode's job, as a retried completed job would run, and see what it did.
+  const retrying = await h.startWorker({ sweep: false });
+  const [bullWorker] = bullWorkersOf(retrying);
+  assert.ok(bullWorker, 'the worker serves the shard');
+  const outcome = new Promise<unknown>((resolve, reject) => {
+    bullWorker.on('completed', (job, result) => {
+      if (job.id === firstJobId) resolve(result);
+    });
+    bullWorker.on('failed', (job, error) => {
+      if (job?.id === firstJobId) reject(error);
+    });
+  });
+  await h.queue.add('flush', { entity: 'video', id: 'retry' }, { jobId: firstJobId });
+  assert.equal(
+    await withTimeout(outcome, 15_000, 'the retried job'),
+    'flushed',
+    'the retried job wrote the key',
   );
-  assert.deepEqual(await videoRow(h.db, 'retry'), { likes: 15, views: 0, version: 2 });
+  const row = await videoRow(h.db, 'retry');
+  assert.equal(
+    row?.likes,
+    22,
+    'the row holds the current state, with the write made after the first episode',
+  );
+  assert.ok(row && flushed && row.version > flushed.version, 'at the current, newer version');
+  assert.equal((await h.cache.get('video', 'retry'))?.likes, 22);
+  await h.cache.flushed('video', 'retry', { timeoutMs: 10_000 });
 });

@@ -3,19 +3,25 @@
 // and afterwards every acknowledged increment is in PostgreSQL. With `durability: 'memory'` (the default)
 // replication is asynchronous, so the last writes a master acknowledged before it died may be missing from
 // its replica: the test reports how many. With `durability: 'replicas'` every acknowledged write must be there.
+// On loopback a replica trails its master by well under a millisecond, so the load alone cannot tell
+// 'replicas' from 'memory': the last test cuts a master off from its replicas and fails it over then.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_OPTIONS, type DurabilityLevel } from '@write-behind/core';
+import { DEFAULT_OPTIONS, type DurabilityLevel, NotReplicatedError } from '@write-behind/core';
 import { defineScripts, shardKeys } from '@write-behind/core/internal';
 import {
   createWorld,
   entities,
+  eventually,
   type RedisCluster,
   startIncrementLoad,
+  startPgProxy,
   startRedisCluster,
   type TestEntities,
+  testPrefix,
   type World,
+  withNode,
   withTimeout,
 } from '@write-behind/testkit';
 import { type Cluster, Redis } from 'ioredis';
@@ -184,7 +190,7 @@ async function dirtyKeys(world: World<TestEntities>, killed: number): Promise<ob
     found.push({ shard, zcard: await within(2000, () => redis.zcard(keys.dirty)), byNode });
     const dirty = await within(2000, () => redis.zrange(keys.dirty, '0', '20'));
     for (const key of Array.isArray(dirty) ? dirty : []) {
-      const jobId = await within(2000, () => redis.wbJobId(key));
+      const jobId = await within(2000, () => redis.wbJobId(key, keys.dataKeyPrefixLength));
       const queue = world.cache.queues[shard];
       const state =
         typeof jobId === 'string' && queue ? await within(2000, () => queue.getJobState(jobId)) : 'no job id';
@@ -266,3 +272,103 @@ test("durability 'replicas': nothing acknowledged is lost in a failover", FAILOV
     await closeWithin(world);
   }
 });
+
+// Last: it reroutes a master's replication through a proxy, and kills that master.
+test(
+  "a partition between a master and its replicas, then a failover: no 'replicas' write acknowledged is lost",
+  FAILOVER,
+  async (t) => {
+    const masters = await cluster.masters();
+    const target = [...masters].sort((a, b) => b.replicas.length - a.replicas.length)[0];
+    assert.ok(target && target.replicas.length > 0, `a master with a replica: ${JSON.stringify(masters)}`);
+    // One shard, on that master.
+    let prefix = '';
+    let slot = -1;
+    for (let attempt = 0; attempt < 500 && slot < 0; attempt++) {
+      const candidate = testPrefix();
+      const candidateSlot = Number(await redis.cluster('KEYSLOT', shardKeys(candidate, 0, 1).tag));
+      if (target.slots.some(([first, last]) => candidateSlot >= first && candidateSlot <= last)) {
+        prefix = candidate;
+        slot = candidateSlot;
+      }
+    }
+    assert.ok(slot >= 0, `a prefix whose shard is served by ${target.port}`);
+
+    // The master announces a proxy's port instead of its own, so its replicas follow it through the proxy, which
+    // can then freeze their links alone: clients still write to the master, and no replica hears of it.
+    const link = await startPgProxy({ host: '127.0.0.1', port: target.port });
+    let world: World<TestEntities> | undefined;
+    try {
+      await withNode(target.port, (r) => r.config('SET', 'cluster-announce-port', String(link.port)));
+      const following = async () => {
+        const infos = await Promise.all(
+          target.replicas.map((port) => withNode(port, (r) => r.info('replication')).catch(() => '')),
+        );
+        return infos.every(
+          (info) => info.includes(`master_port:${link.port}`) && info.includes('master_link_status:up'),
+        );
+      };
+      assert.ok(
+        await eventually(following, 30_000, 100),
+        'the replicas follow their master through the proxy',
+      );
+
+      world = await createWorld(entities, {
+        shards: 1,
+        prefix,
+        redis,
+        replication: { replicas: 1, timeoutMs: 300 },
+      });
+      const confirmed = await world.cache.increment('video', 'p', 'likes', 10, { durability: 'replicas' });
+      assert.equal(confirmed, 10, 'confirmed by a replica before the partition');
+
+      link.freezeReplication();
+      const MEMORY_WRITES = 5;
+      for (let i = 0; i < MEMORY_WRITES; i++) await world.cache.increment('video', 'p', 'likes', 1);
+      // Each either is acknowledged (and must then survive the failover) or gets NotReplicatedError.
+      let acknowledged = 0;
+      let unconfirmed = 0;
+      for (let i = 0; i < 3; i++) {
+        try {
+          await world.cache.increment('video', 'p', 'likes', 100, { durability: 'replicas' });
+          acknowledged += 100;
+        } catch (error) {
+          assert.ok(error instanceof NotReplicatedError, `got ${String(error)}`);
+          unconfirmed++;
+        }
+      }
+
+      await cluster.kill(target.port);
+      const gone = new Set([target.port, link.port]);
+      let promoted = 0;
+      assert.ok(
+        await eventually(
+          async () => {
+            promoted = (await cluster.masterOf(slot).catch(() => ({ port: target.port }))).port;
+            return !gone.has(promoted);
+          },
+          30_000,
+          100,
+        ),
+        `no replica took over from ${target.port} within 30 s`,
+      );
+      const key = world.dataKey('video', 'p');
+      const survived = Number(await withNode(promoted, (r) => r.hget(key, 'likes')));
+      t.diagnostic(
+        `during the partition: ${MEMORY_WRITES} 'memory' increments acknowledged, ${unconfirmed} of 3 'replicas' ` +
+          `increments refused with NotReplicatedError; the promoted replica holds likes = ${survived}`,
+      );
+      assert.ok(
+        survived >= 10 + acknowledged,
+        `a 'replicas' write acknowledged during the partition was lost (holds ${survived}, acknowledged ${10 + acknowledged})`,
+      );
+      // The partition held: everything written during it is missing on the promoted replica, so only the wait
+      // for a replica's confirmation could have kept a 'replicas' write from being acknowledged and lost.
+      assert.equal(survived, 10, 'the promoted replica lacks every write made during the partition');
+      assert.equal(unconfirmed, 3, "no 'replicas' write was acknowledged during the partition");
+    } finally {
+      if (world) await closeWithin(world);
+      await link.close();
+    }
+  },
+);

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 
 /**
  * A TCP proxy whose link can be cut and restored, to stage an outage: in front of PostgreSQL, or of Redis
- * (nothing but `swallowedQueries` knows the protocol).
+ * (nothing but `swallowedQueries` and `freezeReplication` knows a protocol).
  */
 export interface PgProxy {
   host: string;
@@ -18,6 +18,22 @@ export interface PgProxy {
   readonly swallowedQueries: number;
   /** Keeps every connection open but forwards nothing either way, as a network partition does. */
   freeze(): void;
+  /**
+   * In front of a Redis primary: freezes only the connections over which a replica follows it (those on which
+   * the client sent `REPLCONF`, as every replica does before `PSYNC`), dropping what either side sends, while
+   * clients and sentinels still reach the primary through the proxy: a partition between primary and replicas.
+   */
+  freezeReplication(): void;
+  /**
+   * Keeps every connection open and forwards nothing either way, but loses nothing: what either side sends
+   * waits (in the kernel's buffers, by TCP flow control) until {@link release}. A replica held back this way
+   * lags its primary for as long as the test wants, then catches up with a stream that has no gap.
+   */
+  hold(): void;
+  /** Ends a {@link hold}: everything sent meanwhile is delivered, in order. */
+  release(): void;
+  /** Whether the link is held now. */
+  readonly isHeld: boolean;
   /**
    * Forwards requests but no replies: the server does the work and the client never hears of it, as when a
    * link dies after the request went out.
@@ -35,13 +51,20 @@ export interface PgProxy {
   close(): Promise<void>;
 }
 
+/** A replica's handshake (`REPLCONF listening-port`, `REPLCONF capa`) in RESP, which no other client sends. */
+const REPLCONF = /\r\nREPLCONF\r\n/i;
+
 export async function startPgProxy(target: { host: string; port: number }): Promise<PgProxy> {
   const live = new Set<Socket>();
   let isCut = false;
   let reset = false;
   let frozen = false;
+  let replicationFrozen = false;
+  let held = false;
   let muted = false;
   const clients = new Set<Socket>();
+  /** Client sockets on which a Redis replica follows its primary (they sent REPLCONF). */
+  const replicas = new WeakSet<Socket>();
   let refused = 0;
   let swallowedQueries = 0;
 
@@ -64,8 +87,14 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
     }
     const upstream = tcpConnect(target.port, target.host);
     track(upstream);
+    if (held) {
+      client.pause();
+      upstream.pause();
+    }
+    const isFrozen = () => frozen || (replicationFrozen && replicas.has(client));
     client.on('data', (chunk: Buffer) => {
-      if (!frozen) {
+      if (!replicas.has(client) && REPLCONF.test(chunk.toString('latin1'))) replicas.add(client);
+      if (!isFrozen()) {
         upstream.write(chunk);
         return;
       }
@@ -73,7 +102,7 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
       if (chunk[0] === 0x50 || chunk[0] === 0x51) swallowedQueries++;
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (!frozen && !muted) client.write(chunk);
+      if (!isFrozen() && !muted) client.write(chunk);
     });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
@@ -104,6 +133,20 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
     freeze() {
       frozen = true;
     },
+    freezeReplication() {
+      replicationFrozen = true;
+    },
+    hold() {
+      held = true;
+      for (const socket of live) socket.pause();
+    },
+    release() {
+      held = false;
+      for (const socket of live) socket.resume();
+    },
+    get isHeld() {
+      return held;
+    },
     muteReplies() {
       muted = true;
     },
@@ -118,6 +161,7 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
     restore() {
       isCut = false;
       frozen = false;
+      replicationFrozen = false;
       muted = false;
     },
     url(base) {

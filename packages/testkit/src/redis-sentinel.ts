@@ -14,6 +14,14 @@ export interface StartRedisSentinelOptions {
   replicas?: number;
   /** How long the sentinels wait before they call the primary down. @defaultValue `1000` */
   downAfterMs?: number;
+  /**
+   * Where the replicas and the sentinels reach the first primary, given its port: a proxy in front of it, to
+   * stage a partition between the primary and its replicas (see `PgProxy.freezeReplication`). The sentinels
+   * then name the proxy as the primary, so clients reach it through the proxy too until a failover, and a
+   * replica's view of its primary matches the sentinels' (they would otherwise point it at the primary itself).
+   * @defaultValue the primary itself
+   */
+  via?: (primaryPort: number) => Promise<{ host: string; port: number }>;
 }
 
 export interface RedisSentinel {
@@ -22,7 +30,7 @@ export interface RedisSentinel {
   sentinels: { host: string; port: number }[];
   /** Every data node started, the first primary first; a killed one stays listed. */
   nodes: RedisServer[];
-  /** The port of the primary the sentinels name now. */
+  /** The port of the primary the sentinels name now (at first the `via` proxy's, when there is one). */
   primaryPort(): Promise<number>;
   /** Resolves once the sentinels name a primary other than `port` and it answers as one; throws after `timeoutMs`. */
   waitFailover(port: number, timeoutMs?: number): Promise<number>;
@@ -34,7 +42,7 @@ export interface RedisSentinel {
 
 /** Starts a primary, `replicas` replicas and three sentinels (quorum 2), and resolves once all agree. */
 export async function startRedisSentinel(options: StartRedisSentinelOptions = {}): Promise<RedisSentinel> {
-  const { replicas = 2, downAfterMs = 1000 } = options;
+  const { replicas = 2, downAfterMs = 1000, via } = options;
   const name = 'wb-primary';
   const common = ['--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'];
   const nodes: RedisServer[] = [];
@@ -67,15 +75,16 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
   try {
     const primary = await startRedis([...common, '--repl-diskless-sync-delay', '0']);
     nodes.push(primary);
+    const monitored = via ? await via(primary.port) : { host: HOST, port: primary.port };
     for (let i = 0; i < replicas; i++) {
-      nodes.push(await startRedis([...common, '--replicaof', HOST, String(primary.port)]));
+      nodes.push(await startRedis([...common, '--replicaof', monitored.host, String(monitored.port)]));
     }
     for (let i = 0; i < 3; i++) {
       const file = join(dir, `sentinel-${i}.conf`);
       await writeFile(
         file,
         [
-          `sentinel monitor ${name} ${HOST} ${primary.port} 2`,
+          `sentinel monitor ${name} ${monitored.host} ${monitored.port} 2`,
           `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
           `sentinel failover-timeout ${name} ${downAfterMs * 5}`,
           `sentinel parallel-syncs ${name} ${replicas}`,
