@@ -1,6 +1,7 @@
 import type { AppendInput, EntityValues, Logger } from '@write-behind/core';
-import type { DemoCache, DemoEntities } from '@write-behind/demo';
+import { type DemoCache, type DemoEntities, errorReason, healthCheck, LogLimiter } from '@write-behind/demo';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { DEFAULT_MAX_INCREMENT_BY } from './config.ts';
 import { HttpError, toHttpError } from './errors.ts';
 
 /** The part of the cache the api uses; a fake with these methods serves tests. */
@@ -11,12 +12,25 @@ export type ApiCache = Pick<
 
 export interface ApiDependencies {
   cache: ApiCache;
-  /** Where unexpected errors are logged. @defaultValue the console */
+  /**
+   * Where unexpected errors are logged (at error, with their stack), and refused requests (at warn, through
+   * `refusals`). @defaultValue the console
+   */
   logger?: Logger;
+  /**
+   * Writes the warnings about refused requests (4xx, 503) and failed health checks, a few lines per error
+   * code and window. @defaultValue a {@link LogLimiter} over `logger` with its default window
+   */
+  refusals?: LogLimiter;
   /** `Retry-After` of a 503. @defaultValue `1` */
   retryAfterSeconds?: number;
   /** How long `/healthz` waits for Redis. @defaultValue `1000` */
   healthTimeoutMs?: number;
+  /**
+   * The largest `by` of `POST /videos/:id/likes` and `/views` (`MAX_INCREMENT_BY`): one request adds 1 to
+   * this much. @defaultValue `1000`
+   */
+  maxIncrementBy?: number;
 }
 
 const SETTINGS_FIELDS = ['theme', 'language', 'notifications'] as const;
@@ -46,29 +60,27 @@ const BODY_LIMIT = '100kb';
 export function createApp({
   cache,
   logger = console,
+  refusals = new LogLimiter(logger),
   retryAfterSeconds = 1,
   healthTimeoutMs = 1000,
+  maxIncrementBy = DEFAULT_MAX_INCREMENT_BY,
 }: ApiDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: BODY_LIMIT }));
 
+  const checkHealth = healthCheck(cache, { timeoutMs: healthTimeoutMs, refusals });
   app.get('/healthz', async (_req, res) => {
-    try {
-      await withTimeout(cache.stats(), healthTimeoutMs, 'Redis did not answer');
-      res.json({ status: 'ok' });
-    } catch (error) {
-      res.status(503).json(errorBody('UNAVAILABLE', `Redis is unreachable: ${(error as Error).message}`));
-    }
+    const { status, body } = await checkHealth();
+    res.status(status).json(body);
   });
 
   for (const field of ['likes', 'views'] as const) {
     app.post(`/videos/:id/${field}`, async (req, res) => {
       const body = objectBody(req, { optional: true });
       rejectUnknownFields(body, ['by']);
-      const by = body.by === undefined ? 1 : body.by;
-      // The library checks `by` (a safe integer) and answers with a ValidationError otherwise.
-      const value = await cache.increment('video', req.params.id as string, field, by as number);
+      const by = body.by === undefined ? 1 : incrementBy(body.by, maxIncrementBy);
+      const value = await cache.increment('video', req.params.id as string, field, by);
       res.json({ id: req.params.id, [field]: value });
     });
   }
@@ -151,8 +163,17 @@ export function createApp({
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const http = toHttpError(error, retryAfterSeconds);
-    if (http.status >= 500) {
+    if (http.status === 500) {
+      // Only what no mapping knows is a bug, worth a stack every time.
       logger.error({ err: error, method: req.method, path: req.path }, `${http.code} answering a request`);
+    } else {
+      // A refusal the client is told about (bad input, a full backlog, Redis away): a few lines per window.
+      const reason = error === http ? http.message : errorReason(error);
+      refusals.warn(
+        http.code,
+        { status: http.status, method: req.method, path: req.path, reason },
+        'request refused',
+      );
     }
     res.status(http.status).set(http.headers).json(errorBody(http.code, http.message));
   });
@@ -203,6 +224,20 @@ function integerQuery(req: Request, name: string): number {
   return Number(text);
 }
 
+/**
+ * `by` of an increment: a whole number from 1 to `max`. Bounded here rather than left to the library, which
+ * takes any safe integer: one anonymous request must not move a counter by billions, or down.
+ */
+function incrementBy(by: unknown, max: number): number {
+  if (typeof by === 'number' && Number.isInteger(by) && by >= 1 && by <= max) return by;
+  const shown = JSON.stringify(by) ?? String(by);
+  throw new HttpError(
+    400,
+    'VALIDATION',
+    `by must be a whole number from 1 to ${max}, got ${shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}`,
+  );
+}
+
 function rejectUnknownFields(body: Record<string, unknown>, allowed: readonly string[]): void {
   const unknown = Object.keys(body).filter((key) => !allowed.includes(key));
   if (unknown.length > 0) {
@@ -212,14 +247,4 @@ function rejectUnknownFields(body: Record<string, unknown>, allowed: readonly st
       `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${allowed.join(', ')}`,
     );
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

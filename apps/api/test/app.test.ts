@@ -48,8 +48,8 @@ test('an unreachable Redis answers 503 UNAVAILABLE, and /healthz says so', async
     const app = createApp({ cache: dead, logger: silent, healthTimeoutMs: 300 });
     const write = await request(app).post('/videos/x/likes').expect(503);
     assert.equal(write.body.error.code, 'UNAVAILABLE');
-    const health = await request(app).get('/healthz').expect(503);
-    assert.equal(health.body.error.code, 'UNAVAILABLE');
+    // Only the status: why is for the log (anyone may call /healthz).
+    await request(app).get('/healthz').expect(503, { status: 'unavailable' });
   } finally {
     await dead.close();
     redis.disconnect();

@@ -3,11 +3,13 @@ import {
   type Config,
   ConfigError,
   cacheConfigSpec,
+  integer,
   isLoopback,
   optional,
   port,
   text,
 } from '@write-behind/demo';
+import { DEFAULT_LOGIN_LIMIT } from './login-limit.ts';
 
 export const dashboardConfigSpec = {
   ...cacheConfigSpec,
@@ -31,6 +33,19 @@ export const dashboardConfigSpec = {
     default: '.data/dashboard-credentials',
     description:
       'dashboard: where a generated `user:password` is written (mode 0600) when no credentials are set',
+  }),
+  DASHBOARD_LOGIN_FAILURES: integer({
+    min: 1,
+    max: 1_000_000,
+    default: DEFAULT_LOGIN_LIMIT.failures,
+    description:
+      'dashboard: failed logins a client address may make per DASHBOARD_LOGIN_WINDOW_MS; then 429 with Retry-After until the window ends',
+  }),
+  DASHBOARD_LOGIN_WINDOW_MS: integer({
+    min: 1000,
+    default: DEFAULT_LOGIN_LIMIT.windowMs,
+    description:
+      'dashboard: the window of DASHBOARD_LOGIN_FAILURES, from the first failure of a client address',
   }),
 };
 

@@ -5,13 +5,16 @@ import { createServer } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import {
   ConfigError,
+  configSecrets,
   createDemoCache,
+  createLogger,
+  exitOnUncaughtError,
+  LogLimiter,
   libraryLogger,
   listen,
   loadConfigOrExit,
   onShutdownSignal,
 } from '@write-behind/demo';
-import { pino } from 'pino';
 import { createApp } from './app.ts';
 import { type DashboardAccess, dashboardAccess, dashboardConfigSpec } from './config.ts';
 
@@ -25,11 +28,26 @@ try {
   process.exit(1);
 }
 
-const logger = pino({ name: 'dashboard', level: config.LOG_LEVEL });
+const logger = createLogger({
+  name: 'dashboard',
+  level: config.LOG_LEVEL,
+  // A generated password is a secret too: it goes to a file, never to the log.
+  secrets: [...configSecrets(dashboardConfigSpec, config), access.credentials.password],
+});
 const log = libraryLogger(logger);
+exitOnUncaughtError(log);
 // The dashboard never reads or writes records; the cache gives it the queues and the backlog figures.
 const { cache, close } = createDemoCache(config, libraryLogger(logger.child({ component: 'write-behind' })));
-const server = createServer(createApp({ cache, credentials: access.credentials, logger: log }));
+const refusals = new LogLimiter(log);
+const server = createServer(
+  createApp({
+    cache,
+    credentials: access.credentials,
+    logger: log,
+    refusals,
+    loginLimit: { failures: config.DASHBOARD_LOGIN_FAILURES, windowMs: config.DASHBOARD_LOGIN_WINDOW_MS },
+  }),
+);
 const port = await listen(server, config.PORT, access.host);
 if (access.generated) {
   // The password goes to a file only this user can read, never to the log.
@@ -49,6 +67,8 @@ onShutdownSignal(
   async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    refusals.flush();
+    refusals.close();
     await close();
   },
   { logger: log, timeoutMs: 10_000 },

@@ -3,6 +3,9 @@ import type { FlushCounters, Logger } from '@write-behind/core';
 import {
   type BacklogSource,
   backlogReader,
+  errorReason,
+  healthCheck,
+  LogLimiter,
   registerBacklogMetrics,
   registerFlushMetrics,
 } from '@write-behind/demo';
@@ -14,21 +17,31 @@ export interface WorkerAppDependencies {
   /** The running totals of the flush worker (`worker.counters`). */
   counters: Readonly<FlushCounters>;
   logger?: Logger;
+  /**
+   * Writes the warnings about failed health checks and scrapes, a few lines per window.
+   * @defaultValue a {@link LogLimiter} over `logger` with its default window
+   */
+  refusals?: LogLimiter;
   /** How long `/healthz` waits for Redis. @defaultValue `1000` */
   healthTimeoutMs?: number;
   /** Also export Node's process metrics (memory, event loop lag). @defaultValue `true` */
   processMetrics?: boolean;
 }
 
+/** The code of the log line of a scrape that could not read the backlog. */
+export const METRICS_UNAVAILABLE = 'METRICS_UNAVAILABLE';
+
 /**
  * The worker's HTTP surface, for an orchestrator and an autoscaler: `/healthz` (200 while Redis answers)
  * and `/metrics` (Prometheus: this worker's flush counters, the queue depth, dirty keys and lag).
- * A plain request listener: the worker has no other routes, so it needs no framework.
+ * A plain request listener: the worker has no other routes, so it needs no framework. Neither route says
+ * why it failed (anyone who reaches the port may ask); the reason goes to the log.
  */
 export function createApp({
   cache,
   counters,
   logger = console,
+  refusals = new LogLimiter(logger),
   healthTimeoutMs = 1000,
   processMetrics = true,
 }: WorkerAppDependencies): RequestListener {
@@ -36,26 +49,14 @@ export function createApp({
   if (processMetrics) collectDefaultMetrics({ register: registry });
   registerFlushMetrics(registry, counters);
   registerBacklogMetrics(registry, backlogReader(cache));
+  const checkHealth = healthCheck(cache, { timeoutMs: healthTimeoutMs, refusals });
 
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n');
     if (path === '/healthz') {
-      const timeout = AbortSignal.timeout(healthTimeoutMs);
-      Promise.race([
-        cache.stats(),
-        new Promise((_, reject) => timeout.addEventListener('abort', () => reject(timeout.reason))),
-      ]).then(
-        () => send(res, 200, 'application/json', '{"status":"ok"}'),
-        (error: unknown) =>
-          send(
-            res,
-            503,
-            'application/json',
-            JSON.stringify({
-              error: { code: 'UNAVAILABLE', message: `Redis is unreachable: ${String(error)}` },
-            }),
-          ),
+      void checkHealth().then(({ status, body }) =>
+        send(res, status, 'application/json', JSON.stringify(body)),
       );
       return;
     }
@@ -63,8 +64,9 @@ export function createApp({
       registry.metrics().then(
         (text) => send(res, 200, registry.contentType, text),
         (error: unknown) => {
-          logger.warn({ err: error }, 'could not collect metrics');
-          send(res, 503, 'text/plain', `metrics unavailable: ${String(error)}\n`);
+          // Redis away, most likely: expected while it is, so a warning a window, and no stack.
+          refusals.warn(METRICS_UNAVAILABLE, { reason: errorReason(error) }, 'could not collect metrics');
+          send(res, 503, 'text/plain', 'metrics unavailable; the reason is in the log\n');
         },
       );
       return;

@@ -2,25 +2,34 @@
 // on SIGTERM or SIGINT drains the flushes in flight before it exits. Run as many as the backlog needs.
 import { createServer } from 'node:http';
 import {
+  configSecrets,
   createDemoCache,
+  createLogger,
+  exitOnUncaughtError,
+  LogLimiter,
   libraryLogger,
   listen,
   loadConfigOrExit,
   onShutdownSignal,
 } from '@write-behind/demo';
-import { pino } from 'pino';
 import { createApp } from './app.ts';
 import { workerConfigSpec } from './config.ts';
 
 const config = loadConfigOrExit('worker', process.env, workerConfigSpec);
-const logger = pino({ name: 'worker', level: config.LOG_LEVEL });
+const logger = createLogger({
+  name: 'worker',
+  level: config.LOG_LEVEL,
+  secrets: configSecrets(workerConfigSpec, config),
+});
 const log = libraryLogger(logger);
+exitOnUncaughtError(log);
 const { cache, close } = createDemoCache(config, libraryLogger(logger.child({ component: 'write-behind' })));
 const worker = cache.createWorker({
   concurrency: config.WORKER_CONCURRENCY,
   closeTimeoutMs: config.WORKER_CLOSE_TIMEOUT_MS,
 });
-const server = createServer(createApp({ cache, counters: worker.counters, logger: log }));
+const refusals = new LogLimiter(log);
+const server = createServer(createApp({ cache, counters: worker.counters, logger: log, refusals }));
 
 onShutdownSignal(
   async () => {
@@ -28,6 +37,8 @@ onShutdownSignal(
     await worker.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    refusals.flush();
+    refusals.close();
     await close();
   },
   // worker.close() bounds itself by WORKER_CLOSE_TIMEOUT_MS; the rest needs a few seconds more.

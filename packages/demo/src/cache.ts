@@ -2,6 +2,7 @@ import { createWriteBehind, DEFAULT_OPTIONS, type Logger, type WriteBehind } fro
 import { createPrismaClient } from '@write-behind/db';
 import { type Config, integer, oneOf, optional, text, url } from './config.ts';
 import { type DemoEntities, demoEntities } from './entities.ts';
+import { LogLimiter } from './log-limiter.ts';
 import { clusterNodes, connectRedis } from './redis.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -75,11 +76,14 @@ export interface DemoCacheHandle {
  */
 export function createDemoCache(config: CacheConfig, logger: Logger): DemoCacheHandle {
   const prisma = createPrismaClient(config.DATABASE_URL);
+  // A Cluster that cannot connect retries several times a second, each time with an error: a line a window.
+  const connectionErrors = new LogLimiter(logger);
   const connection = connectRedis(config, {
     maxRetriesPerRequest: DEFAULT_OPTIONS.redisMaxRetriesPerRequest,
-    // Only what went wrong: ioredis may attach the failed command, and `AUTH` carries the password.
+    // ioredis attaches the failed command, and `AUTH` carries the password: the apps' logger (createLogger)
+    // reduces the error to what went wrong.
     onError: (error) =>
-      logger.warn({ err: { name: error.name, message: error.message } }, 'Redis Cluster connection error'),
+      connectionErrors.warn('REDIS_CLUSTER_CONNECTION', { err: error }, 'Redis Cluster connection error'),
   });
   const cache = createWriteBehind({
     redis: connection.redis,
@@ -101,6 +105,8 @@ export function createDemoCache(config: CacheConfig, logger: Logger): DemoCacheH
       await cache.close();
       // The library closes a connection it opened from a URL, never a Cluster handed to it.
       await connection.close();
+      connectionErrors.flush();
+      connectionErrors.close();
       await prisma.$disconnect();
     },
   };

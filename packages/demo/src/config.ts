@@ -9,6 +9,7 @@
  * const config = loadConfig(process.env, spec); // { PORT: 3000 }, or throws "PORT must be ..."
  * ```
  */
+import { urlSecrets } from './redact.ts';
 
 export interface VariableSpec<T> {
   /** One line for the README and for error messages about a missing value. */
@@ -19,6 +20,11 @@ export interface VariableSpec<T> {
   readonly optional?: boolean;
   /** Never echo the value in an error (passwords, URLs that may carry one). */
   readonly secret?: boolean;
+  /**
+   * The parts of a `secret` value to mask wherever they appear (see {@link configSecrets}): the password of
+   * a URL rather than the whole URL. @defaultValue the value itself, when it is a string
+   */
+  secrets?(value: T): string[];
   /** Turns the raw string into the value; throws an `Error` whose message says what was expected. */
   parse(raw: string): T;
 }
@@ -75,6 +81,25 @@ export function loadConfig<S extends ConfigSpec>(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return values as Config<S>;
+}
+
+/**
+ * Every secret in `config`, for the log redaction (`createLogger`): what each variable marked `secret`
+ * holds, as its `secrets` says.
+ *
+ * @example
+ * ```ts
+ * configSecrets(cacheConfigSpec, config); // ['hunter2'] for REDIS_URL=redis://:hunter2@redis:6379
+ * ```
+ */
+export function configSecrets<S extends ConfigSpec>(spec: S, config: Config<S>): string[] {
+  const values = config as Record<string, unknown>;
+  return Object.entries(spec).flatMap(([name, variable]) => {
+    const value = values[name];
+    if (!variable.secret || value === undefined) return [];
+    if (variable.secrets) return variable.secrets(value);
+    return typeof value === 'string' ? [value] : [];
+  });
 }
 
 /** Rows for documentation: name, default (as text) and description of every variable. */
@@ -149,6 +174,7 @@ export function url(options: Common<string> & { protocols: readonly string[] }) 
   return {
     ...options,
     secret: true,
+    secrets: urlSecrets,
     parse(raw: string): string {
       let parsed: URL;
       try {

@@ -11,6 +11,7 @@ export {
   type Config,
   ConfigError,
   type ConfigSpec,
+  configSecrets,
   describeConfig,
   integer,
   isLoopback,
@@ -23,6 +24,14 @@ export {
   type VariableSpec,
 } from './config.ts';
 export { type DemoEntities, demoEntities } from './entities.ts';
+export { HEALTH_CHECK_FAILED, type HealthAnswer, type HealthBody, healthCheck } from './health.ts';
+export { type CreateLoggerOptions, createLogger } from './log.ts';
+export {
+  DEFAULT_LOG_LIMITER_OPTIONS,
+  errorReason,
+  LogLimiter,
+  type LogLimiterOptions,
+} from './log-limiter.ts';
 export {
   type BacklogSnapshot,
   type BacklogSource,
@@ -32,7 +41,8 @@ export {
   registerBacklogMetrics,
   registerFlushMetrics,
 } from './metrics.ts';
-export { listen, loadConfigOrExit, onShutdownSignal } from './process.ts';
+export { exitOnUncaughtError, listen, loadConfigOrExit, onShutdownSignal } from './process.ts';
+export { MASK, Redactor, redactUrl, type SafeError, urlSecrets } from './redact.ts';
 export {
   type ClusterNode,
   type ClusterNodes,

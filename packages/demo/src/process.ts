@@ -21,6 +21,18 @@ export function loadConfigOrExit<S extends ConfigSpec>(
   }
 }
 
+/**
+ * Logs an error nothing caught (a rejected top-level `await` included) through `logger`, then exits 1.
+ * Without it Node prints the error itself, with every property attached to it: an ioredis error's failed
+ * command, a URL error's input, past the log redaction.
+ */
+export function exitOnUncaughtError(logger: Logger): void {
+  process.on('uncaughtException', (error, origin) => {
+    logger.error({ err: error, origin }, 'uncaught error; exiting');
+    process.exit(1);
+  });
+}
+
 /** Starts listening and resolves with the port actually bound (useful with port 0). */
 export function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -81,6 +81,12 @@ export function parseClusterNodes(raw: string): ClusterNodes {
   if (seeds.every((seed) => seed === '')) throw new ClusterNodesError('no seed is given');
   const nodes = seeds.map((seed): ClusterNode => {
     if (seed === '') throw new ClusterNodesError('a seed is empty (two commas in a row?)');
+    // Credentials without the scheme in front: the seed holds a password, so it must not be quoted.
+    if (seed.includes('@')) {
+      throw new ClusterNodesError(
+        'credentials (user:password@) go after redis:// or rediss:// in front of the list',
+      );
+    }
     const colon = seed.lastIndexOf(':');
     const host = colon > 0 ? seed.slice(0, colon) : seed;
     const portText = colon > 0 ? seed.slice(colon + 1) : '';
@@ -112,6 +118,7 @@ export function clusterNodes(options: { description: string }) {
     ...options,
     secret: true,
     parse: parseClusterNodes,
+    secrets: (value: ClusterNodes) => (value.password === undefined ? [] : [value.password]),
   } satisfies VariableSpec<ClusterNodes>;
 }
 

@@ -65,6 +65,17 @@ test('a wrong seed is refused, naming it; a password never appears in the messag
       /"redis-2" has no port/.test(error.message) &&
       !error.message.includes('hunter2'),
   );
+  // Credentials without the scheme in front: the seed would hold the password, so it is not quoted.
+  for (const raw of ['ops:hunter2@redis-1:6379', 'redis-1:6379,:hunter2@redis-2:6379']) {
+    assert.throws(
+      () => demo.parseClusterNodes(raw),
+      (error: unknown) =>
+        error instanceof demo.ClusterNodesError &&
+        /credentials \(user:password@\) go after redis:\/\/ or rediss:\/\//.test(error.message) &&
+        !error.message.includes('hunter2'),
+      raw,
+    );
+  }
 });
 
 test('unset or empty leaves REDIS_URL in charge; set, it becomes the config value', () => {
