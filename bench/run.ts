@@ -19,7 +19,7 @@ import { listpackMemory } from './cases/memory-listpack.ts';
 import { rankedIncrements, rankedTop } from './cases/ranked.ts';
 import { recoveryCost } from './cases/recovery-cost.ts';
 import { scaleOut } from './cases/scale-out.ts';
-import { distinctIncrements, hotIncrements, settingsWrites } from './cases/writes.ts';
+import { distinctAdds, distinctIncrements, hotIncrements, settingsWrites } from './cases/writes.ts';
 import { type BenchContext, type CaseResult, createPlan } from './lib/context.ts';
 import { runInterleaved, type SlicedCase } from './lib/interleave.ts';
 import { resultsTable, targetsTable } from './lib/report.ts';
@@ -28,7 +28,24 @@ import { evaluateTargets } from './lib/targets.ts';
 
 /** Requests in flight of the informational low-concurrency runs of A and W1. */
 const LOW_IN_FLIGHT = 8;
-const CASES = ['A', 'B', 'C', 'J', 'W1', 'W2', 'W3', 'F1', 'C1', 'L1', 'R1', 'R2', 'E1', 'D1', 'S1'] as const;
+const CASES = [
+  'A',
+  'B',
+  'C',
+  'J',
+  'W1',
+  'W2',
+  'W2A',
+  'W3',
+  'F1',
+  'C1',
+  'L1',
+  'R1',
+  'R2',
+  'E1',
+  'D1',
+  'S1',
+] as const;
 type CaseId = (typeof CASES)[number];
 
 const { values: flags } = parseArgs({
@@ -118,11 +135,13 @@ const machine = {
 try {
   const factories: [CaseId, (c: BenchContext) => SlicedCase][] = [
     ['A', (c) => rawIncr(c)],
+    ['A', (c) => rawIncr(c, undefined, true)],
     ['B', writeThrough],
     ['C', naiveQueue],
     ['J', bullmqAdds],
     ['W1', (c) => hotIncrements(c)],
     ['W2', distinctIncrements],
+    ['W2A', distinctAdds],
     ['W3', settingsWrites],
     // The cost of a ranking: the same increments on an unranked and a ranked counter, side by side.
     ['R2', (c) => rankedIncrements(c, false)],

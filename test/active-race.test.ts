@@ -10,8 +10,14 @@ before(async () => {
 });
 after(() => h.close());
 
+/** The version Redis gave the key's last write (versions come from the shard's clock: compare, never count). */
+async function versionInRedis(id: string): Promise<number> {
+  return Number(await h.redis.hget(h.key('video', id), '_v'));
+}
+
 test('a write racing an in-flight flush of the same key is flushed after it', async () => {
   await h.cache.increment('video', 'race', 'likes', 5);
+  const flushing = await versionInRedis('race');
   store.hold();
   await h.startWorker();
   await store.held(); // the flush of likes=5 is now between its snapshot and its commit
@@ -25,10 +31,13 @@ test('a write racing an in-flight flush of the same key is flushed after it', as
 
   assert.equal(await h.cache.increment('video', 'race', 'likes', 2), 7);
   assert.equal(await h.cache.increment('video', 'race', 'views', 1), 1);
+  const racing = await versionInRedis('race');
+  assert.ok(racing > flushing, `the racing writes' version ${racing} follows ${flushing}`);
   store.release();
 
   await h.cache.flushed('video', 'race', { timeoutMs: 10_000 });
-  assert.deepEqual(await videoRow(h.db, 'race'), { likes: 7, views: 1, version: 3 });
+  // The row holds the racing writes, at their version: not the held flush's older one.
+  assert.deepEqual(await videoRow(h.db, 'race'), { likes: 7, views: 1, version: racing });
   assert.ok(store.upserts >= 2, 'the racing write needed a second flush');
   await h.cache.drain({ timeoutMs: 5000 });
 });

@@ -11,35 +11,49 @@ before(async () => {
 });
 after(() => h.close());
 
+// Versions come from the shard's clock (microseconds, about 1.8e15): too large for `::int`, below 2^53, so
+// they are read as text; tests compare them with the version Redis gave a write, or with each other.
 async function settingsRow(id: string) {
   const { rows } = await h.db.pool.query(
-    'SELECT theme, language, notifications, version::int FROM user_settings WHERE user_id = $1',
+    'SELECT theme, language, notifications, version::text FROM user_settings WHERE user_id = $1',
     [id],
   );
-  return rows[0];
+  return rows[0] && { ...rows[0], version: exact(rows[0].version) };
 }
 async function tombstone(entity: string, id: string): Promise<number | undefined> {
   const { rows } = await h.db.pool.query(
-    'SELECT version::int FROM write_behind_tombstone WHERE entity = $1 AND key = $2',
+    'SELECT version::text FROM write_behind_tombstone WHERE entity = $1 AND key = $2',
     [entity, id],
   );
-  return rows[0]?.version;
+  return rows[0] && exact(rows[0].version);
+}
+/** The version of the key's last write, as Redis holds it. */
+async function versionInRedis(entity: string, id: string): Promise<number> {
+  return exact(await h.redis.hget(h.key(entity, id), '_v'));
+}
+function exact(text: string | null): number {
+  const number = Number(text);
+  assert.ok(text !== null && Number.isSafeInteger(number), `version ${text}`);
+  return number;
 }
 
 test('a delete reaches the database and is remembered', async () => {
   await h.cache.set('settings', 'u1', { theme: 'dark', language: 'en', notifications: false });
+  const created = await versionInRedis('settings', 'u1');
   await h.cache.flushed('settings', 'u1');
   assert.deepEqual(await settingsRow('u1'), {
     theme: 'dark',
     language: 'en',
     notifications: false,
-    version: 1,
+    version: created,
   });
   assert.equal(await h.cache.delete('settings', 'u1'), true);
+  const deleted = await versionInRedis('settings', 'u1');
+  assert.ok(deleted > created, `the delete's version ${deleted} follows ${created}`);
   assert.equal(await h.cache.get('settings', 'u1'), null);
   await h.cache.flushed('settings', 'u1');
   assert.equal(await settingsRow('u1'), undefined);
-  assert.equal(await tombstone('settings', 'u1'), 2);
+  assert.equal(await tombstone('settings', 'u1'), deleted);
   assert.equal(await h.cache.get('settings', 'u1'), null, 'a read after the flushed delete loads nothing');
   assert.equal(await h.cache.delete('settings', 'u1'), false, 'deleting twice deletes nothing');
 });
@@ -58,28 +72,36 @@ test('delete then set inside one window ends with the new record, defaults for f
   await h.cache.delete('settings', 'u3');
   const created = await h.cache.set('settings', 'u3', { language: 'it' });
   assert.deepEqual(created, { theme: 'light', language: 'it', notifications: true });
+  const version = await versionInRedis('settings', 'u3');
+  assert.ok(version > 3, `version ${version} follows the stored 3`);
   await h.cache.flushed('settings', 'u3');
   assert.deepEqual(await settingsRow('u3'), {
     theme: 'light',
     language: 'it',
     notifications: true,
-    version: 5,
+    version,
   });
 });
 
 test('put, delete, put across windows keep their order', async () => {
   await h.cache.set('settings', 'u4', { language: 'en' });
   await h.cache.flushed('settings', 'u4');
+  const created = await versionInRedis('settings', 'u4');
   await h.cache.delete('settings', 'u4');
+  const deleted = await versionInRedis('settings', 'u4');
+  assert.ok(deleted > created, `the delete's version ${deleted} follows ${created}`);
   await h.cache.flushed('settings', 'u4');
   assert.equal(await settingsRow('u4'), undefined);
+  assert.equal(await tombstone('settings', 'u4'), deleted);
   await h.cache.set('settings', 'u4', { language: 'pt', theme: 'dark' });
+  const recreated = await versionInRedis('settings', 'u4');
+  assert.ok(recreated > deleted, `the second put's version ${recreated} follows the delete's ${deleted}`);
   await h.cache.flushed('settings', 'u4');
   assert.deepEqual(await settingsRow('u4'), {
     theme: 'dark',
     language: 'pt',
     notifications: true,
-    version: 3,
+    version: recreated,
   });
 });
 
@@ -99,8 +121,10 @@ test('a put older than a delete cannot bring the row back', async () => {
   assert.deepEqual(loaded.get('u5'), { version: 2 });
   const created = await h.cache.set('settings', 'u5', { language: 'x' });
   assert.equal(created.language, 'x');
+  const version = await versionInRedis('settings', 'u5');
+  assert.ok(version > 2, `version ${version} follows the delete's 2`);
   await h.cache.flushed('settings', 'u5');
-  assert.equal((await settingsRow('u5'))?.version, 3);
+  assert.equal((await settingsRow('u5'))?.version, version);
 });
 
 test('a stale delete cannot remove a newer row', async () => {

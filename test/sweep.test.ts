@@ -16,6 +16,13 @@ async function orphan(h: Harness, entity: string, id: string): Promise<void> {
   assert.equal(await h.queue.getJob(jobId), undefined, `${jobId} is gone`);
 }
 
+/** The version of the key's last write, as Redis holds it (it comes from the shard's clock). */
+async function versionInRedis(h: Harness, entity: string, id: string): Promise<number> {
+  const text = await h.redis.hget(h.key(entity, id), '_v');
+  assert.ok(text !== null && Number.isSafeInteger(Number(text)), `version ${text}`);
+  return Number(text);
+}
+
 async function flushJobsFor(h: Harness, id: string) {
   const jobs = await h.queue.getJobs(['wait', 'delayed', 'active', 'prioritized']);
   return jobs.filter((j) => j.name === 'flush' && j.data.id === id);
@@ -31,6 +38,10 @@ describe('a dirty key whose job was never enqueued', () => {
   test('is re-enqueued by the sweep and reaches the database', async () => {
     for (let i = 0; i < 3; i++) await h.cache.increment('video', 'lost', 'likes', 6);
     await h.cache.set('settings', 'lost-user', { language: 'pt' });
+    const versions = {
+      video: await versionInRedis(h, 'video', 'lost'),
+      settings: await versionInRedis(h, 'settings', 'lost-user'),
+    };
     await orphan(h, 'video', 'lost');
     await orphan(h, 'settings', 'lost-user');
     const before = await h.cache.stats();
@@ -39,12 +50,12 @@ describe('a dirty key whose job was never enqueued', () => {
 
     await h.startWorker();
     await h.cache.drain({ timeoutMs: 15_000 });
-    assert.deepEqual(await videoRow(h.db, 'lost'), { likes: 18, views: 0, version: 3 });
+    assert.deepEqual(await videoRow(h.db, 'lost'), { likes: 18, views: 0, version: versions.video });
     const { rows } = await h.db.pool.query(
-      'SELECT language, version::int FROM user_settings WHERE user_id = $1',
+      'SELECT language, version::text FROM user_settings WHERE user_id = $1',
       ['lost-user'],
     );
-    assert.deepEqual(rows[0], { language: 'pt', version: 1 });
+    assert.deepEqual(rows[0], { language: 'pt', version: String(versions.settings) });
     const reEnqueued = h.logs
       .filter((l) => l.msg.includes('sweep re-enqueued'))
       .reduce((n, l) => n + ((l.obj as { keys?: number }).keys ?? 0), 0);
@@ -65,6 +76,7 @@ describe('a dirty key whose job failed for good', () => {
 
   test('is left to the operator by the sweep, and lands after the fix and a retry', async () => {
     await h.cache.increment('video', 'poison', 'likes', 5000);
+    const failing = await versionInRedis(h, 'video', 'poison');
     // A control: an orphan the sweep must pick up, proving that the sweep runs over this dirty index.
     await h.cache.increment('video', 'control', 'likes', 3);
     await orphan(h, 'video', 'control');
@@ -76,13 +88,15 @@ describe('a dirty key whose job failed for good', () => {
     );
     const [failed] = await h.queue.getFailed();
     assert.ok(failed);
-    assert.equal(failed.id, 'video.poison.v1');
+    assert.equal(failed.id, `video.poison.v${failing}`);
     assert.match(failed.failedReason, /likes_below_1000/);
     assert.ok(await eventually(async () => (await h.cache.stats()).failedKeys === 1), 'the key is marked');
 
     // Written again after the failure: still dirty, so no new job; a sweep that ignored the failed marker
-    // would now enqueue a job of a new id (video.poison.v2), which BullMQ would accept.
+    // would now enqueue a job of a new id (video.poison.v<its version>), which BullMQ would accept.
     assert.equal(await h.cache.increment('video', 'poison', 'likes', 1), 5001);
+    const current = await versionInRedis(h, 'video', 'poison');
+    assert.ok(current > failing, `the new write's version ${current} follows ${failing}`);
     assert.ok(
       await eventually(async () => (await videoRow(h.db, 'control'))?.likes === 3),
       'the sweep re-enqueued the control orphan',
@@ -112,7 +126,7 @@ describe('a dirty key whose job failed for good', () => {
     await h.db.pool.query(`ALTER TABLE "Video" DROP CONSTRAINT likes_below_1000`);
     await failed.retry();
     await h.cache.flushed('video', 'poison', { timeoutMs: 15_000 });
-    assert.deepEqual(await videoRow(h.db, 'poison'), { likes: 5001, views: 0, version: 2 });
+    assert.deepEqual(await videoRow(h.db, 'poison'), { likes: 5001, views: 0, version: current });
     assert.ok(await eventually(async () => (await h.cache.stats()).failedKeys === 0), 'marker cleared');
     const stats = await h.cache.stats();
     assert.equal(stats.dirtyKeys, 0);
@@ -149,17 +163,23 @@ describe('dirty keys whose jobs are running', () => {
   // The sweep finds a key's job by the id the write script gave it; both come from one Lua include, whose
   // escaping (`%` and `:`, which BullMQ refuses) these ids exercise.
   test('are left alone by the sweep, whatever their ids hold', async () => {
-    const ids = ['a:b', '50%', '100%3A', 'with space', 'é:ü', 'x.v1'];
-    for (const id of ids) await h.cache.increment('video', id, 'likes', 2);
+    // Each id and its job id's prefix; the suffix is the version that made the key dirty.
+    const escaped: [string, string][] = [
+      ['a:b', 'video.a%3Ab.v'],
+      ['50%', 'video.50%25.v'],
+      ['100%3A', 'video.100%253A.v'],
+      ['with space', 'video.with space.v'],
+      ['é:ü', 'video.é%3Aü.v'],
+      ['x.v1', 'video.x.v1.v'],
+    ];
+    const ids = escaped.map(([id]) => id);
+    const versions = new Map<string, number>();
+    for (const id of ids) {
+      await h.cache.increment('video', id, 'likes', 2);
+      versions.set(id, await versionInRedis(h, 'video', id));
+    }
     await h.startWorker();
-    const expected = [
-      'video.a%3Ab.v1',
-      'video.50%25.v1',
-      'video.100%253A.v1',
-      'video.with space.v1',
-      'video.é%3Aü.v1',
-      'video.x.v1.v1',
-    ].sort();
+    const expected = escaped.map(([id, prefix]) => `${prefix}${versions.get(id)}`).sort();
     const activeIds = async () => (await h.queue.getJobs(['active'])).map((j) => j.id).sort();
     assert.ok(
       await eventually(async () => JSON.stringify(await activeIds()) === JSON.stringify(expected)),
@@ -190,6 +210,8 @@ describe('dirty keys whose jobs are running', () => {
 
     releaseUpserts();
     await h.cache.drain({ timeoutMs: 15_000 });
-    for (const id of ids) assert.deepEqual(await videoRow(h.db, id), { likes: 2, views: 0, version: 1 });
+    for (const id of ids) {
+      assert.deepEqual(await videoRow(h.db, id), { likes: 2, views: 0, version: versions.get(id) });
+    }
   });
 });

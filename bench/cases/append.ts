@@ -2,7 +2,8 @@
 // the events the library acknowledges per second (from Redis, no worker running), the rows per second its
 // flush worker then inserts draining that backlog, and the rows per second a plain batched multi-row INSERT
 // of the same rows achieves straight into PostgreSQL (the ceiling the flush is measured against).
-import { createWriteBehind } from '@write-behind/core';
+import { createWriteBehind, type WriteBehind } from '@write-behind/core';
+import { dataKey, shardKeys } from '@write-behind/core/internal';
 import { deleteKeys, type EventTestEntities, eventEntities } from '@write-behind/testkit';
 import { type BenchContext, type CaseResult, loadSummary } from '../lib/context.ts';
 import { uniform } from '../lib/distributions.ts';
@@ -26,6 +27,51 @@ function eventOf(index: number) {
     context: index % 3 === 0 ? null : { position: index % 997, source: 'bench' },
     createdAt: new Date(1_767_225_600_000 + index),
   };
+}
+
+/**
+ * Events/s of one append to each of `keys` keys Redis lacks (cold: flushed, then evicted) and to as many it
+ * holds clean (warm: flushed), two rounds of each, alternated; a worker flushes between rounds.
+ */
+async function coldAndWarm(
+  ctx: BenchContext,
+  cache: WriteBehind<EventTestEntities>,
+  keys: number,
+): Promise<{ keys: number; cold: number; warm: number }> {
+  const { plan } = ctx;
+  const rates = { cold: [] as number[], warm: [] as number[] };
+  for (let round = 0; round < 2; round++) {
+    for (const kind of ['cold', 'warm'] as const) {
+      const id = (i: number) => `e1${kind}-${round}-${i}`;
+      // Untimed: every key gets a first event and its flush, and a cold key then leaves Redis.
+      await runLoad({
+        concurrency: plan.inFlight,
+        total: keys,
+        maxMs: 300_000,
+        op: (i) => cache.append('videoEvent', id(i), eventOf(i)),
+      });
+      await cache.flush({ timeoutMs: DRAIN_TIMEOUT_MS });
+      if (kind === 'cold') {
+        const shard = shardKeys(`${ctx.prefix}-e1`, 0, 1);
+        for (let i = 0; i < keys; i += 1000) {
+          const batch = Array.from({ length: Math.min(1000, keys - i) }, (_, k) =>
+            dataKey(shard, 'videoEvent', id(i + k)),
+          );
+          await ctx.redis.del(...batch);
+        }
+      }
+      const load = await runLoad({
+        concurrency: plan.inFlight,
+        total: keys,
+        maxMs: 300_000,
+        op: (i) => cache.append('videoEvent', id(i), eventOf(i)),
+      });
+      rates[kind].push(load.opsPerSec);
+      await cache.flush({ timeoutMs: DRAIN_TIMEOUT_MS });
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { keys, cold: mean(rates.cold), warm: mean(rates.warm) };
 }
 
 export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
@@ -108,6 +154,16 @@ export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
 
     const flushRate = (inserted / flushMs) * 1000;
     const plainRate = (same.length / plainMs) * 1000;
+
+    // 4. First events of keys that Redis holds (clean, flushed) against keys it lacks (evicted): each makes its
+    // key dirty (one job each), and a key Redis lacks needs no read either. Alternated, so drift hits both.
+    const second = await startBenchWorker(ctx, {
+      prefix,
+      entities: 'events',
+      flush: { windowMs: plan.windowMs },
+    });
+    const coldWarm = await coldAndWarm(ctx, cache, plan.quick ? 2000 : 20_000);
+    await second.stop();
     const seconds = Math.round(load.elapsedMs / 1000);
     return [
       {
@@ -150,6 +206,24 @@ export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
           `${Math.round(plainMs)} ms; the library acknowledged ${((load.opsPerSec / plainRate) * 100).toFixed(0)} % of this rate from Redis`,
         ],
         metrics: { plainMs, statements: statements.length },
+      },
+      {
+        id: 'E1',
+        title: `append to keys Redis lacks (cold) vs holds (warm), ${coldWarm.keys.toLocaleString('en')} keys each, alternated`,
+        count: coldWarm.keys * 2,
+        countUnit: 'events',
+        rate: coldWarm.cold,
+        rateUnit: 'events/s',
+        notes: [
+          `cold ${Math.round(coldWarm.cold).toLocaleString('en')} events/s, warm ${Math.round(coldWarm.warm).toLocaleString('en')} events/s: ${(coldWarm.cold / coldWarm.warm).toFixed(2)}×`,
+          'each event makes its key dirty (one BullMQ add); a cold key needs no database read',
+        ],
+        metrics: {
+          coldRate: coldWarm.cold,
+          warmRate: coldWarm.warm,
+          coldPerWarm: coldWarm.cold / coldWarm.warm,
+          flushPerPlain: flushRate / plainRate,
+        },
       },
     ];
   } finally {

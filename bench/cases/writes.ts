@@ -122,6 +122,39 @@ export function distinctIncrements(ctx: BenchContext): SlicedCase {
   };
 }
 
+/**
+ * W2a: cache.add on keys never seen before: no database read (the sum waits in Redis), one script call shared
+ * with the batch, and one BullMQ add per key (it becomes dirty). J is its floor.
+ */
+export function distinctAdds(ctx: BenchContext): SlicedCase {
+  const { plan } = ctx;
+  const { cache, teardown } = caseCache(ctx, 'w2a');
+  return {
+    id: 'W2a',
+    budgetMs: plan.distinctMs,
+    maxOps: plan.distinctKeys,
+    async setup() {
+      await runLoad({
+        concurrency: plan.inFlight,
+        total: 2000,
+        maxMs: 30_000,
+        op: (index) => cache.add('video', `w2a-warm-${index}`, 'likes'),
+      });
+    },
+    op: (index) => cache.add('video', `w2a-${index}`, 'likes'),
+    finish: async (load): Promise<CaseResult[]> => [
+      {
+        id: 'W2a',
+        title: `cache.add, ${load.completed.toLocaleString('en')} distinct (cold) keys`,
+        ...loadSummary(load),
+        notes: ['each: no database read, 1 script (shared) + 1 BullMQ add'],
+        metrics: { distinctKeys: load.completed },
+      },
+    ],
+    teardown,
+  };
+}
+
 const THEMES = ['light', 'dark', 'sepia'];
 const LANGUAGES = ['en', 'fr', 'de', 'ja', 'pt'];
 

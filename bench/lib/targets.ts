@@ -44,6 +44,13 @@ export function evaluateTargets(results: readonly CaseResult[], windowMs: number
     `${fmt(ratio(a, b) ?? Number.NaN)}× (${fmt(rate(a) ?? 0, 0)} vs ${fmt(rate(b) ?? 0, 0)} ${unit})`;
 
   add('W1 ≥ 0.6 × A', ratio('W1', 'A'), 0.6, true, ratioText('W1', 'A'));
+  add(
+    'W1 vs A with auto-pipelining (informational)',
+    ratio('W1', 'A autopipe'),
+    0,
+    true,
+    ratioText('W1', 'A autopipe'),
+  );
   const w1p99 = byId.get('W1')?.p99Ms;
   const ap99 = byId.get('A')?.p99Ms;
   add(
@@ -57,6 +64,17 @@ export function evaluateTargets(results: readonly CaseResult[], windowMs: number
   const floor = (base: string) =>
     ratio('J', base) === undefined ? '' : `; J, the job alone: ${fmt(ratio('J', base) ?? 0)}×`;
   add('W2 ≥ 0.3 × A', ratio('W2', 'A'), 0.3, true, ratioText('W2', 'A') + floor('A'));
+  add(
+    'W2a ≥ 0.9 × J',
+    ratio('W2a', 'J'),
+    0.9,
+    true,
+    `${ratioText('W2a', 'J')}; W2 (increment, reads): ${fmt(ratio('W2', 'J') ?? 0)}× J`,
+  );
+  const cold = metric('E1', 'coldPerWarm');
+  add('E1 cold append keys within 10 % of warm', cold, 0.9, true, `${fmt(cold ?? 0)}× the rate on warm keys`);
+  const appendFlush = metric('E1', 'flushPerPlain');
+  add('E1 append flush ≥ 0.6 × plain INSERT', appendFlush, 0.6, true, `${fmt(appendFlush ?? 0)}×`);
   for (const id of ['W1', 'W2', 'W3']) {
     add(`${id} ≥ 10 × B`, ratio(id, 'B'), 10, true, ratioText(id, 'B') + (id === 'W2' ? floor('B') : ''));
   }

@@ -448,7 +448,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   defineScripts(client);
   for (const key of await client.zrange(shard.dirty, '0', '19')) {
     const version = Number(await client.hget(key, '_v'));
-    const jobId = await client.wbJobId(key);
+    const jobId = await client.wbJobId(key, shard.dataKeyPrefixLength);
     const job = jobId ? await cache.queues[0]?.getJob(jobId) : undefined;
     const state = job ? await job.getState() : 'no job';
     stuckKeys.push(

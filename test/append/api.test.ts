@@ -46,27 +46,51 @@ function psqlRows(readme: string): string[][] {
   return table.filter((line) => line.includes('|')).map((line) => line.split('|').map((cell) => cell.trim()));
 }
 
+/** A video's key in the README's sequence numbers and in those the api answered: `video seq`. */
+const numbered = (videoId: unknown, seq: unknown) => `${videoId} ${seq}`;
+
 test("the README's event requests answer as shown, and land as the rows shown", async () => {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
   const exchanges = eventRequests(readme);
   assert.ok(exchanges.length >= 2, 'the README shows event requests');
   const app = createApp({ cache: world.cache, logger: silent });
+  // A video's numbering starts from the shard's clock, so the README's numbers are an example: each answer
+  // must match the README's but for `seq`, and a video's events get consecutive numbers in request order.
+  // The number answered for each README number, per video: the psql rows below are compared through it.
+  const answered = new Map<string, number>();
+  const lastOf = new Map<string, number>();
   for (const { path, body, answer } of exchanges) {
-    await request(app)
+    const response = await request(app)
       .post(path)
       .send(body as object)
-      .expect(202, answer as object);
+      .expect(202);
+    const { seq, ...rest } = response.body as { id: string; seq: unknown };
+    const { seq: shown, ...shownRest } = answer as { id: string; seq: unknown };
+    assert.deepEqual(rest, shownRest, `${path}: the answer matches the README's but for seq`);
+    assert.ok(typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0, `${path}: seq ${seq}`);
+    const last = lastOf.get(rest.id);
+    if (last !== undefined) assert.equal(seq, last + 1, `${path}: the video's next number`);
+    lastOf.set(rest.id, seq);
+    const readmeKey = numbered(shownRest.id, shown);
+    assert.ok(!answered.has(readmeKey), `the README answers seq ${shown} twice for ${shownRest.id}`);
+    answered.set(readmeKey, seq);
   }
   const worker = world.cache.createWorker({ sweep: false });
   await worker.ready;
   await world.cache.flushed('videoEvent', 'v1');
   await worker.close();
   const { rows } = await world.db.pool.query(
-    'SELECT video_id, seq::text, type, context::text FROM video_event ORDER BY seq',
+    'SELECT video_id, seq::text, type, context::text FROM video_event ORDER BY video_event.seq',
   );
+  // The README's rows, each with the number the api answered for the README's number in its seq column.
+  const shownRows = psqlRows(readme).map(([videoId, seq, ...rest]) => {
+    const actual = answered.get(numbered(videoId, seq));
+    assert.ok(actual !== undefined, `the README's row ${videoId} ${seq} answers no request it shows`);
+    return [videoId, String(actual), ...rest];
+  });
   assert.deepEqual(
     rows.map((r) => [r.video_id, r.seq, r.type, r.context ?? '']),
-    psqlRows(readme),
+    shownRows,
   );
 });
 

@@ -4,7 +4,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BacklogFullError, ValidationError } from '@write-behind/core';
-import { createEventWorld, type EventWorld, eventCount, eventRows, events, expectedRows } from './helpers.ts';
+import {
+  assertConsecutive,
+  createEventWorld,
+  type EventWorld,
+  eventCount,
+  eventRows,
+  events,
+  expectedRows,
+} from './helpers.ts';
 
 describe('events of an append entity', () => {
   let w: EventWorld;
@@ -20,15 +28,13 @@ describe('events of an append entity', () => {
       ...a.map((e) => w.cache.append('videoEvent', 'a', e)),
       ...b.map((e) => w.cache.append('videoEvent', 'b', e)),
     ]);
-    assert.deepEqual(
-      numbers,
-      [...a.map((_, i) => i + 1), ...b.map((_, i) => i + 1)],
-      'per key: 1, 2, 3... in call order',
-    );
+    // A fresh key's numbering starts from the shard's clock; then each event gets the next number, in call order.
+    const firstA = assertConsecutive(numbers.slice(0, a.length), 'a: consecutive in call order');
+    const firstB = assertConsecutive(numbers.slice(a.length), 'b: consecutive in call order');
     const jobs = await w.queue.getJobs(['delayed', 'wait']);
     assert.deepEqual(
       jobs.map((j) => j.id).sort(),
-      ['videoEvent.a.v1', 'videoEvent.b.v1'],
+      [`videoEvent.a.v${firstA}`, `videoEvent.b.v${firstB}`],
       'one job per dirty key, named by the event that made it dirty',
     );
     const waiting = await w.cache.stats();
@@ -38,8 +44,8 @@ describe('events of an append entity', () => {
     const worker = await w.startWorker();
     await w.cache.flushed('videoEvent', 'a');
     await w.cache.flushed('videoEvent', 'b');
-    assert.deepEqual(await eventRows(w.db, 'a'), expectedRows(40));
-    assert.deepEqual(await eventRows(w.db, 'b'), expectedRows(25));
+    assert.deepEqual(await eventRows(w.db, 'a'), expectedRows(40, firstA));
+    assert.deepEqual(await eventRows(w.db, 'b'), expectedRows(25, firstB));
     assert.equal(worker.counters.eventsInserted, 65);
     assert.ok(worker.counters.statements <= 2, `${worker.counters.statements} statements for 65 rows`);
     // The events left Redis: the key's hash keeps only its numbering.
@@ -48,27 +54,34 @@ describe('events of an append entity', () => {
     assert.equal((await w.cache.stats()).pendingEvents, 0, 'the event backlog is empty again');
 
     // Later events continue the numbering, in a new dirty period with a new job.
-    assert.equal(await w.cache.append('videoEvent', 'a', events(1, 41)[0] as never), 41);
+    assert.equal(await w.cache.append('videoEvent', 'a', events(1, 41)[0] as never), firstA + 40);
+    assert.equal(await w.jobIdOf('videoEvent', 'a'), `videoEvent.a.v${firstA + 40}`);
     await w.cache.flushed('videoEvent', 'a');
-    assert.deepEqual(await eventRows(w.db, 'a'), expectedRows(41));
+    assert.deepEqual(await eventRows(w.db, 'a'), expectedRows(41, firstA));
     await worker.close();
   });
 
-  test('a key Redis lost (or let expire) continues from the highest number in the database', async () => {
-    for (const e of events(3)) await w.cache.append('videoEvent', 'cold', e);
+  test('a key Redis lost (or let expire) continues above the highest number in the database', async () => {
+    const numbers: number[] = [];
+    for (const e of events(3)) numbers.push(await w.cache.append('videoEvent', 'cold', e));
+    const first = assertConsecutive(numbers);
     const worker = await w.startWorker();
     await w.cache.flushed('videoEvent', 'cold');
     await w.redis.del(w.dataKey('videoEvent', 'cold'));
-    assert.equal(await w.cache.append('videoEvent', 'cold', events(1, 4)[0] as never), 4);
+    // Numbered from the shard's clock again, without reading the database: above every number it holds.
+    const next = await w.cache.append('videoEvent', 'cold', events(1, 4)[0] as never);
+    assert.ok(next > first + 2, `${next} follows ${first + 2}`);
     await w.cache.flushed('videoEvent', 'cold');
-    assert.deepEqual(await eventRows(w.db, 'cold'), expectedRows(4));
+    assert.deepEqual(await eventRows(w.db, 'cold'), [...expectedRows(3, first), ...expectedRows(1, next, 4)]);
     await worker.close();
   });
 
   test('a key whose job was lost is re-enqueued by the sweep', async () => {
-    for (const e of events(5)) await w.cache.append('videoEvent', 'orphan', e);
+    const numbers: number[] = [];
+    for (const e of events(5)) numbers.push(await w.cache.append('videoEvent', 'orphan', e));
+    const first = assertConsecutive(numbers);
     const jobId = await w.jobIdOf('videoEvent', 'orphan');
-    assert.ok(jobId);
+    assert.equal(jobId, `videoEvent.orphan.v${first}`);
     await w.queue.remove(jobId);
     const jobs = await w.queue.getJobs(['delayed', 'wait', 'active']);
     assert.deepEqual(
@@ -78,7 +91,7 @@ describe('events of an append entity', () => {
     );
     const worker = await w.startWorker();
     await w.cache.drain({ timeoutMs: 15_000 });
-    assert.deepEqual(await eventRows(w.db, 'orphan'), expectedRows(5));
+    assert.deepEqual(await eventRows(w.db, 'orphan'), expectedRows(5, first));
     await worker.close();
   });
 
@@ -131,16 +144,20 @@ describe('a key with more events than one flush takes', () => {
   after(() => w.close());
 
   test('is flushed again at once until it has caught up, not once per window', async () => {
-    await Promise.all(events(30).map((e) => w.cache.append('videoEvent', 'hot', e)));
-    await Promise.all(
-      ['warm1', 'warm2'].flatMap((id) => events(10).map((e) => w.cache.append('videoEvent', id, e))),
+    const hot = assertConsecutive(
+      await Promise.all(events(30).map((e) => w.cache.append('videoEvent', 'hot', e))),
+    );
+    const [warm1, warm2] = await Promise.all(
+      ['warm1', 'warm2'].map(async (id) =>
+        assertConsecutive(await Promise.all(events(10).map((e) => w.cache.append('videoEvent', id, e)))),
+      ),
     );
     const worker = await w.startWorker();
     // Within one 60 s window: only immediate re-runs can insert 50 events 7 per batch (shared by its keys).
     await w.cache.flush({ timeoutMs: 15_000 });
-    assert.deepEqual(await eventRows(w.db, 'hot'), expectedRows(30));
-    assert.deepEqual(await eventRows(w.db, 'warm1'), expectedRows(10));
-    assert.deepEqual(await eventRows(w.db, 'warm2'), expectedRows(10));
+    assert.deepEqual(await eventRows(w.db, 'hot'), expectedRows(30, hot));
+    assert.deepEqual(await eventRows(w.db, 'warm1'), expectedRows(10, warm1 as number));
+    assert.deepEqual(await eventRows(w.db, 'warm2'), expectedRows(10, warm2 as number));
     assert.ok(worker.counters.statements >= 13, 'statements of at most batchSize (4) rows');
     await worker.close();
   });
@@ -154,7 +171,9 @@ describe('the event backlog (Guarantee 10)', () => {
   after(() => w.close());
 
   test('past backlog.eventLimit, appends get BacklogFullError and change nothing', async () => {
-    for (const e of events(6)) await w.cache.append('videoEvent', 'x', e);
+    const numbers: number[] = [];
+    for (const e of events(6)) numbers.push(await w.cache.append('videoEvent', 'x', e));
+    const first = assertConsecutive(numbers);
     for (const e of events(4)) await w.cache.append('videoEvent', 'y', e);
     const before = await w.redis.hgetall(w.dataKey('videoEvent', 'x'));
     await assert.rejects(w.cache.append('videoEvent', 'x', events(1, 7)[0] as never), (error: unknown) => {
@@ -172,9 +191,10 @@ describe('the event backlog (Guarantee 10)', () => {
 
     const worker = await w.startWorker();
     await w.cache.flush();
-    assert.equal(await w.cache.append('videoEvent', 'x', events(1, 7)[0] as never), 7);
+    // The refused event took no number: the next one does.
+    assert.equal(await w.cache.append('videoEvent', 'x', events(1, 7)[0] as never), first + 6);
     await w.cache.flush();
-    assert.deepEqual(await eventRows(w.db, 'x'), expectedRows(7));
+    assert.deepEqual(await eventRows(w.db, 'x'), expectedRows(7, first));
     await worker.close();
   });
 });

@@ -26,24 +26,26 @@ after(async () => {
 test('appends Redis applied but whose replies never came are answered after the reconnect, once', async () => {
   const key = w.dataKey('videoEvent', 'lost');
   const all = events(21);
-  assert.equal(await w.cache.append('videoEvent', 'lost', all[0] as never), 1);
+  const first = await w.cache.append('videoEvent', 'lost', all[0] as never);
+  assert.equal(await direct.hget(key, '_v'), String(first));
 
   proxy.muteReplies();
   const lost = Promise.all(all.slice(1).map((e) => w.cache.append('videoEvent', 'lost', e)));
   // Redis applied them all; the client is still waiting for the answers.
-  assert.ok(await eventually(async () => (await direct.hget(key, '_v')) === '21'));
+  assert.ok(await eventually(async () => (await direct.hget(key, '_v')) === String(first + 20)));
   proxy.cut();
   proxy.restore();
 
   assert.deepEqual(
     await lost,
-    Array.from({ length: 20 }, (_, i) => i + 2),
+    Array.from({ length: 20 }, (_, i) => first + 1 + i),
+    'each answered with the number Redis gave it',
   );
-  assert.equal(await direct.hget(key, '_v'), '21', 'nothing appended twice');
-  assert.equal(await w.cache.append('videoEvent', 'lost', events(1, 22)[0] as never), 22);
+  assert.equal(await direct.hget(key, '_v'), String(first + 20), 'nothing appended twice');
+  assert.equal(await w.cache.append('videoEvent', 'lost', events(1, 22)[0] as never), first + 21);
 
   const worker = await w.startWorker();
   await w.cache.flush();
-  assert.deepEqual(await eventRows(w.db, 'lost'), expectedRows(22));
+  assert.deepEqual(await eventRows(w.db, 'lost'), expectedRows(22, first));
   await worker.close();
 });

@@ -1,6 +1,7 @@
 // One isolated world per test file on the kinds schema (test/schemas/kinds): a fresh PostgreSQL schema with
 // its migrations, a key prefix of its own, a cache over its four entities (Int, UUID, BigInt and composite
 // keys), and flush workers on demand. The kinds twin of packages/testkit/src/harness.ts.
+import assert from 'node:assert/strict';
 import { DEFAULT_OPTIONS, type IdOf, type ResolvedEntity } from '@write-behind/core';
 import { encodeId } from '@write-behind/core/internal';
 import {
@@ -32,6 +33,18 @@ export interface KindsHarness extends World<KindsEntities, PrismaClient> {
   key<N extends EntityName>(entity: N, id: IdOf<KindsEntities[N]>): string;
   /** Every data key under the harness's prefix. */
   dataKeys(): Promise<string[]>;
+  /**
+   * The version Redis gave the key's last write: what its flush stores. Versions come from the shard's clock
+   * (microseconds, about 1.8e15), so tests compare them with this or with each other, never count them.
+   */
+  versionOf<N extends EntityName>(entity: N, id: IdOf<KindsEntities[N]>): Promise<number>;
+}
+
+/** A version read as text (a BIGINT beyond `::int`, or Redis's `_v`), as the exact number it is below 2^53. */
+export function exactVersion(text: string | null | undefined): number {
+  const version = Number(text);
+  assert.ok(typeof text === 'string' && Number.isSafeInteger(version), `version ${text}`);
+  return version;
 }
 
 /** A fresh schema with the kinds migrations applied, and a client of the kinds schema on it. */
@@ -56,6 +69,8 @@ export async function createKindsHarness(options: WorldOptions<KindsEntities> = 
     },
     canonical,
     key: (name, id) => world.dataKey(name, canonical(name, id)),
+    versionOf: async (name, id) =>
+      exactVersion(await world.redis.hget(world.dataKey(name, canonical(name, id)), '_v')),
     async dataKeys() {
       const keys: string[] = [];
       let cursor = '0';
@@ -98,15 +113,16 @@ const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 /** Reads a player row straight from PostgreSQL, independently of the library's own SQL. */
 export async function playerRow(db: KindsDatabase, id: number): Promise<PlayerRow | undefined> {
-  const { rows } = await db.pool.query<PlayerRow>(
+  const { rows } = await db.pool.query<Omit<PlayerRow, 'version'> & { version: string }>(
     `SELECT id, score, xp::text, name, level, ratio, accuracy, balance::text, bonus::text, active,
        to_char(last_seen, ${ISO_MS}) AS "lastSeen", to_char(birthday, 'YYYY-MM-DD') AS birthday, prefs,
        tier::text, to_char(created_at, ${ISO_MS}) AS "createdAt", to_char(updated_at, ${ISO_MS}) AS "updatedAt",
-       notes, version::int
+       notes, version::text
      FROM players WHERE id = $1`,
     [id],
   );
-  return rows[0];
+  const row = rows[0];
+  return row && { ...row, version: exactVersion(row.version) };
 }
 
 /** The version a delete of `canonical` left in the tombstone table, if any. */
@@ -115,11 +131,11 @@ export async function tombstoneVersion(
   entity: EntityName,
   canonical: string,
 ): Promise<number | undefined> {
-  const { rows } = await db.pool.query<{ version: number }>(
-    'SELECT version::int FROM write_behind_tombstone WHERE entity = $1 AND key = $2',
+  const { rows } = await db.pool.query<{ version: string }>(
+    'SELECT version::text FROM write_behind_tombstone WHERE entity = $1 AND key = $2',
     [entity, canonical],
   );
-  return rows[0]?.version;
+  return rows[0] && exactVersion(rows[0].version);
 }
 
 /**

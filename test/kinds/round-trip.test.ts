@@ -3,7 +3,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type EntityInput, type EntityValues, ValidationError } from '@write-behind/core';
-import { createKindsHarness, type KindsEntities, type KindsHarness, playerRow } from './harness.ts';
+import {
+  createKindsHarness,
+  exactVersion,
+  type KindsEntities,
+  type KindsHarness,
+  playerRow,
+} from './harness.ts';
 
 type PlayerValues = EntityValues<KindsEntities['player']>;
 
@@ -48,6 +54,7 @@ const read: PlayerValues = { ...full, accuracy: Math.fround(0.1) };
 test('player (Int key): every field kind reaches PostgreSQL exactly and reads back identically when cold', async () => {
   assert.deepEqual(await h.cache.set('player', 1, full), read);
   assert.deepEqual(await h.cache.get('player', 1), read, 'a warm read');
+  const version = await h.versionOf('player', 1);
   await h.cache.flushed('player', 1);
 
   const row = await playerRow(h.db, 1);
@@ -69,7 +76,7 @@ test('player (Int key): every field kind reaches PostgreSQL exactly and reads ba
     prefs: full.prefs,
     tier: 'pro', // the enum value's @map
     notes: null,
-    version: 1,
+    version,
   });
 
   await evict(h.key('player', 1));
@@ -184,9 +191,10 @@ test('device (UUID key): any case in, the canonical lower-case id in the row, th
   const lower = upper.toLowerCase();
   assert.equal(await h.cache.increment('device', upper, 'pings', 3), 3);
   assert.deepEqual(await h.cache.set('device', lower, { label: 'kitchen' }), { pings: 3, label: 'kitchen' });
+  const version = await h.versionOf('device', upper);
   await h.cache.flushed('device', upper);
-  const { rows } = await h.db.pool.query('SELECT id, pings::int, label, version::int FROM "Device"');
-  assert.deepEqual(rows, [{ id: lower, pings: 3, label: 'kitchen', version: 2 }]);
+  const { rows } = await h.db.pool.query('SELECT id, pings::int, label, version::text FROM "Device"');
+  assert.deepEqual(rows, [{ id: lower, pings: 3, label: 'kitchen', version: String(version) }]);
   await evict(h.key('device', lower));
   assert.deepEqual(await h.cache.get('device', upper), { pings: 3, label: 'kitchen' });
 });
@@ -198,15 +206,19 @@ test('ledger (BigInt key): bigint and number ids, up to 2^63-1, reach their rows
   await h.cache.set('ledger', min, { memo: 'the smallest id' });
   await h.cache.increment('ledger', 42n, 'entries', 2);
   await h.cache.increment('ledger', 42, 'entries', 3); // the same key as 42n
+  const versions = await Promise.all([min, 42, max].map((id) => h.versionOf('ledger', id)));
   await Promise.all([max, min, 42n].map((id) => h.cache.flushed('ledger', id)));
   const { rows } = await h.db.pool.query(
-    'SELECT id::text, entries::text, memo, version::int FROM "Ledger" ORDER BY id',
+    'SELECT id::text, entries::text, memo, version::text FROM "Ledger" ORDER BY id',
   );
-  assert.deepEqual(rows, [
-    { id: min.toString(), entries: '0', memo: 'the smallest id', version: 1 },
-    { id: '42', entries: '5', memo: null, version: 2 },
-    { id: max.toString(), entries: String(Number.MAX_SAFE_INTEGER), memo: null, version: 1 },
-  ]);
+  assert.deepEqual(
+    rows.map((r) => ({ ...r, version: exactVersion(r.version) })),
+    [
+      { id: min.toString(), entries: '0', memo: 'the smallest id', version: versions[0] },
+      { id: '42', entries: '5', memo: null, version: versions[1] },
+      { id: max.toString(), entries: String(Number.MAX_SAFE_INTEGER), memo: null, version: versions[2] },
+    ],
+  );
   for (const id of [max, min, 42n]) await evict(h.key('ledger', id));
   assert.deepEqual(await h.cache.get('ledger', max), { entries: Number.MAX_SAFE_INTEGER, memo: null });
   assert.deepEqual(await h.cache.get('ledger', min), { entries: 0, memo: 'the smallest id' });
@@ -219,23 +231,35 @@ test('membership (composite uuid + Int key): mapped columns, a timestamptz, the 
   await h.cache.set('membership', { orgId, userId: 7 }, { role: 'owner, "admin"', since });
   assert.equal(await h.cache.increment('membership', { userId: 7, orgId: orgId.toUpperCase() }, 'visits'), 1);
   await h.cache.set('membership', { orgId, userId: -7 }, { role: 'guest', since: '2023-06-30T22:15:00Z' });
+  const versionOf = (userId: number) => h.versionOf('membership', { orgId, userId });
+  const [guest, owner] = [await versionOf(-7), await versionOf(7)];
   await h.cache.flushed('membership', { orgId, userId: 7 });
   await h.cache.flushed('membership', { orgId, userId: -7 });
   const { rows } = await h.db.pool.query(
-    `SELECT org_id, user_id, role, visits, to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since, version::int
+    `SELECT org_id, user_id, role, visits, to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since, version::text
      FROM memberships ORDER BY user_id`,
   );
-  assert.deepEqual(rows, [
-    { org_id: orgId, user_id: -7, role: 'guest', visits: 0, since: '2023-06-30T22:15:00.000Z', version: 1 },
-    {
-      org_id: orgId,
-      user_id: 7,
-      role: 'owner, "admin"',
-      visits: 1,
-      since: '2023-06-30T22:15:00.123Z',
-      version: 2,
-    },
-  ]);
+  assert.deepEqual(
+    rows.map((r) => ({ ...r, version: exactVersion(r.version) })),
+    [
+      {
+        org_id: orgId,
+        user_id: -7,
+        role: 'guest',
+        visits: 0,
+        since: '2023-06-30T22:15:00.000Z',
+        version: guest,
+      },
+      {
+        org_id: orgId,
+        user_id: 7,
+        role: 'owner, "admin"',
+        visits: 1,
+        since: '2023-06-30T22:15:00.123Z',
+        version: owner,
+      },
+    ],
+  );
   await evict(h.key('membership', { orgId, userId: 7 }));
   assert.deepEqual(await h.cache.get('membership', { orgId, userId: 7 }), {
     role: 'owner, "admin"',

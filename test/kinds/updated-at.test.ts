@@ -16,6 +16,7 @@ const time = (iso: string | undefined) => new Date(iso ?? Number.NaN).getTime();
 test('player: @updatedAt is set on insert and changes on each later flush; a replayed flush leaves it', async () => {
   const started = Date.now();
   await h.cache.set('player', 1, { name: 'first', ratio: 0 });
+  const firstVersion = await h.versionOf('player', 1);
   await h.cache.flushed('player', 1);
   const inserted = await playerRow(h.db, 1);
   assert.ok(inserted);
@@ -34,11 +35,11 @@ test('player: @updatedAt is set on insert and changes on each later flush; a rep
   const third = time(afterIncrement?.updatedAt);
   assert.ok(third > second, `updated_at moved from ${second} to ${third}`);
 
-  // A replay of an older version writes nothing, so it does not touch updated_at either.
+  // A replay of an older version (the first flush's) writes nothing, so it does not touch updated_at either.
   await h.store.upsert(h.resolved.player, [
     {
       id: '1',
-      version: 1,
+      version: firstVersion,
       values: { ...(await h.cache.get('player', 1)), name: 'stale' },
     },
   ]);
