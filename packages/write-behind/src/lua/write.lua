@@ -124,24 +124,40 @@ local function asText(number)
   return string.format('%d', number)
 end
 
+-- The dirty keys of the shard, read once per batch and counted on as this batch's writes make keys dirty.
+local dirtyCount
+
 -- A write to a clean key makes it dirty, unless the backlog is full.
 local function backlogFull(alreadyDirty)
   if alreadyDirty or limit <= 0 then return nil end
-  local count = rcall('ZCARD', dirtyKey)
-  if count >= limit then return count end
+  dirtyCount = dirtyCount or rcall('ZCARD', dirtyKey)
+  if dirtyCount >= limit then return dirtyCount end
   return nil
 end
 
--- Gives the write its version and, if the key was clean, makes it dirty: the reply's job id says so.
-local function finish(key, version, alreadyDirty, value)
-  local v = nextVersion(version)
-  rcall('HSET', key, '_v', asText(v))
-  if mayExpire then rcall('PERSIST', key) end
-  if alreadyDirty then return { STATUS_OK, value, v } end
+-- Marks a key dirty: in the dirty index, and out of the clean one.
+local function markDirty(key)
   rcall('ZADD', dirtyKey, now, key)
+  if dirtyCount then dirtyCount = dirtyCount + 1 end
   budget.becameDirty(key)
-  rcall('HSET', key, '_j', asText(v))
-  return { STATUS_OK, value, v, flushJobId(key, prefixLength, asText(v)) }
+end
+
+-- Gives the write its version and, if the key was clean, makes it dirty: the reply's job id says so. `extra`
+-- are field/value pairs the caller wants set too, in the same HSET.
+local function finish(key, version, alreadyDirty, value, extra)
+  local v = asText(nextVersion(version))
+  local fields = extra or {}
+  fields[#fields + 1] = '_v'
+  fields[#fields + 1] = v
+  if not alreadyDirty then
+    fields[#fields + 1] = '_j'
+    fields[#fields + 1] = v
+  end
+  rcall('HSET', key, unpack(fields))
+  if mayExpire then rcall('PERSIST', key) end
+  if alreadyDirty then return { STATUS_OK, value, tonumber(v) } end
+  markDirty(key)
+  return { STATUS_OK, value, tonumber(v), flushJobId(key, prefixLength, v) }
 end
 
 -- A counter's next value, unless it would leave [least, most]: then nil and the refusal.
@@ -194,13 +210,14 @@ local function add(key, p, count)
   local least, most = tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
   local pending = tonumber(meta[6] or '0') + delta
   if math.abs(pending) > most - least then return { STATUS_OVERFLOW, asText(pending) } end
-  if not meta[1] then
-    if not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
-    rcall('HSET', key, '_p', '1', '_fv', '0')
-  end
-  rcall('HINCRBY', key, '+' .. field, delta)
   if count > 4 then rankDelta(ARGV[p + 4], idOfKey(key, prefixLength), delta) end
-  return finish(key, meta[1], alreadyDirty, '')
+  if meta[1] then
+    rcall('HINCRBY', key, '+' .. field, delta)
+    return finish(key, meta[1], alreadyDirty, '')
+  end
+  -- A key Redis lacks: made in one HSET with its version.
+  if not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
+  return finish(key, nil, false, '', { '_p', '1', '_fv', '0', '+' .. field, asText(delta) })
 end
 
 -- Brings the key's rankings (r pairs of field and ranking key from ARGV[at]) up to date after a write.
@@ -346,12 +363,14 @@ local function appendEvent(key, p)
     number = nextVersion(0)
     rcall('HSET', key, '_a', '1', '_fv', asText(number - 1))
   end
-  rcall('HSET', key, '_v', asText(number), 'e' .. asText(number), ARGV[p + 1])
+  if mayExpire then rcall('PERSIST', key) end
   rcall('INCR', eventsKey)
-  if alreadyDirty then return { STATUS_OK, asText(number), number } end
-  rcall('ZADD', dirtyKey, now, key)
-  budget.becameDirty(key)
-  rcall('HSET', key, '_j', asText(number))
+  if alreadyDirty then
+    rcall('HSET', key, '_v', asText(number), 'e' .. asText(number), ARGV[p + 1])
+    return { STATUS_OK, asText(number), number }
+  end
+  rcall('HSET', key, '_v', asText(number), 'e' .. asText(number), ARGV[p + 1], '_j', asText(number))
+  markDirty(key)
   return { STATUS_OK, asText(number), number, flushJobId(key, prefixLength, asText(number)) }
 end
 
