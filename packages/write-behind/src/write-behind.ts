@@ -140,6 +140,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     this.#writer = new Writer(this.#context);
     this.#schema = new SchemaCheck(this.#context);
     this.#rankings = new Rankings(this.#context);
+    contexts.set(this as object, { context: this.#context, writer: this.#writer, schema: this.#schema });
     this.ready = this.#schema.verified;
     this.checkRedis().catch((error: unknown) =>
       this.#context.logger.warn({ err: redactError(error) }, 'could not read Redis maxmemory-policy'),
@@ -597,6 +598,21 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     if (mismatch) throw mismatch;
     return this.#writer.address(resolved, canonical);
   }
+}
+
+/** What the library's own tools (the operator's API, the Bull Board helper) reach inside a cache. */
+export interface CacheInternals {
+  context: Context;
+  writer: Writer;
+  schema: SchemaCheck;
+}
+const contexts = new WeakMap<object, CacheInternals>();
+
+/** The internals of a cache this library made; for the library's own modules, never documented for users. */
+export function internalsOf(cache: object): CacheInternals {
+  const found = contexts.get(cache);
+  if (!found) throw new TypeError('not a write-behind cache made by createWriteBehind');
+  return found;
 }
 
 function objectToFlat(record: Record<string, string>): string[] {
