@@ -24,12 +24,16 @@ import {
 /**
  * Most writes in one script call. Redis runs a script to its end before it serves anyone else: this bounds
  * that pause (a few microseconds per write) to about a tenth of a millisecond. Measured with `npm run bench`
- * (hot-key increments at 64 and 8 in flight): 16 to 32 writes per call and four batches in flight did best,
- * against 8 and 64 writes or one batch at a time.
+ * (hot-key increments at 64 and 8 in flight): 16 to 32 writes per call did best, against 8 and 64.
  */
 const MAX_WRITES_PER_CALL = 32;
-/** Batches in flight to aim for (see `TurnBatcherOptions.spread`). */
-const BATCHES_IN_FLIGHT = 4;
+/**
+ * Batches in flight to aim for (see `TurnBatcherOptions.spread`). One: the write script costs about 30 µs of
+ * Redis per call beside a few per write (its clock, its resend record), so small batches cost most. Measured
+ * 2026-12-03 (`npm run bench -- --only=A,W1,J,W2A`, one run each): 1 gave W1 85k/s (37k at 8 in flight) and
+ * W2a 0.90× J; 4 gave W1 81k/s (22k at 8 in flight) and W2a 0.80× J, its cold writes split into batches of 3-4.
+ */
+const BATCHES_IN_FLIGHT = 1;
 /**
  * Replies of recent batches the writer state keeps, to answer a batch sent again after a reconnect. Must
  * exceed the batches one writer can have in flight; a resent batch older than that gets status UNKNOWN, never
