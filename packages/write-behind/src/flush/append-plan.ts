@@ -1,4 +1,5 @@
-import { decodeEvent } from '../schema/event-codec.js';
+import type { FieldValue } from '../schema/codec.js';
+import { decodeEvent, eventSqlTexts } from '../schema/event-codec.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import type { AppendRow } from '../store/store.js';
 
@@ -31,11 +32,44 @@ export function appendRows(
   const encoded: string[] = [];
   for (const [field, value] of hash) {
     if (field[0] !== 'e') continue;
-    rows.push({ id, sequence: Number(field.slice(1)), values: decodeEvent(entity, value) });
+    rows.push(new EncodedAppendRow(entity, id, Number(field.slice(1)), value));
     encoded.push(value);
   }
   const key = { id, version: Number(hash.get('_v')), events: rows.length, more: hash.has('_m') };
   return { key, rows, encoded };
+}
+
+/**
+ * The fields of a flushed row as SQL text, with `values` decoded only on first read: the Prisma store writes
+ * `sqlTexts` and never reads `values`, a store of another kind still finds them. A class, not an object with
+ * a property defined on it: every row keeps one shape.
+ */
+export class EncodedFields {
+  readonly sqlTexts: readonly (string | null)[];
+  readonly #decode: () => Record<string, FieldValue>;
+  #values: Record<string, FieldValue> | undefined;
+
+  constructor(sqlTexts: readonly (string | null)[], decode: () => Record<string, FieldValue>) {
+    this.sqlTexts = sqlTexts;
+    this.#decode = decode;
+  }
+
+  get values(): Record<string, FieldValue> {
+    this.#values ??= this.#decode();
+    return this.#values;
+  }
+}
+
+/** An event's row, its fields encoded (see {@link EncodedFields}). */
+class EncodedAppendRow extends EncodedFields implements AppendRow {
+  readonly id: string;
+  readonly sequence: number;
+
+  constructor(entity: ResolvedEntity, id: string, sequence: number, event: string) {
+    super(eventSqlTexts(entity, event), () => decodeEvent(entity, event));
+    this.id = id;
+    this.sequence = sequence;
+  }
 }
 
 /**

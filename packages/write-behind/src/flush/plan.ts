@@ -1,7 +1,7 @@
-import { decodeRecord } from '../schema/codec.js';
+import { decodeRecord, storedToSqlText } from '../schema/codec.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import type { AppendRow, DeleteRow, DeltaRow, UpsertRow } from '../store/store.js';
-import { type AppendedKey, appendRows } from './append-plan.js';
+import { type AppendedKey, appendRows, EncodedFields } from './append-plan.js';
 
 /*
  * Pure parts of a flush: turning Redis snapshots into rows, and isolating the row that makes a batched
@@ -30,6 +30,21 @@ export interface EntityPlan {
   appendedKeys: AppendedKey[];
   /** Data key of each row's id, for the acknowledgement. */
   keys: Map<string, string>;
+}
+
+/** A key's row, its fields encoded from its hash (see {@link EncodedFields}). */
+class EncodedUpsertRow extends EncodedFields implements UpsertRow {
+  readonly id: string;
+  readonly version: number;
+
+  constructor(entity: ResolvedEntity, id: string, version: number, hash: ReadonlyMap<string, string>) {
+    super(
+      entity.fields.map((f) => storedToSqlText(f, hash.get(f.name))),
+      () => decodeRecord(entity, hash),
+    );
+    this.id = id;
+    this.version = version;
+  }
 }
 
 /** Groups the dirty snapshots by entity into upsert, delta and delete rows; clean and gone keys are left out. */
@@ -67,7 +82,9 @@ export function planFlush(
     const version = Number(item.hash.get('_v'));
     if (item.hash.has('_p')) plan.deltas.push({ id: item.id, version, sums: deltaSums(entity, item.hash) });
     else if (item.hash.has('_d')) plan.deletes.push({ id: item.id, version });
-    else plan.upserts.push({ id: item.id, version, values: decodeRecord(entity, item.hash) });
+    else {
+      plan.upserts.push(new EncodedUpsertRow(entity, item.id, version, item.hash));
+    }
   }
   return plans;
 }

@@ -285,6 +285,29 @@ export function toSqlText(field: ResolvedField, value: FieldValue | undefined): 
   }
 }
 
+/**
+ * A value's Redis form (`undefined`: not in the hash) straight to what {@link toSqlText} makes of its decoded
+ * value, without decoding it: the flush sends every field of every row, and a JSON value or a date need
+ * not become an object on the way. Equal to `toSqlText(field, decodeField(field, raw))` (a unit test checks).
+ */
+export function storedToSqlText(field: ResolvedField, raw: string | undefined): string | null {
+  if (field.kind === 'counter') return raw ?? '0';
+  const stored = raw ?? field.encodedDefault;
+  if (stored === undefined || stored === 'z') return null;
+  const body = stored.slice(1);
+  switch (stored[0]) {
+    case 'b':
+      return stored === 'b1' ? 't' : 'f';
+    case 'd':
+      return new Date(Number(body)).toISOString();
+    case 'e':
+      return field.type.enum?.toDb.get(body) ?? body;
+    default:
+      // s, m, n and j: the text after the tag is the value's own text.
+      return body;
+  }
+}
+
 /** A value from PostgreSQL's text output (see `loadSql`: dates arrive as epoch milliseconds). */
 export function fromSqlText(field: ResolvedField, text: string | null | undefined): FieldValue {
   if (text === null || text === undefined) return field.kind === 'counter' ? 0 : null;

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import { decodeField, describe, encodeField, type FieldValue } from './codec.js';
+import { decodeField, describe, encodeField, type FieldValue, storedToSqlText } from './codec.js';
 import type { ResolvedEntity } from './resolve.js';
 
 /*
@@ -51,4 +51,10 @@ export function decodeEvent(entity: ResolvedEntity, text: string): Record<string
     out[field.name] = decodeField(field, encoded[i]);
   });
   return out;
+}
+
+/** Every field of an event from its Redis form straight to SQL text, in the entity's order (see `storedToSqlText`). */
+export function eventSqlTexts(entity: ResolvedEntity, text: string): (string | null)[] {
+  const encoded = JSON.parse(text) as string[];
+  return entity.fields.map((field, i) => storedToSqlText(field, encoded[i]));
 }

@@ -178,9 +178,11 @@ export class PrismaStore implements Store {
       entity,
       rows.map((r) => r.id),
     );
-    const columns = entity.fields.map((field) =>
+    const columns = entity.fields.map((field, i) =>
       arrayLiteral(
-        rows.map((r) => toSqlText(field, r.values[field.name])),
+        rows.map((r) =>
+          r.sqlTexts ? (r.sqlTexts[i] as string | null) : toSqlText(field, r.values[field.name]),
+        ),
         needsQuotes(field.kind),
       ),
     );

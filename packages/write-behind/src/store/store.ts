@@ -16,6 +16,12 @@ export interface UpsertRow {
   version: number;
   /** Every field of the entity, by field name. */
   values: Record<string, FieldValue>;
+  /**
+   * The same fields as SQL text (what `toSqlText` makes of each, `null` for NULL), in the entity's field
+   * order, when the flush has them ready: a store that writes text may take them instead of encoding
+   * `values`, which the flush then decodes only if asked.
+   */
+  sqlTexts?: readonly (string | null)[];
 }
 
 /**
@@ -34,9 +40,11 @@ export interface DeltaRow {
 export interface AppendRow {
   /** The key's canonical id. */
   id: string;
-  /** The event's sequence number within its key (1, 2, 3...), assigned when Redis acknowledged it. */
+  /** The event's sequence number within its key, assigned when Redis acknowledged it. */
   sequence: number;
   values: Record<string, FieldValue>;
+  /** As {@link UpsertRow.sqlTexts}. */
+  sqlTexts?: readonly (string | null)[];
 }
 
 export interface DeleteRow {

@@ -35,7 +35,12 @@ test('planFlush: upserts, deletes, clean keys left out, duplicates once', () => 
   );
   const plan = plans.get('player');
   assert.ok(plan);
-  assert.deepEqual(plan.upserts, [{ id: '1', version: 3, values: { score: 7, name: 'Ada' } }]);
+  const [row, ...more] = plan.upserts;
+  assert.equal(more.length, 0);
+  assert.deepEqual(
+    { id: row?.id, version: row?.version, values: row?.values, sqlTexts: row?.sqlTexts },
+    { id: '1', version: 3, values: { score: 7, name: 'Ada' }, sqlTexts: ['7', 'Ada'] },
+  );
   assert.deepEqual(plan.deletes, [{ id: '2', version: 9 }]);
   assert.deepEqual(
     [...plan.keys],
