@@ -32,19 +32,25 @@ after(() => redis.quit());
 
 /**
  * Every key under a prefix (of a one-shard cache), with its type and content, to prove a rejected call changed
- * nothing. Two kinds of key are left out, being no state of the cache: BullMQ's queue meta key, which BullMQ
- * writes on its own schedule after the queue is created; and the writers' batch records (`writerKey`), in which
+ * nothing. Three kinds of key are left out, being no state of the cache: BullMQ's queue meta key, which BullMQ
+ * writes on its own schedule after the queue is created; the writers' batch records (`writerKey`), in which
  * the write script notes every batch it applied so that a batch sent again applies at most once: a refusal
- * decided by the script (NOT_FOUND for a partial set of an absent record) is a reply of such a batch.
+ * decided by the script (NOT_FOUND for a partial set of an absent record) is a reply of such a batch; and the
+ * shard's activity counters, which count refusals too, once a second, for the operator's charts.
  */
 async function snapshot(prefix: string): Promise<string> {
-  const writerRecord = writerKey(shardKeys(prefix, 0, 1), '');
+  const shard = shardKeys(prefix, 0, 1);
+  const writerRecord = writerKey(shard, '');
   const keys: string[] = [];
   let cursor = '0';
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1000);
     cursor = next;
-    keys.push(...found.filter((key) => !key.endsWith(':meta') && !key.startsWith(writerRecord)));
+    keys.push(
+      ...found.filter(
+        (key) => !key.endsWith(':meta') && !key.startsWith(writerRecord) && key !== shard.activity,
+      ),
+    );
   } while (cursor !== '0');
   keys.sort();
   const parts: string[] = [];

@@ -52,7 +52,7 @@ export function createKindsDatabase(): Promise<KindsDatabase> {
   return createTestDatabase(KINDS_SCHEMA);
 }
 
-const KINDS_SCHEMA = { migrationsDir: KINDS_MIGRATIONS_DIR, createPrisma: createKindsPrisma };
+export const KINDS_SCHEMA = { migrationsDir: KINDS_MIGRATIONS_DIR, createPrisma: createKindsPrisma };
 
 /** The {@link World} of the kinds schema, with typed ids. */
 export async function createKindsHarness(options: WorldOptions<KindsEntities> = {}): Promise<KindsHarness> {

@@ -7,7 +7,7 @@ import { HttpError, toHttpError } from './errors.ts';
 /** The part of the cache the api uses; a fake with these methods serves tests. */
 export type ApiCache = Pick<
   DemoCache,
-  'get' | 'set' | 'increment' | 'delete' | 'stats' | 'top' | 'rank' | 'append'
+  'get' | 'set' | 'increment' | 'add' | 'delete' | 'stats' | 'top' | 'rank' | 'append'
 >;
 
 export interface ApiDependencies {
@@ -75,15 +75,19 @@ export function createApp({
     res.status(status).json(body);
   });
 
-  for (const field of ['likes', 'views'] as const) {
-    app.post(`/videos/:id/${field}`, async (req, res) => {
-      const body = objectBody(req, { optional: true });
-      rejectUnknownFields(body, ['by']);
-      const by = body.by === undefined ? 1 : incrementBy(body.by, maxIncrementBy);
-      const value = await cache.increment('video', req.params.id as string, field, by);
-      res.json({ id: req.params.id, [field]: value });
-    });
-  }
+  // Likes answer with the new total, which may read a video Redis does not hold; views are counted without
+  // an answer (`add`), so a view never waits on the database, even for a video Redis evicted long ago.
+  app.post('/videos/:id/likes', async (req, res) => {
+    const by = incrementOf(req, maxIncrementBy);
+    const likes = await cache.increment('video', req.params.id as string, 'likes', by);
+    res.json({ id: req.params.id, likes });
+  });
+  app.post('/videos/:id/views', async (req, res) => {
+    const by = incrementOf(req, maxIncrementBy);
+    await cache.add('video', req.params.id as string, 'views', by);
+    // Accepted: Redis holds the view; the total follows in PostgreSQL, and `GET /videos/:id` reads it.
+    res.status(202).json({ id: req.params.id, added: { views: by } });
+  });
 
   app.post('/videos/:id/events', async (req, res) => {
     const body = objectBody(req);
@@ -186,6 +190,13 @@ function errorBody(code: string, message: string) {
 }
 
 /** The JSON body as an object; a missing body reads as `{}` when `optional`. */
+/** The `by` of a likes or views request: 1 unless the body names it. */
+function incrementOf(req: Request, maxIncrementBy: number): number {
+  const body = objectBody(req, { optional: true });
+  rejectUnknownFields(body, ['by']);
+  return body.by === undefined ? 1 : incrementBy(body.by, maxIncrementBy);
+}
+
 function objectBody(req: Request, { optional = false } = {}): Record<string, unknown> {
   const body: unknown = req.body;
   if (body === undefined && optional) return {};

@@ -1,5 +1,8 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { ClosedError, type Logger, TimeoutError, UnavailableError } from '@write-behind/core';
 import { createBullBoardRouter } from '@write-behind/core/bull-board';
+import { createOperatorRouter, Operator, type OperatorOptions } from '@write-behind/core/operator';
 import {
   type BacklogSource,
   backlogReader,
@@ -10,14 +13,76 @@ import {
 } from '@write-behind/demo';
 import express from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { basicAuth } from './auth.ts';
+import { basicAuth, basicUser } from './auth.ts';
 import { DEFAULT_LOGIN_LIMIT, loginLimit } from './login-limit.ts';
-import { renderPage } from './page.ts';
+import { type PageName, renderPage } from './page.ts';
 import { sameOriginOnly } from './same-origin.ts';
-import { bullBoardHeaders, cspNonce, lagPageHeaders, securityHeaders } from './security-headers.ts';
+import { bullBoardHeaders, cspNonce, pageHeaders, securityHeaders } from './security-headers.ts';
+import { type Sample, Sampler } from './series.ts';
 
 /** Where Bull Board is mounted. */
 export const BOARD_PATH = '/admin/queues';
+/** Where the operator's JSON API is mounted (`@write-behind/core/operator`): `/api/keys/...`, `/api/failures`. */
+export const API_PATH = '/api';
+/** How often the overview's charts are sampled, and how much of them is kept. */
+export const DEFAULT_SAMPLING = { intervalMs: 2000, windowMs: 3_600_000 } as const;
+
+/** The pages' own scripts and stylesheet, and uPlot's, served from this app (never from a CDN). */
+const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+const requireFromHere = createRequire(import.meta.url);
+const UPLOT_FILES: Record<string, string> = {
+  'uPlot.iife.min.js': requireFromHere.resolve('uplot/dist/uPlot.iife.min.js'),
+  'uPlot.min.css': requireFromHere.resolve('uplot/dist/uPlot.min.css'),
+};
+
+/** Whether the cache runs under a memory budget (the overview then charts it); false for a stand-in. */
+function memoryBudget(cache: BacklogSource): boolean {
+  try {
+    return Object.values(new Operator(cache).settings().memory).some((limit) => limit > 0);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Samples a cache for the overview's charts: its backlog per shard (`stats()`) and its activity counters.
+ * Start it at process start (`.start()`) so the charts have history when an operator first looks.
+ */
+export function cacheSampler(
+  cache: BacklogSource,
+  {
+    intervalMs = DEFAULT_SAMPLING.intervalMs,
+    windowMs = DEFAULT_SAMPLING.windowMs,
+  }: { intervalMs?: number; windowMs?: number } = {},
+): Sampler {
+  let operator: Operator | undefined;
+  return new Sampler(
+    async (): Promise<Sample> => {
+      operator ??= new Operator(cache);
+      const [stats, activity] = await Promise.all([cache.stats(), operator.activity()]);
+      return {
+        at: Date.now(),
+        shards: stats.shards.map((shard, i) => ({
+          lagMs: shard.oldestDirtyAgeMs,
+          dirtyKeys: shard.dirtyKeys,
+          failedKeys: shard.failedKeys,
+          keys: shard.keys,
+          bytes: shard.bytes,
+          activity: activity[i] ?? {
+            shard: shard.shard,
+            acknowledged: 0,
+            refused: {},
+            rowsWritten: 0,
+            rowsRefused: 0,
+            eventsInserted: 0,
+            outages: 0,
+          },
+        })),
+      };
+    },
+    { intervalMs, windowMs },
+  );
+}
 
 export interface DashboardDependencies {
   /** The cache whose queues and backlog are shown: `cache.queues` go to Bull Board. */
@@ -41,13 +106,25 @@ export interface DashboardDependencies {
   healthTimeoutMs?: number;
   /** Also export Node's process metrics. @defaultValue `true` */
   processMetrics?: boolean;
+  /**
+   * What feeds the overview's charts. @defaultValue a {@link cacheSampler} started on the first request for
+   * the charts' data (the process's own `index.ts` starts one at once)
+   */
+  sampler?: Sampler;
+  /** Options of the operator's API (retry batch size, …). @defaultValue the library's defaults */
+  operator?: OperatorOptions;
+  /** How often the inspector refreshes a key shown, ms. @defaultValue `2000` */
+  refreshMs?: number;
 }
 
 /**
- * The operators' dashboard: Bull Board over the flush queues at {@link BOARD_PATH}, a live chart of lag and
- * dirty keys at `/` (fed by `/api/stats`), Prometheus metrics at `/metrics`, all behind HTTP Basic auth;
- * `/healthz` stays open for orchestrators. Every response forbids framing and sniffing; a state-changing
- * request from another site is refused before authentication; failed logins are logged and limited.
+ * The operators' dashboard: the overview at `/` (figures from `/api/stats`, live charts from `/api/series`),
+ * the key inspector at `/keys`, failures by cause at `/failures`, the operator's JSON API under
+ * {@link API_PATH} (the library's `createOperatorRouter`: every action audited with the signed-in user's name),
+ * Bull Board over the flush queues at {@link BOARD_PATH}, Prometheus metrics at `/metrics`, all behind HTTP
+ * Basic auth; `/healthz` stays open for orchestrators. Every response forbids framing and sniffing; a
+ * state-changing request from another site is refused before authentication; failed logins are logged and
+ * limited.
  */
 export function createApp({
   cache,
@@ -57,6 +134,9 @@ export function createApp({
   loginLimit: limit = DEFAULT_LOGIN_LIMIT,
   healthTimeoutMs = 1000,
   processMetrics = true,
+  sampler = cacheSampler(cache),
+  operator: operatorOptions = {},
+  refreshMs = 2000,
 }: DashboardDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -102,17 +182,65 @@ export function createApp({
     }),
   );
 
-  app.get('/', lagPageHeaders(), (_req, res) => {
-    res
-      .type('html')
-      .send(
-        renderPage({ nonce: cspNonce(res), statsPath: 'api/stats', boardPath: `${BOARD_PATH.slice(1)}/` }),
-      );
+  app.use('/assets', (req, res, next) => {
+    const uplot = UPLOT_FILES[req.path.slice(1)];
+    if (uplot) res.sendFile(uplot);
+    else next();
   });
+  app.use('/assets', express.static(PUBLIC_DIR, { index: false, redirect: false }));
 
-  app.get('/api/stats', async (_req, res) => {
+  const api = API_PATH.slice(1);
+  const pages: Record<PageName, { path: string; settings: Record<string, unknown> }> = {
+    overview: {
+      path: '/',
+      settings: {
+        statsPath: `${api}/stats`,
+        seriesPath: `${api}/series`,
+        pollMs: 1000,
+        sampleMs: sampler.intervalMs,
+      },
+    },
+    keys: { path: '/keys', settings: { apiPath: `${api}/`, refreshMs } },
+    failures: { path: '/failures', settings: { apiPath: `${api}/` } },
+  };
+  for (const [name, page] of Object.entries(pages) as [PageName, (typeof pages)[PageName]][]) {
+    app.get(page.path, pageHeaders(), (req, res) => {
+      res.set('Cache-Control', 'no-store');
+      const settings =
+        name === 'overview' ? { ...page.settings, memoryBudget: memoryBudget(cache) } : page.settings;
+      res.type('html').send(
+        renderPage(name, {
+          nonce: cspNonce(res),
+          user: basicUser(req) ?? '',
+          boardPath: `${BOARD_PATH.slice(1)}/`,
+          settings,
+        }),
+      );
+    });
+  }
+
+  app.get(`${API_PATH}/stats`, async (_req, res) => {
     const snapshot = await readBacklog().catch((error: unknown) => unavailable(res, error));
     if (snapshot) res.set('Cache-Control', 'no-store').json(snapshot);
+  });
+
+  app.get(`${API_PATH}/series`, (req, res) => {
+    sampler.start();
+    const since = Number(req.query.since);
+    res.set('Cache-Control', 'no-store').json(sampler.series(Number.isFinite(since) ? since : undefined));
+  });
+
+  // The library's operator API: inspection, flush now, retry, discard, failures by cause, retries in batches.
+  // Behind the same-origin check and the login above; each action's audit line names the signed-in user.
+  // Made on first use: a backlog source that is no cache (a stand-in in tests) still serves the rest.
+  let operatorRouter: express.Router | undefined;
+  app.use(API_PATH, (req, res, next) => {
+    operatorRouter ??= createOperatorRouter(cache, {
+      ...operatorOptions,
+      actor: (request) => basicUser(request) ?? 'unknown',
+      audit: logger,
+    });
+    operatorRouter(req, res, next);
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -21,6 +21,18 @@ export function hasBasicCredentials(req: Request): boolean {
 }
 
 /**
+ * The user name of a request's HTTP Basic credentials (cut to 64 characters), or `undefined` without any.
+ * Behind {@link basicAuth} it names the operator who signed in: the actor of the audit lines.
+ */
+export function basicUser(req: Request): string | undefined {
+  const [scheme, encoded] = (req.headers.authorization ?? '').split(' ', 2);
+  if (scheme?.toLowerCase() !== 'basic' || !encoded) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(0, colon).slice(0, MAX_REPORTED_USER) : undefined;
+}
+
+/**
  * HTTP Basic authentication. Both names are compared as SHA-256 digests with `timingSafeEqual`, so the time
  * taken says nothing about how much of either matched, nor about their lengths; both comparisons always run.
  * A request that brings wrong credentials is reported to `onFailure` (one without any is the first step of

@@ -41,6 +41,13 @@ export const dashboardConfigSpec = {
     description:
       'dashboard: failed logins a client address may make per DASHBOARD_LOGIN_WINDOW_MS; then 429 with Retry-After until the window ends',
   }),
+  DASHBOARD_SAMPLE_MS: integer({
+    min: 100,
+    max: 60_000,
+    default: 2000,
+    description:
+      'dashboard: how often the overview samples the backlog and the activity counters for its charts (the last hour is kept)',
+  }),
   DASHBOARD_LOGIN_WINDOW_MS: integer({
     min: 1000,
     default: DEFAULT_LOGIN_LIMIT.windowMs,

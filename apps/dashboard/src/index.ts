@@ -1,4 +1,5 @@
-// The dashboard process: Bull Board, a live lag chart and /metrics, always behind HTTP Basic auth; without
+// The dashboard process: the overview's live charts, the key inspector, failures by cause and the operator's
+// API, Bull Board and /metrics, always behind HTTP Basic auth; without
 // configured credentials it generates a password, writes it to a private file and binds to 127.0.0.1.
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -15,7 +16,7 @@ import {
   loadConfigOrExit,
   onShutdownSignal,
 } from '@write-behind/demo';
-import { createApp } from './app.ts';
+import { cacheSampler, createApp } from './app.ts';
 import { type DashboardAccess, dashboardAccess, dashboardConfigSpec } from './config.ts';
 
 const config = loadConfigOrExit('dashboard', process.env, dashboardConfigSpec);
@@ -36,12 +37,16 @@ const logger = createLogger({
 });
 const log = libraryLogger(logger);
 exitOnUncaughtError(log);
-// The dashboard never reads or writes records; the cache gives it the queues and the backlog figures.
+// The dashboard reads keys and their rows for the inspector, and changes a key only on an operator's action
+// (flush now, retry, discard), each audited; the cache also gives it the queues and the backlog figures.
 const { cache, close } = createDemoCache(config, libraryLogger(logger.child({ component: 'write-behind' })));
 const refusals = new LogLimiter(log);
+// Sampled from the start, so the charts have history when an operator first opens the dashboard.
+const sampler = cacheSampler(cache, { intervalMs: config.DASHBOARD_SAMPLE_MS }).start();
 const server = createServer(
   createApp({
     cache,
+    sampler,
     credentials: access.credentials,
     logger: log,
     refusals,
@@ -65,6 +70,7 @@ logger.info({ port, host: access.host }, 'dashboard listening');
 
 onShutdownSignal(
   async () => {
+    sampler.stop();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     refusals.flush();

@@ -1,103 +1,146 @@
 /**
- * The operator's overview page: polls the stats endpoint and draws the flush lag and the dirty keys as live
- * line charts. Plain HTML, inline SVG and a small inline script (allowed by a per-response CSP nonce), so
- * there is nothing to build.
+ * The dashboard's pages: the overview (figures and live charts), the key inspector and the failures by cause.
+ * Each is a small HTML shell; its script and stylesheets are files the app serves itself (`public/`, and
+ * uPlot from its npm package), loaded by tags carrying the response's CSP nonce, so the policy allows
+ * nothing else and there is nothing to build. The page's settings travel as JSON in a `<script>` element of
+ * type `application/json` (data, never run).
  */
-export function renderPage({
-  nonce,
-  statsPath,
-  boardPath,
-  pollMs = 1000,
-}: {
+
+/** The pages, by the path they are served at (relative to the dashboard's root). */
+export type PageName = 'overview' | 'keys' | 'failures';
+
+export interface PageOptions {
   nonce: string;
-  statsPath: string;
+  /** The operator signed in (the Basic-auth user), shown in the header. */
+  user: string;
+  /** Bull Board's path, relative to the root, ending in `/`. */
   boardPath: string;
-  pollMs?: number;
-}): string {
+  /** What the page's script reads: its API paths, the poll interval, the shards. */
+  settings: Record<string, unknown>;
+}
+
+const TITLES: Record<PageName, string> = {
+  overview: 'write-behind',
+  keys: 'Key inspector',
+  failures: 'Failures by cause',
+};
+
+/** Text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
+}
+
+/** JSON safe inside a `<script>` element: no `</script>` or `<!--` can close or open anything. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+}
+
+const BODIES: Record<PageName, (options: PageOptions) => string> = {
+  overview: ({ boardPath }) => `
+<p class="lead">Writes are acknowledged from Redis; flush workers persist them to PostgreSQL. Jobs:
+  <a href="${boardPath}">Bull Board</a> · Prometheus: <a href="metrics">/metrics</a></p>
+<div class="figures">
+  <div class="figure">lag (oldest unflushed write)<b id="lag">–</b></div>
+  <div class="figure">dirty keys<b id="dirty">–</b></div>
+  <div class="figure"><a href="failures">failed keys</a><b id="failed">–</b></div>
+  <div class="figure">waiting + delayed jobs<b id="backlog">–</b></div>
+</div>
+<div id="status" role="status"></div>
+<p class="hint">The last hour, sampled every <span id="interval">–</span> s; click a legend entry to hide its line.</p>
+<div class="charts">
+  <section class="chart" id="lag-chart" data-points="0"><h2>Lag: age of the oldest unflushed write</h2><div class="plot"></div></section>
+  <section class="chart" id="dirty-chart" data-points="0"><h2>Dirty keys</h2><div class="plot"></div></section>
+  <section class="chart" id="acknowledged-chart" data-points="0"><h2>Writes acknowledged</h2><div class="plot"></div></section>
+  <section class="chart" id="rows-chart" data-points="0"><h2>Rows written to PostgreSQL</h2><div class="plot"></div></section>
+  <section class="chart" id="refused-chart" data-points="0"><h2>Writes refused, by code</h2><div class="plot"></div></section>
+  <section class="chart" id="failures-chart" data-points="0"><h2>Flush failures (rows refused)</h2><div class="plot"></div></section>
+  <section class="chart" id="memory-chart" data-points="0" hidden><h2>Memory budget: keys in Redis</h2><div class="plot"></div></section>
+</div>`,
+  keys: () => `
+<p class="lead">What the cache holds for one key and what PostgreSQL holds, side by side, with its flush job.
+  Ids are typed as the key's type; a composite key has a field per part.</p>
+<form id="lookup" class="lookup">
+  <label>entity <select id="entity" name="entity"></select></label>
+  <span id="key-parts"></span>
+  <button type="submit" id="inspect">Inspect</button>
+</form>
+<div id="status" role="status"></div>
+<section id="result" hidden>
+  <h2><span id="title"></span> <span id="state" class="badge"></span></h2>
+  <p id="summary"></p>
+  <div class="actions">
+    <button type="button" id="flush" data-action="flush">Flush now</button>
+    <button type="button" id="retry" data-action="retry">Retry</button>
+    <button type="button" id="discard" data-action="discard" class="danger">Discard pending state</button>
+  </div>
+  <table class="values" id="values">
+    <thead><tr><th></th><th>Redis (cache)</th><th>PostgreSQL</th></tr></thead>
+    <tbody></tbody>
+  </table>
+  <div class="columns">
+    <div><h3>Redis</h3><dl id="redis"></dl></div>
+    <div><h3>PostgreSQL</h3><dl id="database"></dl></div>
+  </div>
+  <h3>Flush job</h3>
+  <dl id="job"></dl>
+  <h3>Failed jobs of this key</h3>
+  <table class="list" id="failures"><thead><tr><th>job</th><th>failed at</th><th>attempts</th><th>SQLSTATE</th><th>message</th></tr></thead><tbody></tbody></table>
+</section>
+<dialog id="confirm">
+  <p id="confirm-text"></p>
+  <div class="actions"><button type="button" id="confirm-cancel">Cancel</button><button type="button" id="confirm-ok">Confirm</button></div>
+</dialog>`,
+  failures: () => `
+<p class="lead">Failed flush jobs grouped by entity and cause (the database's SQLSTATE and its message with
+  values left out). Fix the cause, then retry: retries go in batches, each once the one before has run.</p>
+<div class="toolbar">
+  <label>batch size <input id="batch-size" type="number" min="1" max="10000" value="100"></label>
+  <button type="button" id="retry-selected" disabled>Retry the selected</button>
+  <button type="button" id="refresh">Refresh</button>
+</div>
+<div id="status" role="status"></div>
+<div id="run-status" role="status"></div>
+<p id="summary"></p>
+<div id="groups"></div>
+<dialog id="confirm">
+  <p id="confirm-text"></p>
+  <div class="actions"><button type="button" id="confirm-cancel">Cancel</button><button type="button" id="confirm-ok">Confirm</button></div>
+</dialog>`,
+};
+
+/** A page of the dashboard. */
+export function renderPage(page: PageName, options: PageOptions): string {
+  const { nonce, user, boardPath, settings } = options;
+  const n = escapeHtml(nonce);
+  const link = (name: PageName, href: string, label: string) =>
+    `<a href="${href}"${name === page ? ' aria-current="page"' : ''}>${label}</a>`;
+  const charts = page === 'overview';
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>write-behind dashboard</title>
-<style nonce="${nonce}">
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1f2933; max-width: 60rem; }
-  h1 { font-size: 1.3rem; margin: 0 0 .5rem; }
-  .figures { display: flex; gap: 2rem; margin: 1rem 0; }
-  .figure b { display: block; font-size: 1.6rem; }
-  .chart { margin: 1.2rem 0; }
-  .chart h2 { font-size: 1rem; margin: 0 0 .3rem; }
-  svg { width: 100%; height: 160px; background: #f5f7fa; border: 1px solid #d9e2ec; }
-  polyline { fill: none; stroke-width: 2; }
-  .lag polyline { stroke: #d64545; }
-  .dirty polyline { stroke: #2680c2; }
-  text { font-size: 11px; fill: #52606d; }
-  #status { color: #9b1c1c; min-height: 1.4em; }
-</style>
-</head>
+<title>${escapeHtml(TITLES[page])} · write-behind dashboard</title>
+<link rel="stylesheet" nonce="${n}" href="assets/dashboard.css">
+${charts ? `<link rel="stylesheet" nonce="${n}" href="assets/uPlot.min.css">\n` : ''}</head>
 <body>
-<h1>write-behind</h1>
-<p>Writes are acknowledged from Redis; flush workers persist them to PostgreSQL. Jobs and retries:
-  <a href="${boardPath}">Bull Board</a> · Prometheus: <a href="metrics">/metrics</a></p>
-<div class="figures">
-  <div class="figure">lag (oldest unflushed write)<b id="lag">–</b></div>
-  <div class="figure">dirty keys<b id="dirty">–</b></div>
-  <div class="figure">failed keys<b id="failed">–</b></div>
-  <div class="figure">waiting + delayed jobs<b id="backlog">–</b></div>
-</div>
-<div id="status"></div>
-<div class="chart lag"><h2>lag, seconds (last 2 minutes)</h2><svg id="lag-chart" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>
-<div class="chart dirty"><h2>dirty keys (last 2 minutes)</h2><svg id="dirty-chart" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>
-<script nonce="${nonce}">
-(() => {
-  const WINDOW_MS = 120000;
-  const points = [];
-  const $ = (id) => document.getElementById(id);
-  const SVG = 'http://www.w3.org/2000/svg';
-
-  function draw(svg, value) {
-    const now = Date.now();
-    // Until the page has two minutes of history the chart spans what it has, so it fills from the left at once.
-    const start = Math.max(now - WINDOW_MS, points.length ? points[0].at : now);
-    const span = Math.max(now - start, 1);
-    const max = Math.max(1, ...points.map(value));
-    const coords = points
-      .map((p) => ((600 * (p.at - start)) / span).toFixed(1) + ',' + (150 - (140 * value(p)) / max).toFixed(1))
-      .join(' ');
-    svg.replaceChildren();
-    const line = document.createElementNS(SVG, 'polyline');
-    line.setAttribute('points', coords);
-    const label = document.createElementNS(SVG, 'text');
-    label.setAttribute('x', '4');
-    label.setAttribute('y', '14');
-    label.textContent = 'max ' + (Number.isInteger(max) ? max : max.toFixed(2));
-    svg.append(line, label);
-    svg.dataset.points = String(points.length);
-  }
-
-  async function poll() {
-    try {
-      const response = await fetch(${JSON.stringify(statsPath)}, { headers: { accept: 'application/json' } });
-      if (!response.ok) throw new Error('stats answered ' + response.status);
-      const s = await response.json();
-      points.push({ at: s.at, lag: s.lagMs / 1000, dirty: s.dirtyKeys });
-      while (points.length && points[0].at < Date.now() - WINDOW_MS) points.shift();
-      $('lag').textContent = (s.lagMs / 1000).toFixed(1) + ' s';
-      $('dirty').textContent = s.dirtyKeys;
-      $('failed').textContent = s.failedKeys;
-      $('backlog').textContent = s.queues.reduce((n, q) => n + q.counts.waiting + q.counts.delayed, 0);
-      $('status').textContent = '';
-      draw($('lag-chart'), (p) => p.lag);
-      draw($('dirty-chart'), (p) => p.dirty);
-    } catch (error) {
-      $('status').textContent = 'cannot read stats: ' + error.message;
-    } finally {
-      setTimeout(poll, ${pollMs});
-    }
-  }
-  poll();
-})();
-</script>
+<nav class="top">
+  ${link('overview', '.', 'Overview')}
+  ${link('keys', 'keys', 'Keys')}
+  ${link('failures', 'failures', 'Failures')}
+  <a href="${escapeHtml(boardPath)}">Bull Board</a>
+  <span class="who">operator: <b id="operator">${escapeHtml(user)}</b></span>
+</nav>
+<main>
+<h1>${escapeHtml(TITLES[page])}</h1>
+${BODIES[page](options)}
+</main>
+<script nonce="${n}" type="application/json" id="settings">${scriptJson(settings)}</script>
+${charts ? `<script nonce="${n}" src="assets/uPlot.iife.min.js"></script>\n` : ''}<script nonce="${n}" src="assets/common.js"></script>
+<script nonce="${n}" src="assets/${page}.js"></script>
 </body>
 </html>
 `;

@@ -44,10 +44,10 @@ const BULL_BOARD: Directives = {
   ...ALWAYS,
 };
 
-/** The nonce of a response's lag page, made by {@link lagPageHeaders}. */
+/** The nonce of a response's page, made by {@link pageHeaders}. */
 export function cspNonce(res: ServerResponse): string {
   const nonce = nonces.get(res);
-  if (!nonce) throw new Error('lagPageHeaders() must run before the page is rendered');
+  if (!nonce) throw new Error('pageHeaders() must run before the page is rendered');
   return nonce;
 }
 
@@ -55,10 +55,12 @@ const nonces = new WeakMap<ServerResponse, string>();
 const withNonce = (_req: IncomingMessage, res: ServerResponse) => `'nonce-${cspNonce(res)}'`;
 
 /**
- * The lag page: its one inline script and stylesheet carry a fresh nonce per response, and it only fetches
- * its stats from the same origin.
+ * The dashboard's own pages (overview, key inspector, failures): only the scripts and stylesheets whose tags
+ * carry the response's fresh nonce load (the app's own files, uPlot among them), and they only call the
+ * dashboard's own API. No inline script or style runs; uPlot sizes its elements through the CSSOM, which a
+ * policy does not govern.
  */
-const LAG_PAGE: Directives = {
+const PAGES: Directives = {
   defaultSrc: ["'none'"],
   scriptSrc: [withNonce],
   styleSrc: [withNonce],
@@ -83,9 +85,9 @@ export function bullBoardHeaders(): RequestHandler {
   return contentSecurityPolicy({ useDefaults: false, directives: BULL_BOARD }) as RequestHandler;
 }
 
-/** The lag page's policy, with a new nonce for this response (read it with {@link cspNonce}). */
-export function lagPageHeaders(): RequestHandler {
-  const policy = contentSecurityPolicy({ useDefaults: false, directives: LAG_PAGE });
+/** A page's policy, with a new nonce for this response (read it with {@link cspNonce}). */
+export function pageHeaders(): RequestHandler {
+  const policy = contentSecurityPolicy({ useDefaults: false, directives: PAGES });
   return (req, res, next) => {
     nonces.set(res, randomBytes(16).toString('base64'));
     policy(req, res, next);

@@ -64,7 +64,7 @@ describe('the dashboard app', () => {
     const page = await auth(request(app()).get('/')).expect(200).expect('content-type', /html/);
     const nonce = /script-src 'nonce-([^']+)'/.exec(page.headers['content-security-policy'] ?? '')?.[1];
     assert.ok(nonce, 'the page has a CSP with a script nonce');
-    assert.ok(page.text.includes(`<script nonce="${nonce}">`));
+    assert.ok(page.text.includes(`<script nonce="${nonce}" src="assets/overview.js">`));
     assert.ok(page.text.includes('api/stats'));
 
     await auth(request(app()).get(`${BOARD_PATH}/`)).expect(200);

@@ -58,6 +58,15 @@ export const cacheConfigSpec = {
     default: DEFAULT_OPTIONS.backlog.limit,
     description: 'most dirty keys before writes to clean keys get 503 (0: no limit)',
   }),
+  CACHE_MAX_BYTES: integer({
+    default: 64 * 1024 * 1024,
+    description:
+      "memory budget of the cache's own keys in Redis, bytes (estimated): past it, clean keys are evicted, least recently used first (0: no budget)",
+  }),
+  CACHE_MAX_KEYS: integer({
+    default: 0,
+    description: 'most keys the cache keeps in Redis, dirty and clean (0: no limit)',
+  }),
   LOG_LEVEL: oneOf(LOG_LEVELS, { default: 'info', description: 'pino log level' }),
 };
 
@@ -97,6 +106,7 @@ export function createDemoCache(config: CacheConfig, logger: Logger): DemoCacheH
       backoffMs: config.FLUSH_BACKOFF_MS,
     },
     backlog: { limit: config.BACKLOG_LIMIT },
+    memory: { maxBytes: config.CACHE_MAX_BYTES, maxKeys: config.CACHE_MAX_KEYS },
     logger,
   });
   return {

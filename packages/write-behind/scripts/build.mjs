@@ -12,6 +12,7 @@
 // import.meta.url)`) finds it at the same relative place as in src, wherever that module sits.
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -143,5 +144,15 @@ for (const entry of entries) {
     if (!existsSync(join(distDir, entry + extension)))
       throw new Error(`build: dist/${entry}${extension} missing`);
   }
+}
+// The commands (package.json `bin`, `./dist/cli.js` from src/cli.ts): they must exist and be executable, or
+// `npx write-behind` fails for the user. esbuild keeps the source's `#!/usr/bin/env node` line.
+const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
+for (const [name, path] of Object.entries(manifest.bin ?? {})) {
+  const file = join(packageDir, path);
+  if (!existsSync(file)) throw new Error(`build: bin ${name} (${path}) missing`);
+  if (!readFileSync(file, 'utf8').startsWith('#!'))
+    throw new Error(`build: bin ${name} (${path}) has no #! line`);
+  chmodSync(file, 0o755);
 }
 console.log(`build: dist/ (${entries.join(', ')}) in ${Date.now() - started} ms`);

@@ -6,6 +6,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import { type Express, type Response, Router } from 'express';
+import { checkKeys, type KeyShapeOf } from './check-keys.js';
 import { ConfigurationError } from './errors.js';
 
 /** Options of {@link createBullBoardRouter}. */
@@ -29,6 +30,13 @@ export const DEFAULT_BULL_BOARD_OPTIONS = {
   readOnly: false,
   title: 'write-behind flush queues',
 } as const satisfies Omit<Required<BullBoardOptions>, 'basePath'>;
+
+/** The name of every option of {@link createBullBoardRouter}: another is refused with the closest. */
+const BULL_BOARD_OPTION_KEYS = {
+  basePath: true,
+  readOnly: true,
+  title: true,
+} as const satisfies KeyShapeOf<BullBoardOptions>;
 
 /** What the router needs from the cache: a `WriteBehind` instance fits. */
 export interface BullBoardSource {
@@ -118,6 +126,7 @@ export function createBullBoardRouter(cache: BullBoardSource, options: BullBoard
  * @throws {@link ConfigurationError} naming the option and quoting the bad value.
  */
 export function resolveBullBoardOptions(options: BullBoardOptions): Required<BullBoardOptions> {
+  checkKeys(options, BULL_BOARD_OPTION_KEYS, 'createBullBoardRouter()');
   // `??` rather than a spread, so that an option given as `undefined` takes its default.
   const resolved = {
     basePath: options.basePath,

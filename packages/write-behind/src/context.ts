@@ -2,6 +2,7 @@ import { type JobsOptions, Queue } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
 import { ConfigurationError, UnavailableError, ValidationError, WriteBehindError } from './errors.js';
 import { type ShardKeys, shardKeys } from './keys.js';
+import { dedupLogger } from './log-dedup.js';
 import type { Logger, ResolvedOptions } from './options.js';
 import { checkRankable } from './ranking/rankable.js';
 import { encodeField } from './schema/codec.js';
@@ -79,7 +80,7 @@ export function createContext(options: ResolvedOptions): Context {
   // Without a listener ioredis prints every reconnect error itself; route them to the logger instead.
   if (ownsRedis)
     redis.on('error', (error: Error) =>
-      options.logger.warn({ err: redactError(error) }, 'Redis connection error'),
+      dedupLogger(options.logger).warn({ err: redactError(error) }, 'Redis connection error'),
     );
   defineScripts(redis);
   const shards = Array.from({ length: options.shards }, (_, i) =>
@@ -110,7 +111,7 @@ export function createContext(options: ResolvedOptions): Context {
           defaultJobOptions: jobOptions,
         });
         queue.on('error', (error) =>
-          options.logger.error({ err: redactError(error), shard }, 'flush queue error'),
+          dedupLogger(options.logger).error({ err: redactError(error), shard }, 'flush queue error'),
         );
         queues.set(shard, queue);
       }

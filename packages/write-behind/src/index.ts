@@ -16,6 +16,7 @@ export {
 } from './errors.js';
 export type { FlushCounters, FlushOutcome } from './flush/batcher.js';
 export type { FlushWorker } from './flush/worker.js';
+export type { DatabaseHealth, Health, HealthOptions, RedisHealth } from './health.js';
 export {
   type BacklogOptions,
   DEFAULT_OPTIONS,
@@ -37,6 +38,7 @@ export {
   type AppendInput,
   type AppendSpec,
   boolean,
+  type CheckedEntities,
   type CounterFields,
   type CounterOptions,
   counter,
@@ -52,6 +54,7 @@ export {
   type FieldSpec,
   type IdOf,
   integer,
+  type JsonCompatible,
   type JsonValue,
   json,
   type KeyKind,

@@ -16,6 +16,8 @@
  *   {app:3}:clean            sorted set: clean data keys by last use, kept only under a memory budget, which
  *                            evicts its oldest first (lua/includes/memory-budget.lua)
  *   {app:3}:memory           hash: the memory budget's figures (`avg` bytes per key, `evictions`)
+ *   {app:3}:activity         hash: running totals of what every process did in the shard, for charts
+ *                            (activity.ts: writes acknowledged, refused by code, rows written, ...)
  *   {app:3}:w:<writer>       hash: one writing connection's last batch number and its recent replies, so a
  *                            batch its client resends after a reconnect is answered, not applied twice
  *   {app:3}:rank:video:likes sorted set: the ranking of a ranked counter over this shard's keys, member the
@@ -44,6 +46,8 @@ export interface ShardKeys {
   clean: string;
   /** The memory budget's figures. */
   memory: string;
+  /** Running totals of the shard's activity (see `activity.ts`). */
+  activity: string;
   /** Length of the prefix every data key of the shard starts with (`{tag}:e:`): the scripts find ids after it. */
   dataKeyPrefixLength: number;
   /** Prefix of BullMQ's per-job hashes (`<prefix>:<queue>:<jobId>`). */
@@ -65,6 +69,7 @@ export function shardKeys(prefix: string, shard: number, shards: number): ShardK
     clock: `${tag}:clock`,
     clean: `${tag}:clean`,
     memory: `${tag}:memory`,
+    activity: `${tag}:activity`,
     dataKeyPrefixLength: tag.length + 3,
     jobPrefix: `${tag}:${queueName}:`,
   };

@@ -1,6 +1,6 @@
 import type { ResolvedEntity } from './schema/resolve.js';
 import type { LoadedKey, Store } from './store/store.js';
-import { type Deferred, deferred } from './util.js';
+import { type Deferred, deferred, SingleFlight } from './util.js';
 
 /**
  * Loads cold keys from the store: callers asking for the same key share one load (single flight), and keys
@@ -9,7 +9,7 @@ import { type Deferred, deferred } from './util.js';
 export class BatchLoader {
   readonly #store: Store;
   readonly #maxBatch: number;
-  readonly #inFlight = new Map<string, Promise<LoadedKey>>();
+  readonly #loads = new SingleFlight<string, LoadedKey>();
   #pending = new Map<string, { entity: ResolvedEntity; ids: Map<string, Deferred<LoadedKey>> }>();
   #scheduled = false;
 
@@ -19,9 +19,11 @@ export class BatchLoader {
   }
 
   load(entity: ResolvedEntity, id: string): Promise<LoadedKey> {
-    const flightKey = `${entity.name}:${id}`;
-    const existing = this.#inFlight.get(flightKey);
-    if (existing) return existing;
+    return this.#loads.run(`${entity.name}:${id}`, () => this.#queue(entity, id));
+  }
+
+  /** Puts the key in this tick's query for its entity. */
+  #queue(entity: ResolvedEntity, id: string): Promise<LoadedKey> {
     let group = this.#pending.get(entity.name);
     if (!group) {
       group = { entity, ids: new Map() };
@@ -29,13 +31,11 @@ export class BatchLoader {
     }
     const pendingLoad = deferred<LoadedKey>();
     group.ids.set(id, pendingLoad);
-    const promise = pendingLoad.promise.finally(() => this.#inFlight.delete(flightKey));
-    this.#inFlight.set(flightKey, promise);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#dispatch());
     }
-    return promise;
+    return pendingLoad.promise;
   }
 
   #dispatch(): void {

@@ -1,9 +1,11 @@
 import type { KeepJobs } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
+import { checkKeys, type KeyShapeOf, withDefaults } from './check-keys.js';
 import { ConfigurationError } from './errors.js';
-import type { EntityDefinitions } from './schema/fields.js';
+import type { CheckedEntities, EntityDefinitions } from './schema/fields.js';
 import type { PrismaClientLike } from './store/prisma-store.js';
 import type { Store } from './store/store.js';
+import { DEFAULT_TOMBSTONE_TABLE } from './store/verify.js';
 
 /** Where log lines go. `console` fits, and so does a pino logger. */
 export interface Logger {
@@ -155,8 +157,11 @@ export interface WriteBehindOptions<E extends EntityDefinitions = EntityDefiniti
   prisma?: PrismaClientLike;
   /** Where flushed state goes and cold keys come from, when it is not a Prisma Client (see `Store`). */
   store?: Store;
-  /** The entities, by logical name. */
-  entities: E;
+  /**
+   * The entities, by logical name (see `EntityDefinition`). A key an entity definition does not know is
+   * a compile error and, at run time, a `ConfigurationError`.
+   */
+  entities: CheckedEntities<E>;
   /**
    * Namespace for every Redis key and queue. Two apps with different prefixes never see each other's data.
    * @defaultValue `'wb'`
@@ -296,7 +301,7 @@ export const DEFAULT_OPTIONS = {
   prefix: 'wb',
   shards: 1,
   cacheTtlMs: 0,
-  tombstoneTable: 'write_behind_tombstone',
+  tombstoneTable: DEFAULT_TOMBSTONE_TABLE,
   redisMaxRetriesPerRequest: 2,
   durability: 'memory',
   replication: { replicas: 1, timeoutMs: 1000 },
@@ -330,6 +335,62 @@ export const DEFAULT_WORKER_OPTIONS = {
   stuckAfterMs: 15_000,
 } as const satisfies Omit<ResolvedWorkerOptions, 'shards' | 'concurrency'>;
 
+/**
+ * The name of every option, level by level: a name not listed is refused with the closest listed one
+ * (`flush.windowMS`: did you mean `windowMs`?). `satisfies` keeps each level in step with its interface.
+ * Entity definitions are checked where they are resolved (`schema/resolve.ts`).
+ */
+export const OPTION_KEYS = {
+  redis: true,
+  prisma: true,
+  store: true,
+  entities: true,
+  prefix: true,
+  shards: true,
+  cacheTtlMs: true,
+  tombstoneTable: true,
+  redisMaxRetriesPerRequest: true,
+  durability: true,
+  replication: { replicas: true, timeoutMs: true } satisfies KeyShapeOf<ReplicationOptions>,
+  flush: {
+    windowMs: true,
+    batchSize: true,
+    maxEventsPerBatch: true,
+    maxBatchBytes: true,
+    batchLingerMs: true,
+    concurrency: true,
+    attempts: true,
+    backoffMs: true,
+    outageBackoffMs: true,
+    maxOutageBackoffMs: true,
+    // BullMQ's `KeepJobs`.
+    keepFailed: { age: true, count: true, limit: true },
+  } satisfies KeyShapeOf<FlushOptions>,
+  backlog: {
+    limit: true,
+    eventLimit: true,
+    policy: true,
+    waitTimeoutMs: true,
+  } satisfies KeyShapeOf<BacklogOptions>,
+  sweep: { intervalMs: true, graceMs: true, tombstoneRetentionMs: true } satisfies KeyShapeOf<SweepOptions>,
+  limits: { maxIdBytes: true, maxValueBytes: true, maxLoadBatch: true } satisfies KeyShapeOf<LimitsOptions>,
+  waits: { flushedTimeoutMs: true, drainTimeoutMs: true } satisfies KeyShapeOf<WaitOptionsDefaults>,
+  memory: { maxKeys: true, maxBytes: true } satisfies KeyShapeOf<MemoryOptions>,
+  logger: true,
+} as const satisfies KeyShapeOf<WriteBehindOptions>;
+
+/** The name of every worker option (see {@link OPTION_KEYS}). */
+export const WORKER_OPTION_KEYS = {
+  shards: true,
+  concurrency: true,
+  lockDurationMs: true,
+  stalledIntervalMs: true,
+  maxStalledCount: true,
+  closeTimeoutMs: true,
+  sweep: true,
+  stuckAfterMs: true,
+} as const satisfies KeyShapeOf<FlushWorkerOptions>;
+
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function positiveInt(path: string, value: unknown, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): void {
@@ -340,11 +401,15 @@ function positiveInt(path: string, value: unknown, { min = 1, max = Number.MAX_S
   }
 }
 
-/** Merges the defaults under `options` and rejects bad values with a message naming the option. */
+/**
+ * Merges the defaults under `options` and rejects bad values with a message naming the option. An unknown
+ * option name is refused with the closest known one; an option given as `undefined` takes its default.
+ */
 export function resolveOptions<E extends EntityDefinitions>(
   options: WriteBehindOptions<E>,
 ): ResolvedOptions<E> {
   if (!options || typeof options !== 'object') throw new ConfigurationError('options must be an object');
+  checkKeys(options, OPTION_KEYS, '');
   if (!options.redis)
     throw new ConfigurationError('`redis` is required: a URL, an ioredis Redis or an ioredis Cluster');
   if (!options.store && !options.prisma)
@@ -359,14 +424,14 @@ export function resolveOptions<E extends EntityDefinitions>(
     tombstoneTable: options.tombstoneTable ?? DEFAULT_OPTIONS.tombstoneTable,
     redisMaxRetriesPerRequest: options.redisMaxRetriesPerRequest ?? DEFAULT_OPTIONS.redisMaxRetriesPerRequest,
     durability: options.durability ?? DEFAULT_OPTIONS.durability,
-    replication: { ...DEFAULT_OPTIONS.replication, ...options.replication },
+    replication: withDefaults<Required<ReplicationOptions>>(DEFAULT_OPTIONS.replication, options.replication),
     logger: options.logger ?? consoleLogger,
-    flush: { ...DEFAULT_OPTIONS.flush, ...options.flush },
-    backlog: { ...DEFAULT_OPTIONS.backlog, ...options.backlog },
-    sweep: { ...DEFAULT_OPTIONS.sweep, ...options.sweep },
-    limits: { ...DEFAULT_OPTIONS.limits, ...options.limits },
-    waits: { ...DEFAULT_OPTIONS.waits, ...options.waits },
-    memory: { ...DEFAULT_OPTIONS.memory, ...options.memory },
+    flush: withDefaults<Required<FlushOptions>>(DEFAULT_OPTIONS.flush, options.flush),
+    backlog: withDefaults<Required<BacklogOptions>>(DEFAULT_OPTIONS.backlog, options.backlog),
+    sweep: withDefaults<Required<SweepOptions>>(DEFAULT_OPTIONS.sweep, options.sweep),
+    limits: withDefaults<Required<LimitsOptions>>(DEFAULT_OPTIONS.limits, options.limits),
+    waits: withDefaults<Required<WaitOptionsDefaults>>(DEFAULT_OPTIONS.waits, options.waits),
+    memory: withDefaults<Required<MemoryOptions>>(DEFAULT_OPTIONS.memory, options.memory),
   };
   if (options.prisma) resolved.prisma = options.prisma;
   if (options.store) resolved.store = options.store;
@@ -435,6 +500,7 @@ export function resolveWorkerOptions(
 ): ResolvedWorkerOptions {
   if (!options || typeof options !== 'object')
     throw new ConfigurationError('worker options must be an object');
+  checkKeys(options, WORKER_OPTION_KEYS, 'createWorker() / runFlushWorker()');
   const resolved: ResolvedWorkerOptions = {
     ...DEFAULT_WORKER_OPTIONS,
     shards: Array.from({ length: cache.shards }, (_, i) => i),

@@ -44,6 +44,22 @@ export class SchemaCheck {
     return this.#state === 'checking';
   }
 
+  /**
+   * What the check has found: `verified` (`ready` resolved), `mismatch` (`ready` rejected; every call is
+   * refused), `unverified` (the database could not be reached yet; writes are accepted, the check is retried),
+   * or `checking` (the first attempt is under way).
+   */
+  get state(): 'checking' | 'verified' | 'unverified' | 'mismatch' {
+    if (this.#state === 'ok') return 'verified';
+    if (this.#state instanceof ConfigurationError) return 'mismatch';
+    return this.#state;
+  }
+
+  /** Cuts the wait before the next attempt short (the database is known to answer again). */
+  retryNow(): void {
+    if (this.#state === 'unverified') this.#wake?.();
+  }
+
   /** Calls `listener` when a later attempt finds a mismatch (after the database was unreachable at first). */
   onMismatch(listener: (error: ConfigurationError) => void): () => void {
     this.#mismatchListeners.add(listener);
@@ -88,7 +104,10 @@ export class SchemaCheck {
       }
       // Not `sleep`: an unreferenced timer, so a pending check never keeps the process alive.
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
+        this.#wake = () => {
+          clearTimeout(this.#timer);
+          resolve();
+        };
         if (this.#stopped) return resolve();
         this.#timer = setTimeout(resolve, delay);
         this.#timer.unref();

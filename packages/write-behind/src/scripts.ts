@@ -19,6 +19,8 @@ const SCRIPTS = {
   wbRankingTop: 'ranking-top-1.lua',
   wbRankingRank: 'ranking-rank-1.lua',
   wbRankingBuild: 'ranking-build.lua',
+  wbActivityAdd: 'activity-add-1.lua',
+  wbOperatorDiscard: 'discard.lua',
 } as const;
 
 declare module 'ioredis' {
@@ -38,6 +40,8 @@ declare module 'ioredis' {
     wbRankingTop(rankingKey: string, n: number): Result<string[] | null, Context>;
     wbRankingRank(rankingKey: string, member: string, score: string): Result<(number | string)[], Context>;
     wbRankingBuild(numKeys: number, rankingKey: string, ...rest: string[]): Result<number[], Context>;
+    wbActivityAdd(key: string, ...fieldsAndAmounts: (string | number)[]): Result<number, Context>;
+    wbOperatorDiscard(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
   }
 }
 

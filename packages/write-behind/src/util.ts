@@ -37,6 +37,24 @@ export async function pollUntil<T>(
   }
 }
 
+/**
+ * Calls that share a key while one runs share its outcome (single flight): the cache's one mechanism for
+ * "load once however many wait", used for database loads (`loader.ts`) and for a cold read's load and fill
+ * together (`write-behind.ts`).
+ */
+export class SingleFlight<K, V> {
+  readonly #running = new Map<K, Promise<V>>();
+
+  run(key: K, call: () => Promise<V>): Promise<V> {
+    let running = this.#running.get(key);
+    if (!running) {
+      running = call().finally(() => this.#running.delete(key));
+      this.#running.set(key, running);
+    }
+    return running;
+  }
+}
+
 /** The value of `key` in `map`, created by `create` and stored on first use. */
 export function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
   let value = map.get(key);

@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from './errors.js';
 import { FlushWorker } from './flush/worker.js';
+import { checkHealth, type Health, type HealthOptions } from './health.js';
 import {
   type DurabilityLevel,
   type FlushWorkerOptions,
@@ -33,7 +34,7 @@ import { decodeId, encodeId } from './schema/id-codec.js';
 import type { ResolvedEntity, ResolvedField } from './schema/resolve.js';
 import { SchemaCheck } from './schema-check.js';
 import { pairsToMap } from './scripts.js';
-import { pollUntil } from './util.js';
+import { pollUntil, SingleFlight } from './util.js';
 import { isDurabilityLevel } from './write/durability.js';
 import { decodeFillReply, fillCall } from './write/protocol.js';
 import { type Address, MAX_STALE_LOADS, Writer } from './write/writer.js';
@@ -125,12 +126,14 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   readonly #writer: Writer;
   readonly #schema: SchemaCheck;
   readonly #rankings: Rankings;
+  readonly #coldReads = new SingleFlight<string, Map<string, string> | undefined>();
   #closed = false;
   /**
    * Resolves once the entities have been checked against the live database (tables, columns and their
-   * types, the key's unique constraint, the version column, the tombstone table); rejects with a
-   * {@link ConfigurationError} naming what differs, after which every call is refused with it. While the
-   * database cannot be reached it stays pending and the check is retried; writes are accepted meanwhile.
+   * types, the key's unique constraint, the version column, the tombstone table), having passed the Prisma
+   * schema already in the constructor; rejects with a {@link ConfigurationError} naming what differs, after
+   * which every call is refused with it. While the database cannot be reached it stays pending and the check
+   * is retried; writes are accepted meanwhile. It says nothing of Redis: see {@link WriteBehind.health}.
    */
   readonly ready: Promise<void>;
 
@@ -189,7 +192,9 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     let hash = pairsToMap(flat);
     // A key Redis lacks, or holds partly (made by adds alone), is read from the database too.
     if (hash.size === 0 || hash.has('_p')) {
-      const loaded = await this.#readCold(address, hash.size > 0);
+      // Readers that found the key missing join the first one's load and fill: their replies arrive before
+      // the fill's, on the same connection, so none of them starts a load of its own.
+      const loaded = await this.#coldReads.run(address.key, () => this.#readCold(address, hash.size > 0));
       if (!loaded) return null;
       hash = loaded;
     }
@@ -413,6 +418,23 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   async flush(options: WaitOptions = {}): Promise<void> {
     await Promise.all(this.queues.map((queue) => queue.promoteJobs()));
     await this.drain(options);
+  }
+
+  /**
+   * Whether Redis and the database answer now, each probed on its own within `timeoutMs` (Redis with `PING`,
+   * the database with the live check of the entities that `ready` waits for), and what that check has
+   * decided (`database.schema`). `ready` covers the database alone: use this for Redis. Errors are
+   * messages with any credentials masked. Never throws for an outage: it reports it.
+   *
+   * @example
+   * ```ts
+   * const health = await cache.health();
+   * // { ok: false, redis: { ok: false, error: 'no answer within 2000 ms' },
+   * //   database: { ok: true, latencyMs: 4, schema: 'verified' } }
+   * ```
+   */
+  async health(options: HealthOptions = {}): Promise<Health> {
+    return checkHealth(this.#context, this.#schema, options);
   }
 
   /** Backlog figures for health checks and metrics. */

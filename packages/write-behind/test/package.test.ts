@@ -4,6 +4,11 @@
 // PostgreSQL, so a missing file, a wrong `exports` condition, Lua that is not found next to the CommonJS
 // build or a declaration that does not compile fails here rather than in a user's project.
 //
+// The package README's snippets run here too, as written: each block marked `<!-- test: <path> -->` in
+// packages/write-behind/README.md is written to <path> of a second project beside the first (its Prisma models,
+// its SQL, its cache module, app and worker), which is compiled and run against a fresh schema and a Redis of its
+// own (the README's prefix is fixed), and the rows its writes leave are checked.
+//
 // Inside the monorepo nothing else sees dist/: tsx and tsc resolve the package to its sources through the
 // root tsconfig's `paths`. This is the only test of what is published.
 import assert from 'node:assert/strict';
@@ -14,7 +19,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { cleanupRedis, DATABASE_URL, REDIS_URL, schemaUrl, testPrefix } from '@write-behind/testkit';
+import {
+  cleanupRedis,
+  DATABASE_URL,
+  REDIS_URL,
+  type RedisServer,
+  schemaUrl,
+  startRedis,
+  testPrefix,
+} from '@write-behind/testkit';
 import pg from 'pg';
 
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -478,4 +491,159 @@ test('CommonJS requires dist/index.cjs, finds its Lua and writes through to Post
 test('compiled TypeScript (ESM) imports dist/index.js and writes through to PostgreSQL', async () => {
   const resolved = await runConsumer('out/consumer.js', 'p-ts', 3);
   assert.match(resolved, /\/node_modules\/@write-behind\/core\/dist\/index\.js$/);
+});
+
+/**
+ * The blocks of `markdown` marked `<!-- test: <path> -->` (on the line before the block), by path; blocks with
+ * the same path joined in order.
+ */
+function markedBlocks(markdown: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const markers = [...markdown.matchAll(/<!--\s*test:\s*(\S+)\s*-->/g)].map((match) => match[1]);
+  const blocks = [...markdown.matchAll(/<!--\s*test:\s*(\S+)\s*-->\n```\w*\n([\s\S]*?)```/g)];
+  assert.deepEqual(
+    blocks.map((match) => match[1]),
+    markers,
+    'every test: marker is on the line right above a fenced block',
+  );
+  for (const [, path, content] of blocks) {
+    if (path === undefined || content === undefined) continue;
+    files.set(path, files.has(path) ? `${files.get(path)}\n${content}` : content);
+  }
+  return files;
+}
+
+/** What the README's models leave to the user's Prisma setup: the generator and the datasource. */
+const README_SCHEMA_HEADER = `
+generator client {
+  provider            = "prisma-client"
+  output              = "../src/generated/prisma"
+  moduleFormat        = "esm"
+  importFileExtension = "js"
+}
+
+datasource db {
+  provider = "postgresql"
+}
+`;
+
+/**
+ * The tables of the README's models as Prisma Migrate would create them, but for what the README's own SQL
+ * adds (Video's version column and the tombstone table), so that its SQL is what completes them.
+ */
+const README_TABLES = `
+CREATE TYPE "Plan" AS ENUM ('FREE', 'PRO');
+CREATE TABLE "Video" (
+  "id" TEXT NOT NULL PRIMARY KEY,
+  "likes" BIGINT NOT NULL DEFAULT 0,
+  "views" BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE "Player" (
+  "id" INTEGER NOT NULL PRIMARY KEY,
+  "score" INTEGER NOT NULL DEFAULT 0,
+  "name" TEXT NOT NULL,
+  "balance" DECIMAL(12,2) NOT NULL DEFAULT 0,
+  "plan" "Plan" NOT NULL DEFAULT 'FREE',
+  "version" BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE "Membership" (
+  "orgId" UUID NOT NULL,
+  "userId" INTEGER NOT NULL,
+  "visits" BIGINT NOT NULL DEFAULT 0,
+  "lastSeen" TIMESTAMP(3),
+  "prefs" JSONB,
+  "version" BIGINT NOT NULL DEFAULT 0,
+  CONSTRAINT "Membership_pkey" PRIMARY KEY ("orgId", "userId")
+);
+`;
+
+/**
+ * The README's steps in one process, in the order a deployment has them: the worker (step 4, whose
+ * `runFlushWorker` resolves once it is ready), the app's writes (step 3), then a wait for the flush. SIGTERM
+ * then ends it as the README says: the worker drains, the cache closes, the process exits 0.
+ */
+const README_MAIN = `
+import { cache } from './cache.js';
+
+await import('./worker.js');
+await import('./app.js');
+await cache.flush({ timeoutMs: 20_000 });
+console.log('flushed');
+process.kill(process.pid, 'SIGTERM');
+`;
+
+test("the package README's marked snippets run as written against a fresh database", async () => {
+  const markdown = await readFile(join(PACKAGE_DIR, 'README.md'), 'utf8');
+  const files = markedBlocks(markdown);
+  for (const path of [
+    'prisma/schema.prisma',
+    'migration.sql',
+    'src/cache.ts',
+    'src/app.ts',
+    'src/worker.ts',
+    'src/esm.ts',
+    'require.cjs',
+  ]) {
+    assert.ok(files.has(path), `the README marks a block as ${path}`);
+  }
+  const readmeProject = join(project, 'readme');
+  // Inside the consumer, so that it resolves the same installed packages.
+  for (const [path, content] of [
+    ...files,
+    ['prisma/schema.prisma', README_SCHEMA_HEADER + (files.get('prisma/schema.prisma') as string)],
+    ['src/main.ts', README_MAIN],
+    ['tsconfig.json', `${JSON.stringify(TSCONFIG, null, 2)}\n`],
+  ] as const) {
+    await mkdir(join(readmeProject, path, '..'), { recursive: true });
+    await writeFile(join(readmeProject, path), content);
+  }
+  await run(
+    join(project, 'node_modules', '.bin', 'prisma'),
+    ['generate', '--schema', 'prisma/schema.prisma'],
+    readmeProject,
+    { PRISMA_SCHEMA_ENGINE_BINARY: process.execPath, CHECKPOINT_DISABLE: '1' },
+  );
+  await run(
+    process.execPath,
+    [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'],
+    readmeProject,
+  );
+
+  const readmeSchema = `wbreadme_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const migration = files.get('migration.sql') as string;
+  await pool.query(`CREATE SCHEMA ${readmeSchema}`);
+  let redis: RedisServer | undefined;
+  try {
+    await pool.query(`SET search_path TO ${readmeSchema}; ${README_TABLES} ${migration}; RESET search_path`);
+    // The README's "second part" is what tombstoneTableSql() prints.
+    const printed = await run(
+      process.execPath,
+      ['--input-type=module', '-e', "console.log((await import('@write-behind/core')).tombstoneTableSql())"],
+      readmeProject,
+    );
+    assert.equal(printed.trim(), migration.slice(migration.indexOf('CREATE TABLE')).trim());
+
+    await run(process.execPath, ['require.cjs'], readmeProject);
+    await run(process.execPath, ['out/esm.js'], readmeProject);
+
+    redis = await startRedis(['--save', '', '--appendonly', 'no']);
+    const env = { DATABASE_URL: schemaUrl(readmeSchema), REDIS_URL: `redis://127.0.0.1:${redis.port}` };
+    const stdout = await run(process.execPath, ['out/main.js'], readmeProject, env, CONSUMER_TIMEOUT_MS);
+    assert.match(stdout, /^flushed$/m);
+
+    const rows = async (sql: string) => (await pool.query(sql.replaceAll('$schema', readmeSchema))).rows;
+    assert.deepEqual(await rows('SELECT id, likes::int, views::int FROM $schema."Video"'), [
+      { id: 'v1', likes: 1, views: 0 },
+    ]);
+    assert.deepEqual(await rows('SELECT id, score, name, balance::text, plan::text FROM $schema."Player"'), [
+      { id: 42, score: 10, name: 'Ada', balance: '12.50', plan: 'PRO' },
+    ]);
+    assert.deepEqual(
+      await rows('SELECT "orgId"::text, "userId", visits::int, "lastSeen", prefs FROM $schema."Membership"'),
+      [{ orgId: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', userId: 7, visits: 1, lastSeen: null, prefs: null }],
+    );
+  } finally {
+    await redis?.kill();
+    await pool.query(`DROP SCHEMA IF EXISTS ${readmeSchema} CASCADE`);
+  }
 });

@@ -30,6 +30,9 @@ function fakeCache(stats: () => Promise<unknown> = async () => ({})) {
       increments.push(by);
       return by;
     },
+    add: async (_entity: string, _id: string, _field: string, by: number) => {
+      increments.push(by);
+    },
     stats,
   } as unknown as ApiCache;
   return { cache, increments };
@@ -42,7 +45,9 @@ test('`by` of likes and views: a whole number from 1 to MAX_INCREMENT_BY, else 4
   for (const by of [1, 1000]) {
     await request(app).post('/videos/v/likes').send({ by }).expect(200, { id: 'v', likes: by });
   }
-  await request(app).post('/videos/v/views').expect(200, { id: 'v', views: 1 });
+  await request(app)
+    .post('/videos/v/views')
+    .expect(202, { id: 'v', added: { views: 1 } });
   assert.deepEqual(increments, [1, 1000, 1]);
 
   const refused: [unknown, string][] = [

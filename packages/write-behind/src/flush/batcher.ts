@@ -1,4 +1,6 @@
 import { unpack } from 'msgpackr';
+// Activity counters for charts (one command per shard per second, not per batch).
+import { activityOf } from '../activity.js';
 import type { Context } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
@@ -138,6 +140,7 @@ export class FlushBatcher {
     const full = new Set<string>();
     /** Events the database refused: set aside for an operator, so the events behind them still flow. */
     const refused: RefusedEvent[] = [];
+    let eventsAppended = 0;
     for (const [entityName, plan] of planFlush(items, this.#context.entities)) {
       const entity = this.#context.entities.get(entityName);
       if (!entity) continue;
@@ -192,6 +195,7 @@ export class FlushBatcher {
         await Promise.all(lanes);
       } catch (error) {
         this.counters.outages++;
+        activityOf(this.#context).add(this.#shard.shard, 'outages');
         throw new UnavailableError('the database is unreachable', { cause: error });
       }
       for (const f of failures) {
@@ -209,9 +213,15 @@ export class FlushBatcher {
         if (appended.more || appended.events >= take) full.add(plan.keys.get(appended.id) as string);
       }
       this.counters.eventsInserted += plan.appends.length;
+      eventsAppended += plan.appends.length;
     }
     this.counters.rowsRejected += failed.size + refused.length;
     this.counters.rowsWritten += written.length;
+    // The same figures, summed over every worker process, for the dashboard's charts.
+    const activity = activityOf(this.#context);
+    activity.add(this.#shard.shard, 'rowsWritten', written.length);
+    activity.add(this.#shard.shard, 'rowsRefused', failed.size + refused.length);
+    activity.add(this.#shard.shard, 'eventsInserted', eventsAppended);
     // Before the acknowledgement drops them from their keys: a crash in between sets them aside again.
     if (refused.length > 0) await this.#setAside(refused);
 

@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { type Context, closeConnection, duplicateForWorker, redactError } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
+import { dedupLogger } from '../log-dedup.js';
 import type { ResolvedWorkerOptions } from '../options.js';
 import { decodeEvent } from '../schema/event-codec.js';
 import type { SchemaCheck } from '../schema-check.js';
@@ -112,7 +113,10 @@ export class FlushWorker {
     worker.on('error', (error) => {
       const jobId = LOCK_RENEWAL_FAILED.exec(error.message)?.[1];
       if (jobId === undefined) {
-        this.#context.logger.error({ err: redactError(error), shard: shard.shard }, 'flush worker error');
+        dedupLogger(this.#context.logger).error(
+          { err: redactError(error), shard: shard.shard },
+          'flush worker error',
+        );
       } else if (this.#running.has(`${shard.shard} ${jobId}`)) {
         this.#context.logger.warn(
           { jobId, shard: shard.shard, lockDurationMs: this.#options.lockDurationMs },

@@ -234,7 +234,7 @@ export function encodeField(entity: string, field: ResolvedField, value: unknown
 
 /** A value from its Redis form; `undefined` (not in the hash) reads as the field's default, or 0 for counters. */
 export function decodeField(field: ResolvedField, raw: string | undefined): FieldValue {
-  if (field.kind === 'counter') return raw === undefined ? 0 : Number(raw);
+  if (field.kind === 'counter') return Number(raw ?? field.encodedDefault ?? 0);
   const stored = raw ?? field.encodedDefault;
   if (stored === undefined || stored === 'z') return null;
   const body = stored.slice(1);
@@ -291,7 +291,7 @@ export function toSqlText(field: ResolvedField, value: FieldValue | undefined): 
  * not become an object on the way. Equal to `toSqlText(field, decodeField(field, raw))` (a unit test checks).
  */
 export function storedToSqlText(field: ResolvedField, raw: string | undefined): string | null {
-  if (field.kind === 'counter') return raw ?? '0';
+  if (field.kind === 'counter') return raw ?? field.encodedDefault ?? '0';
   const stored = raw ?? field.encodedDefault;
   if (stored === undefined || stored === 'z') return null;
   const body = stored.slice(1);

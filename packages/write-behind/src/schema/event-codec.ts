@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors.js';
 import { decodeField, describe, encodeField, type FieldValue, storedToSqlText } from './codec.js';
+import { makeDefault } from './defaults.js';
 import type { ResolvedEntity } from './resolve.js';
 
 /*
@@ -31,6 +32,7 @@ export function encodeEvent(entity: ResolvedEntity, event: unknown, maxBytes: nu
   const encoded = entity.fields.map((field) => {
     const value = values[field.name];
     if (value !== undefined) return encodeField(entity.name, field, value);
+    if (field.dynamicDefault) return encodeField(entity.name, field, makeDefault(field.dynamicDefault));
     return field.encodedDefault ?? 'z';
   });
   const text = JSON.stringify(encoded);

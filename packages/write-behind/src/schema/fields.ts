@@ -3,6 +3,7 @@
  * functions below. Types only and tiny builders: checking them against Prisma's schema is `resolve.ts`,
  * encoding values is `codec.ts`.
  */
+import { checkKeys, type KeyShape, type KeyShapeOf } from '../check-keys.js';
 
 /** How a field's value is held and written. */
 export type FieldKind =
@@ -18,6 +19,26 @@ export type FieldKind =
 
 /** A value `JSON.stringify` writes and `JSON.parse` reads back unchanged. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** What a JSON document's property may be: `JsonValue`, or an object (an interface too) of such properties. */
+type JsonProperty<T> = T extends JsonValue
+  ? JsonValue
+  : T extends bigint | symbol | undefined | ((...args: never[]) => unknown)
+    ? never
+    : T extends object
+      ? { [K in keyof T]: JsonProperty<T[K]> }
+      : never;
+
+/**
+ * What the type argument of {@link json} must extend (`T extends JsonCompatible<T>`): a JSON value, checked
+ * property by property so that an `interface` passes too (an interface has no index signature, so it is
+ * never assignable to {@link JsonValue}'s object member). A property that is a function, a `bigint`, a
+ * `symbol` or `undefined` (other than an optional property's) is refused, and so is a class such as `Date`,
+ * through its methods.
+ */
+export type JsonCompatible<T> = (string | number | boolean | null | object) & {
+  [K in keyof T]: JsonProperty<T[K]>;
+};
 
 /** Anything with `toFixed()` that prints the exact value, such as Prisma's `Decimal` (decimal.js). */
 export interface DecimalLike {
@@ -90,8 +111,19 @@ function field<K extends FieldKind, T, I = T>(
   return spec;
 }
 
-const builder = <K extends FieldKind, T, I = T, X = object>(kind: K) =>
-  ((options?: object) => field(kind, options)) as FieldBuilder<K, T, I, X>;
+/** The option names each builder takes; another name is a `ConfigurationError` naming the closest. */
+const FIELD_OPTION_KEYS = {
+  column: true,
+  nullable: true,
+  default: true,
+} as const satisfies KeyShapeOf<FieldOptions<unknown>>;
+const STRING_OPTION_KEYS = { ...FIELD_OPTION_KEYS, maxLength: true } as const;
+
+const builder = <K extends FieldKind, T, I = T, X = object>(kind: K, keys: KeyShape = FIELD_OPTION_KEYS) =>
+  ((options?: object) => {
+    checkKeys(options, keys, `${kind}()`);
+    return field(kind, options);
+  }) as FieldBuilder<K, T, I, X>;
 
 /** A counter's options. */
 export interface CounterOptions {
@@ -104,6 +136,8 @@ export interface CounterOptions {
    */
   ranked?: boolean;
 }
+
+const COUNTER_OPTION_KEYS = { column: true, ranked: true } as const satisfies KeyShapeOf<CounterOptions>;
 
 /** A counter declared with `ranked: true`: what `top` and `rank` accept. */
 export type RankedCounterSpec = FieldSpec<'counter', number, false> & { readonly ranked: true };
@@ -121,12 +155,13 @@ export type RankedCounterSpec = FieldSpec<'counter', number, false> & { readonly
 export function counter(options: CounterOptions & { ranked: true }): RankedCounterSpec;
 export function counter(options?: CounterOptions): FieldSpec<'counter', number, false>;
 export function counter(options: CounterOptions = {}): FieldSpec<'counter', number, false> {
+  checkKeys(options, COUNTER_OPTION_KEYS, 'counter()');
   const spec = field('counter', options) as FieldSpec<'counter', number, false>;
   return options.ranked === true ? { ...spec, ranked: true } : spec;
 }
 
 /** Text (`String`, also `@db.VarChar(n)`, `@db.Char(n)`, `@db.Uuid`); `maxLength` in characters. */
-export const string = builder<'string', string, string, { maxLength?: number }>('string');
+export const string = builder<'string', string, string, { maxLength?: number }>('string', STRING_OPTION_KEYS);
 
 /** A whole number set as a value (`Int`, `BigInt`, `@db.SmallInt`), within the column's range. */
 export const integer = builder<'integer', number>('integer');
@@ -152,18 +187,23 @@ export const dateTime = builder<'dateTime', Date, Date | string>('dateTime');
 
 /**
  * A JSON document (`Json`): any value `JSON.stringify` can write. `null` is SQL NULL (allowed when
- * `nullable`), as in a nullable column; a JSON `null` nested inside an object or array is kept.
+ * `nullable`), as in a nullable column; a JSON `null` nested inside an object or array is kept. The type
+ * argument may be a type alias or an `interface` whose properties are JSON (see {@link JsonCompatible}).
  *
  * @example
  * ```ts
- * prefs: json<{ theme: string; pinned: string[] }>()
+ * interface Prefs { theme: string; pinned: string[] }
+ * prefs: json<Prefs>()
  * ```
  */
-export function json<T extends JsonValue = JsonValue>(options?: FieldOptions<T>): FieldSpec<'json', T, false>;
-export function json<T extends JsonValue = JsonValue>(
+export function json<T extends JsonCompatible<T> = JsonValue>(
+  options?: FieldOptions<T>,
+): FieldSpec<'json', T, false>;
+export function json<T extends JsonCompatible<T> = JsonValue>(
   options: NullableFieldOptions<T>,
 ): FieldSpec<'json', T, true>;
 export function json(options?: object): FieldSpec<'json', JsonValue, boolean> {
+  checkKeys(options, FIELD_OPTION_KEYS, 'json()');
   return field('json', options);
 }
 
@@ -187,6 +227,7 @@ export function enumeration<const V extends readonly string[]>(
   options: NullableFieldOptions<V[number]>,
 ): FieldSpec<'enum', V[number], true>;
 export function enumeration(values: readonly string[], options?: object): FieldSpec<'enum', string, boolean> {
+  checkKeys(options, FIELD_OPTION_KEYS, 'enumeration()');
   return field('enum', { ...options, values });
 }
 
@@ -247,6 +288,25 @@ export interface EntityDefinition<F extends FieldsSpec = FieldsSpec> {
 }
 
 export type EntityDefinitions = Readonly<Record<string, EntityDefinition>>;
+
+/** The keys an entity definition takes; another is a `ConfigurationError` naming the closest. */
+export const ENTITY_KEYS = {
+  model: true,
+  append: { sequence: true } satisfies KeyShapeOf<AppendSpec>,
+  key: true,
+  versionField: true,
+  fields: true,
+} as const satisfies KeyShapeOf<EntityDefinition>;
+
+/**
+ * The entities as `createWriteBehind` takes them: each definition narrowed to the keys an
+ * {@link EntityDefinition} has, so that a misspelled key written in place (`versionFeild`) is a compile error
+ * (an excess property), which it is not against the `E` inferred from that very object. `E` itself is still
+ * inferred from the true branch; entities of a generic or index-signature type pass as they are.
+ */
+export type CheckedEntities<E> = string extends keyof E
+  ? E
+  : { readonly [N in keyof E]: Pick<E[N], keyof EntityDefinition & keyof E[N]> };
 
 type ReadType<S> =
   S extends FieldSpec<FieldKind, infer T, infer N, unknown> ? T | (N extends true ? null : never) : never;

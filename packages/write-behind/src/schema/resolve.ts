@@ -1,12 +1,14 @@
+import { checkKeys } from '../check-keys.js';
 import { ConfigurationError } from '../errors.js';
 import { quoteIdent } from '../util.js';
-import type {
-  EntityDefinition,
-  EntityDefinitions,
-  FieldKind,
-  FieldSpec,
-  KeyKind,
-  KeyParts,
+import {
+  ENTITY_KEYS,
+  type EntityDefinition,
+  type EntityDefinitions,
+  type FieldKind,
+  type FieldSpec,
+  type KeyKind,
+  type KeyParts,
 } from './fields.js';
 import type { DataModel, PrismaEnum, PrismaField, PrismaModel } from './prisma-schema.js';
 
@@ -47,8 +49,16 @@ export interface ResolvedField {
   ranked: boolean;
   /** Enums: the Prisma value names accepted. */
   values?: readonly string[];
-  /** The declared default, already checked and encoded for Redis (`undefined`: none). */
+  /**
+   * The default, already checked and encoded for Redis (`undefined`: none): the field definition's own, else
+   * a constant `@default(...)` of the Prisma schema.
+   */
   encodedDefault?: string;
+  /**
+   * A default made anew for each record the cache creates, from the Prisma schema: `now()`, `uuid()` (v4 or
+   * v7), `nanoid(size)`. Prisma Client applies these itself, so a raw insert must too.
+   */
+  dynamicDefault?: DynamicDefault;
   spec: FieldSpec;
 }
 
@@ -83,6 +93,50 @@ export interface ResolvedEntity {
   /** Fields without which a record cannot be created: not counters, no default, not nullable. */
   requiredFields: string[];
   definition: EntityDefinition;
+}
+
+/** A default the cache makes for each record it creates (see `ResolvedField.dynamicDefault`). */
+export type DynamicDefault =
+  | { name: 'now' }
+  | { name: 'uuid'; version: 4 | 7 }
+  | { name: 'nanoid'; size: number };
+
+/** Prisma defaults the database applies: a declared field with one cannot be created by the cache. */
+const DATABASE_DEFAULTS = new Set(['autoincrement', 'dbgenerated', 'sequence']);
+
+/** The cache's reading of a field's Prisma `@default`, or why it cannot use it. */
+function prismaDefault(
+  field: PrismaField,
+): { value: unknown } | { dynamic: DynamicDefault } | { unusable: string } | undefined {
+  const fallback = field.default;
+  if (!fallback) return undefined;
+  if (fallback.kind === 'value') {
+    const { value } = fallback;
+    switch (field.type) {
+      case 'Int':
+      case 'BigInt':
+      case 'Float':
+        return { value: Number(value) };
+      case 'Decimal':
+        return { value: String(value) };
+      case 'Json':
+        return { value: typeof value === 'string' ? JSON.parse(value) : value };
+      default:
+        return { value };
+    }
+  }
+  const args = fallback.args;
+  if (fallback.name === 'now') return { dynamic: { name: 'now' } };
+  if (fallback.name === 'uuid')
+    return { dynamic: { name: 'uuid', version: Number(args[0] ?? 4) === 7 ? 7 : 4 } };
+  if (fallback.name === 'nanoid') return { dynamic: { name: 'nanoid', size: Number(args[0] ?? 21) } };
+  if (DATABASE_DEFAULTS.has(fallback.name)) {
+    return {
+      unusable: `its @default(${fallback.name}(...)) is made by the database, which the cache cannot know when it creates a record: leave the field out of the entity's fields (the cache never writes undeclared columns, so PostgreSQL fills it)`,
+    };
+  }
+  // cuid(), ulid() and others: Prisma Client makes them; the field must then be named when a record is created.
+  return undefined;
 }
 
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
@@ -257,6 +311,7 @@ function checkShape(name: string, def: EntityDefinition): void {
     );
   }
   if (!def || typeof def !== 'object') throw new ConfigurationError(`entities.${name} must be an object`);
+  checkKeys(def, ENTITY_KEYS, '', `entities.${name}`);
   if (typeof def.model !== 'string' || def.model.length === 0) {
     throw new ConfigurationError(
       `entities.${name}.model must name a Prisma model, got ${JSON.stringify(def.model)}`,
@@ -472,11 +527,24 @@ function resolveEntity(
       ...limitsOf(spec.kind, type, spec),
     };
     if (spec.values) resolved.values = spec.values;
-    if (spec.default !== undefined) {
+    const fromPrisma = spec.default === undefined && pf ? prismaDefault(pf) : undefined;
+    if (fromPrisma && 'unusable' in fromPrisma) {
+      throw new ConfigurationError(`${what}: ${model?.name}.${fieldName}: ${fromPrisma.unusable}`);
+    }
+    if (fromPrisma && 'dynamic' in fromPrisma) resolved.dynamicDefault = fromPrisma.dynamic;
+    const constant =
+      spec.default !== undefined
+        ? spec.default
+        : fromPrisma && 'value' in fromPrisma
+          ? fromPrisma.value
+          : undefined;
+    if (constant !== undefined) {
       try {
-        resolved.encodedDefault = encodeDefault(name, resolved, spec.default);
+        resolved.encodedDefault = encodeDefault(name, resolved, constant);
       } catch (error) {
-        throw new ConfigurationError(`${what}.default: ${(error as Error).message}`);
+        throw new ConfigurationError(
+          `${what}.default${spec.default === undefined ? ` (from the Prisma schema's @default)` : ''}: ${(error as Error).message}`,
+        );
       }
     }
     return resolved;
@@ -512,7 +580,13 @@ function resolveEntity(
     fieldsByName: new Map(fields.map((f) => [f.name, f])),
     touched,
     requiredFields: fields
-      .filter((f) => f.kind !== 'counter' && f.encodedDefault === undefined && !f.nullable)
+      .filter(
+        (f) =>
+          f.kind !== 'counter' &&
+          f.encodedDefault === undefined &&
+          f.dynamicDefault === undefined &&
+          !f.nullable,
+      )
       .map((f) => f.name),
     definition: def,
   };

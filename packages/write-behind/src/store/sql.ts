@@ -118,8 +118,15 @@ export function upsertSql(entity: ResolvedEntity, tombstoneTable: string): strin
 export function deltaColumns(entity: ResolvedEntity): ResolvedField[] {
   return [
     ...entity.fields.filter((f) => f.kind === 'counter'),
-    ...entity.fields.filter((f) => f.kind !== 'counter' && f.encodedDefault !== undefined),
+    ...entity.fields.filter(
+      (f) => f.kind !== 'counter' && (f.encodedDefault !== undefined || f.dynamicDefault !== undefined),
+    ),
   ];
+}
+
+/** A counter's default as SQL (a safe integer: `0` unless the schema says otherwise). */
+function counterDefault(field: ResolvedField | undefined): string {
+  return String(Number(field?.encodedDefault ?? 0));
 }
 
 /**
@@ -134,11 +141,25 @@ export function deltaSql(entity: ResolvedEntity, tombstoneTable: string): string
   const columns = deltaColumns(entity);
   const { keys, firstField, fields, touched } = rowParams(entity, columns);
   const entityParam = `$${firstField + fields.length}`;
-  const counters = fields.filter((_, i) => columns[i]?.kind === 'counter');
+  const isCounter = (i: number) => columns[i]?.kind === 'counter';
+  // A row inserted starts each counter at its default; an update adds the sum alone (EXCLUDED holds the
+  // inserted value, the default included).
   const insertColumns = [...keys.map((k) => quoteIdent(k.column)), version, ...fields.map((f) => f.column)];
-  const selected = [...keys.map((k) => `u.${k.alias}`), 'u.v', ...fields.map((f) => `u.${f.alias}`)];
+  const selected = [
+    ...keys.map((k) => `u.${k.alias}`),
+    'u.v',
+    ...fields.map((f, i) =>
+      isCounter(i) && counterDefault(columns[i]) !== '0'
+        ? `u.${f.alias} + ${counterDefault(columns[i])}`
+        : `u.${f.alias}`,
+    ),
+  ];
   const updates = [
-    ...counters.map((c) => `${c.column} = ${table}.${c.column} + EXCLUDED.${c.column}`),
+    ...fields.flatMap((c, i) => {
+      if (!isCounter(i)) return [];
+      const shift = counterDefault(columns[i]) === '0' ? '' : ` - ${counterDefault(columns[i])}`;
+      return [`${c.column} = ${table}.${c.column} + EXCLUDED.${c.column}${shift}`];
+    }),
     `${version} = EXCLUDED.${version}`,
     ...touched.map((t) => `${t.column} = ${t.value}`),
   ];

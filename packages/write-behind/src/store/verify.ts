@@ -161,11 +161,20 @@ export function checkTable(entity: ResolvedEntity, info: TableInfo | undefined):
   return problems;
 }
 
+/** The tombstone table's name unless `tombstoneTable` says otherwise (`DEFAULT_OPTIONS.tombstoneTable`). */
+export const DEFAULT_TOMBSTONE_TABLE = 'write_behind_tombstone';
+
 /**
  * The tombstone table as the flush needs it, in the SQL Prisma Migrate writes for the `WriteBehindTombstone`
  * model (see the README): for users who create it by hand.
+ *
+ * @param name the table's name: the cache's `tombstoneTable` option. @defaultValue `'write_behind_tombstone'`
+ * @example
+ * ```ts
+ * console.log(tombstoneTableSql()); // CREATE TABLE "write_behind_tombstone" (...
+ * ```
  */
-export function tombstoneTableSql(name: string): string {
+export function tombstoneTableSql(name: string = DEFAULT_TOMBSTONE_TABLE): string {
   const q = (id: string) => `"${id.replaceAll('"', '""')}"`;
   return [
     `CREATE TABLE ${q(name)} (`,

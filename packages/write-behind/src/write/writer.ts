@@ -1,3 +1,5 @@
+// Activity counters for charts (one command per shard per second, not per write).
+import { type ActivityCounters, activityOf } from '../activity.js';
 import type { TurnBatcher } from '../batch.js';
 import { type Context, callRedis, redactError } from '../context.js';
 import {
@@ -12,7 +14,8 @@ import { type FlushJob, flushJob } from '../flush/job.js';
 import { dataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
 import { BatchLoader } from '../loader.js';
 import type { DurabilityLevel } from '../options.js';
-import { encodeLoaded } from '../schema/codec.js';
+import { encodeField, encodeLoaded } from '../schema/codec.js';
+import { makeDefault } from '../schema/defaults.js';
 import type { ResolvedEntity, ResolvedField } from '../schema/resolve.js';
 import { getOrCreate, sleep } from '../util.js';
 import { type BatchedReply, type BatchedWrite, createWriteBatcher } from './batcher.js';
@@ -86,9 +89,12 @@ export class Writer {
   readonly #rankings = new Map<string, ShardRankings[]>();
   /** Flush jobs whose enqueue failed, added again until Redis takes them. */
   readonly #retry: EnqueueRetry;
+  /** Writes acknowledged and refused, per shard (see `activity.ts`). */
+  readonly #activity: ActivityCounters;
 
   constructor(context: Context) {
     this.#context = context;
+    this.#activity = activityOf(context);
     this.#loader = new BatchLoader(context.store, context.options.limits.maxLoadBatch);
     const { logger } = context;
     this.#retry = new EnqueueRetry(
@@ -126,6 +132,19 @@ export class Writer {
     intent: WriteIntent,
     durability: DurabilityLevel = this.#context.options.durability,
   ): Promise<WriteDone> {
+    // Counts the outcome for the dashboard's charts, in memory (sent once a second).
+    try {
+      const done = await this.#write(address, intent, durability);
+      this.#activity.add(address.shard.shard, 'acknowledged');
+      return done;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      this.#activity.refused(address.shard.shard, typeof code === 'string' ? code : 'ERROR');
+      throw error;
+    }
+  }
+
+  async #write(address: Address, intent: WriteIntent, durability: DurabilityLevel): Promise<WriteDone> {
     const { options } = this.#context;
     const { entity, id } = address;
     if (durability === 'fsync') await this.#checkFsync();
@@ -248,6 +267,8 @@ export class Writer {
   async settled(): Promise<void> {
     await Promise.all([...this.#writeBatchers.values()].map((b) => b.settled()));
     await Promise.all([...this.#jobBatchers.values()].map((b) => b.settled()));
+    // The last counts go out before the cache closes its connection.
+    await this.#activity.stop();
   }
 
   /** The general form: the fill, the creation arguments (built only here), then the op's own arguments. */
@@ -297,9 +318,16 @@ export class Writer {
     let missing = 0;
     const defaults: string[] = [];
     for (const field of entity.fields) {
-      if (named.has(field.name) || field.kind === 'counter') continue;
-      if (field.encodedDefault !== undefined) defaults.push(field.name, field.encodedDefault);
-      else if (field.nullable) defaults.push(field.name, 'z');
+      if (named.has(field.name)) continue;
+      if (field.kind === 'counter') {
+        // A counter not written yet reads as its default, 0 unless the schema says otherwise.
+        if (field.encodedDefault !== undefined && field.encodedDefault !== '0') {
+          defaults.push(field.name, field.encodedDefault);
+        }
+      } else if (field.encodedDefault !== undefined) defaults.push(field.name, field.encodedDefault);
+      else if (field.dynamicDefault) {
+        defaults.push(field.name, encodeField(entity.name, field, makeDefault(field.dynamicDefault)));
+      } else if (field.nullable) defaults.push(field.name, 'z');
       else missing++;
     }
     return createArgs(missing, defaults);

@@ -13,6 +13,10 @@ import { appendLoadSql, appendSql } from '../../src/store/sql.ts';
 import { checkTable, type TableInfo } from '../../src/store/verify.ts';
 
 const dataModel = parsePrismaSchema(`
+datasource db {
+  provider = "postgresql"
+}
+
 model Click {
   videoId   String   @map("video_id")
   seq       BigInt

@@ -64,7 +64,7 @@ describe('resolving entities', () => {
     assert.deepEqual(player.touched, [
       { column: 'updated_at', type: { sql: 'timestamp(3) without time zone' } },
     ]);
-    assert.deepEqual(player.requiredFields, ['name', 'ratio']);
+    assert.deepEqual(player.requiredFields, ['name'], 'ratio has @default(0) in the Prisma schema');
     assert.equal(device.key[0]?.type.sql, 'uuid');
     assert.equal(membership.compositeKey, true);
     assert.deepEqual(
