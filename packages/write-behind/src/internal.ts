@@ -6,10 +6,19 @@ export { TurnBatcher } from './batch.js';
 export { type Context, createContext, redactError } from './context.js';
 export { appendRows, chunks } from './flush/append-plan.js';
 export { FlushBatcher, RowRejectedError } from './flush/batcher.js';
+export {
+  abandonWorker,
+  blockingConnectionOf,
+  dueAtOfDelayedScore,
+  lockManagerOf,
+  lockRenewalFailedJobId,
+  STALLED_REASON,
+  waitAndDelayedKeys,
+} from './flush/bullmq-internals.js';
 export { coalesceWrites } from './flush/coalesce-writes.js';
 export { FLUSH_JOB, type FlushJobData, flushJob, SWEEP_JOB } from './flush/job.js';
 export { outageBackoff, planFlush, type SnapshotItem, writeIsolatingFailures } from './flush/plan.js';
-export { dueAtOfDelayedScore, isStuck, type QueueBacklog, type ShardActivity } from './flush/stuck.js';
+export { isStuck, type QueueBacklog, type ShardActivity } from './flush/stuck.js';
 export { bullWorkersOf } from './flush/worker.js';
 export { dataKey, parseDataKey, rankingKey, type ShardKeys, shardKeys, shardOf, writerKey } from './keys.js';
 export { resolveOptions, resolveWorkerOptions } from './options.js';

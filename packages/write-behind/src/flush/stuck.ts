@@ -39,8 +39,3 @@ export function isStuck(
   const overdue = backlog.earliestDueAt !== undefined && now - backlog.earliestDueAt >= stuckAfterMs;
   return backlog.waiting > 0 || overdue;
 }
-
-/** The time a BullMQ delayed-set score stands for: the due time shifted left by 12 bits (a counter below). */
-export function dueAtOfDelayedScore(score: number): number {
-  return Math.floor(score / 0x1000);
-}

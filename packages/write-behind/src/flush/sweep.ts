@@ -1,10 +1,9 @@
 import type { Context } from '../context.js';
 import { parseDataKey, type ShardKeys } from '../keys.js';
-import { type FlushJob, flushJob } from './job.js';
+import { STALLED_REASON } from './bullmq-internals.js';
+import { type FlushJob, flushJob, SWEEP_JOB } from './job.js';
 
 const PAGE = 1000;
-/** BullMQ's reason for a job whose worker died more often than `maxStalledCount` allows. */
-export const STALLED_REASON = 'stalled more than allowable limit';
 
 /**
  * Re-enqueues dirty keys of one shard that have no flush job (see `lua/sweep-2.lua`). Runs as a BullMQ job
@@ -53,4 +52,37 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
     'sweep re-enqueued dirty keys that had no flush job',
   );
   return found;
+}
+
+/** Registers the sweep of each of `shards` as a BullMQ job scheduler (idempotent: every worker does it). */
+export async function scheduleSweeps(context: Context, shards: readonly number[]): Promise<void> {
+  await Promise.all(
+    shards.map((shard) =>
+      context
+        .queue(shard)
+        .upsertJobScheduler(
+          SWEEP_JOB,
+          { every: context.options.sweep.intervalMs },
+          { name: SWEEP_JOB, opts: { attempts: 1 } },
+        ),
+    ),
+  );
+}
+
+/**
+ * Runs a sweep job: the shard's sweep, and on shard 0 the purge of old tombstones (an outage skips the
+ * purge until the next run; it is not the sweep's failure).
+ */
+export async function runSweepJob(context: Context, shard: ShardKeys): Promise<string> {
+  const found = await sweepShard(context, shard);
+  if (shard.shard === 0) {
+    const { store } = context;
+    try {
+      await store.purgeTombstones(context.options.sweep.tombstoneRetentionMs);
+    } catch (error) {
+      if (!store.isUnavailable(error)) throw error;
+      context.logger.warn({ err: error }, 'database unreachable; tombstone purge skipped');
+    }
+  }
+  return `re-enqueued ${found}`;
 }

@@ -1,7 +1,8 @@
 // When a shard's BullMQ worker counts as stuck (see flush/stuck.ts), and how a delayed-set score reads.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dueAtOfDelayedScore, isStuck, type QueueBacklog } from '../../src/flush/stuck.ts';
+import { dueAtOfDelayedScore } from '../../src/flush/bullmq-internals.ts';
+import { isStuck, type QueueBacklog } from '../../src/flush/stuck.ts';
 
 const NOW = 1_000_000;
 const AFTER = 15_000;
