@@ -1,31 +1,33 @@
-import { checkKeys } from '../check-keys.js';
 import { ConfigurationError } from '../errors.js';
-import { quoteIdent } from '../util.js';
 import {
-  ENTITY_KEYS,
-  type EntityDefinition,
-  type EntityDefinitions,
-  type FieldKind,
-  type FieldSpec,
-  type KeyKind,
-  type KeyParts,
-} from './fields.js';
-import type { DataModel, PrismaEnum, PrismaField, PrismaModel } from './prisma-schema.js';
+  type ColumnType,
+  type DynamicDefault,
+  defaultColumnType,
+  defaultKeyType,
+  KEY_PRISMA,
+  KIND_BUILDER,
+  KIND_PRISMA_TYPES,
+  limitsOf,
+  MAX_SAFE,
+  PRISMA_TYPE_KIND,
+  prismaColumnType,
+  prismaDefault,
+} from './column-types.js';
+import { checkShape, keyPartsOf } from './definition-shape.js';
+import type { EntityDefinition, EntityDefinitions, FieldKind, FieldSpec, KeyKind } from './fields.js';
+import type { DataModel, PrismaField, PrismaModel } from './prisma-schema.js';
+
+export type { ColumnType, DynamicDefault } from './column-types.js';
+export { ALLOWED_TYPES, MAX_SAFE, prismaColumnType, typeMatches } from './column-types.js';
 
 /*
  * Turns entity definitions into what the cache and the store work with: table and column names, each
  * column's PostgreSQL type, and the limits a value must respect to be accepted by that type. With a Prisma
  * schema every name and type comes from it, and a definition that does not fit it is a ConfigurationError
- * naming the entity, the field and what was expected. Pure: no I/O (the live database is checked by the store).
+ * naming the entity, the field and what was expected. The definition's own shape is checked by
+ * `definition-shape.ts`, the type tables are `column-types.ts`'s. Pure: no I/O (the live database is checked
+ * by the store).
  */
-
-/** A column's PostgreSQL type. */
-export interface ColumnType {
-  /** As `format_type()` prints it (`integer`, `numeric(10,2)`, …); for an enum, its quoted type name. */
-  sql: string;
-  /** For an enum column: its type name and the Prisma value names mapped to their database labels. */
-  enum?: { dbName: string; toDb: ReadonlyMap<string, string>; fromDb: ReadonlyMap<string, string> };
-}
 
 export interface ResolvedField {
   name: string;
@@ -94,315 +96,6 @@ export interface ResolvedEntity {
   requiredFields: string[];
   definition: EntityDefinition;
 }
-
-/** A default the cache makes for each record it creates (see `ResolvedField.dynamicDefault`). */
-export type DynamicDefault =
-  | { name: 'now' }
-  | { name: 'uuid'; version: 4 | 7 }
-  | { name: 'nanoid'; size: number };
-
-/** Prisma defaults the database applies: a declared field with one cannot be created by the cache. */
-const DATABASE_DEFAULTS = new Set(['autoincrement', 'dbgenerated', 'sequence']);
-
-/** The cache's reading of a field's Prisma `@default`, or why it cannot use it. */
-function prismaDefault(
-  field: PrismaField,
-): { value: unknown } | { dynamic: DynamicDefault } | { unusable: string } | undefined {
-  const fallback = field.default;
-  if (!fallback) return undefined;
-  if (fallback.kind === 'value') {
-    const { value } = fallback;
-    switch (field.type) {
-      case 'Int':
-      case 'BigInt':
-      case 'Float':
-        return { value: Number(value) };
-      case 'Decimal':
-        return { value: String(value) };
-      case 'Json':
-        return { value: typeof value === 'string' ? JSON.parse(value) : value };
-      default:
-        return { value };
-    }
-  }
-  const args = fallback.args;
-  if (fallback.name === 'now') return { dynamic: { name: 'now' } };
-  if (fallback.name === 'uuid')
-    return { dynamic: { name: 'uuid', version: Number(args[0] ?? 4) === 7 ? 7 : 4 } };
-  if (fallback.name === 'nanoid') return { dynamic: { name: 'nanoid', size: Number(args[0] ?? 21) } };
-  if (DATABASE_DEFAULTS.has(fallback.name)) {
-    return {
-      unusable: `its @default(${fallback.name}(...)) is made by the database, which the cache cannot know when it creates a record: leave the field out of the entity's fields (the cache never writes undeclared columns, so PostgreSQL fills it)`,
-    };
-  }
-  // cuid(), ulid() and others: Prisma Client makes them; the field must then be named when a record is created.
-  return undefined;
-}
-
-const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
-
-/** What a JavaScript number holds exactly: the range of `BigInt` columns here. */
-export const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const INT_RANGES: Record<string, [number, number]> = {
-  smallint: [-32_768, 32_767],
-  integer: [-2_147_483_648, 2_147_483_647],
-  bigint: [-MAX_SAFE, MAX_SAFE],
-};
-
-/** Types the cache can hold, per field kind, as `format_type()` prints them (a prefix for parametrised ones). */
-const KIND_TYPES: Record<FieldKind, string[]> = {
-  counter: ['smallint', 'integer', 'bigint'],
-  integer: ['smallint', 'integer', 'bigint'],
-  number: ['double precision', 'real'],
-  decimal: ['numeric'],
-  string: ['text', 'character varying', 'character', 'uuid'],
-  boolean: ['boolean'],
-  dateTime: ['timestamp', 'date'],
-  json: ['jsonb', 'json'],
-  enum: [],
-};
-const KEY_TYPES: Record<KeyKind, string[]> = {
-  string: ['text', 'character varying', 'character'],
-  int: ['smallint', 'integer'],
-  bigint: ['bigint'],
-  uuid: ['uuid'],
-};
-
-/** Which Prisma scalar types each field kind maps to. */
-const KIND_PRISMA_TYPES: Record<FieldKind, string[]> = {
-  counter: ['Int', 'BigInt'],
-  integer: ['Int', 'BigInt'],
-  number: ['Float'],
-  decimal: ['Decimal'],
-  string: ['String'],
-  boolean: ['Boolean'],
-  dateTime: ['DateTime'],
-  json: ['Json'],
-  enum: [],
-};
-const KIND_BUILDER: Record<FieldKind, string> = {
-  counter: 'counter()',
-  integer: 'integer()',
-  number: 'number()',
-  decimal: 'decimal()',
-  string: 'string()',
-  boolean: 'boolean()',
-  dateTime: 'dateTime()',
-  json: 'json()',
-  enum: 'enumeration([...])',
-};
-const PRISMA_TYPE_KIND: Record<string, FieldKind> = {
-  Int: 'integer',
-  BigInt: 'integer',
-  Float: 'number',
-  Decimal: 'decimal',
-  String: 'string',
-  Boolean: 'boolean',
-  DateTime: 'dateTime',
-  Json: 'json',
-};
-
-/**
- * The PostgreSQL type Prisma Migrate creates for a scalar field, by Prisma type and native type attribute
- * (`''`: none), as `format_type()` prints it. A native type not listed is one the cache cannot hold.
- */
-const COLUMN_TYPES: Record<string, Record<string, (args: readonly string[]) => string>> = {
-  String: {
-    '': () => 'text',
-    Text: () => 'text',
-    VarChar: ([n]) => (n ? `character varying(${n})` : 'character varying'),
-    Char: ([n = '1']) => `character(${n})`,
-    Uuid: () => 'uuid',
-  },
-  Int: { '': () => 'integer', Integer: () => 'integer', SmallInt: () => 'smallint' },
-  BigInt: { '': () => 'bigint', BigInt: () => 'bigint' },
-  Float: { '': () => 'double precision', DoublePrecision: () => 'double precision', Real: () => 'real' },
-  Decimal: { '': () => 'numeric(65,30)', Decimal: ([p = '65', s = '0']) => `numeric(${p},${s})` },
-  Boolean: { '': () => 'boolean', Boolean: () => 'boolean' },
-  DateTime: {
-    '': () => 'timestamp(3) without time zone',
-    Timestamp: ([p = '3']) => `timestamp(${p}) without time zone`,
-    Timestamptz: ([p = '3']) => `timestamp(${p}) with time zone`,
-    Date: () => 'date',
-  },
-  Json: { '': () => 'jsonb', JsonB: () => 'jsonb', Json: () => 'json' },
-};
-
-/** The PostgreSQL type Prisma Migrate creates for a field, or an error message. */
-export function prismaColumnType(
-  field: PrismaField,
-  enums: ReadonlyMap<string, PrismaEnum>,
-): ColumnType | string {
-  const scalar = COLUMN_TYPES[field.type];
-  if (scalar) {
-    const native = field.native;
-    const type = scalar[native?.name ?? ''];
-    return type ? { sql: type(native?.args ?? []) } : `${field.type} @db.${native?.name} is not supported`;
-  }
-  const prismaEnum = enums.get(field.type);
-  if (prismaEnum) {
-    const dbName = prismaEnum.dbName ?? prismaEnum.name;
-    const toDb = new Map(prismaEnum.values.map((v) => [v.name, v.dbName ?? v.name]));
-    return {
-      // A type name, as a cast needs it: quoted, and qualified when the enum has a schema of its own.
-      sql: prismaEnum.schema ? `${quoteIdent(prismaEnum.schema)}.${quoteIdent(dbName)}` : quoteIdent(dbName),
-      enum: { dbName, toDb, fromDb: new Map([...toDb].map(([name, label]) => [label, name])) },
-    };
-  }
-  return `${field.type} is not a type the cache can hold`;
-}
-
-/** The type a column gets when no Prisma schema says otherwise (a store of your own). */
-function defaultColumnType(kind: FieldKind): ColumnType {
-  const sql: Record<FieldKind, string> = {
-    counter: 'bigint',
-    integer: 'bigint',
-    number: 'double precision',
-    decimal: 'numeric',
-    string: 'text',
-    boolean: 'boolean',
-    dateTime: 'timestamp(3) without time zone',
-    json: 'jsonb',
-    enum: 'text',
-  };
-  return { sql: sql[kind] };
-}
-
-function defaultKeyType(kind: KeyKind): ColumnType {
-  return { sql: { string: 'text', int: 'integer', bigint: 'bigint', uuid: 'uuid' }[kind] };
-}
-
-/** Whether `sql` (as format_type prints it) is one of `allowed`, a parametrised type matching by its base. */
-export function typeMatches(sql: string, allowed: readonly string[]): boolean {
-  return allowed.some(
-    (a) => sql === a || sql.startsWith(`${a}(`) || (a === 'timestamp' && sql.startsWith(a)),
-  );
-}
-
-function limitsOf(kind: FieldKind, type: ColumnType, spec: FieldSpec): Partial<ResolvedField> {
-  const sql = type.sql;
-  if (kind === 'counter' || kind === 'integer') {
-    const [min, max] = INT_RANGES[sql] ?? [-MAX_SAFE, MAX_SAFE];
-    return { min, max };
-  }
-  if (kind === 'string') {
-    const declared = spec.maxLength;
-    const columnLimit = /\((\d+)\)$/.exec(sql)?.[1];
-    const limits = [declared, columnLimit === undefined ? undefined : Number(columnLimit)].filter(
-      (n): n is number => n !== undefined,
-    );
-    const out: Partial<ResolvedField> = { uuid: sql === 'uuid' };
-    if (limits.length > 0) out.maxLength = Math.min(...limits);
-    return out;
-  }
-  if (kind === 'decimal') {
-    const match = /^numeric\((\d+),(\d+)\)$/.exec(sql);
-    return match ? { precision: Number(match[1]), scale: Number(match[2]) } : {};
-  }
-  if (kind === 'number') return { float4: sql === 'real' };
-  return {};
-}
-
-/** Checks a definition's names and shape, with or without a Prisma schema. */
-function checkShape(name: string, def: EntityDefinition): void {
-  if (!NAME.test(name)) {
-    throw new ConfigurationError(
-      `entity name ${JSON.stringify(name)} must match ${NAME} (it becomes part of Redis keys)`,
-    );
-  }
-  if (!def || typeof def !== 'object') throw new ConfigurationError(`entities.${name} must be an object`);
-  checkKeys(def, ENTITY_KEYS, '', `entities.${name}`);
-  if (typeof def.model !== 'string' || def.model.length === 0) {
-    throw new ConfigurationError(
-      `entities.${name}.model must name a Prisma model, got ${JSON.stringify(def.model)}`,
-    );
-  }
-  const fieldNames = Object.keys(def.fields ?? {});
-  if (fieldNames.length === 0)
-    throw new ConfigurationError(`entities.${name}.fields must define at least one field`);
-  for (const fieldName of fieldNames) {
-    if (!NAME.test(fieldName)) {
-      throw new ConfigurationError(
-        `entities.${name}.fields: field name ${JSON.stringify(fieldName)} must match ${NAME}`,
-      );
-    }
-    const spec = def.fields[fieldName] as FieldSpec;
-    if (!spec || typeof spec !== 'object' || !(spec.kind in KIND_TYPES)) {
-      throw new ConfigurationError(
-        `entities.${name}.fields.${fieldName} must be built with counter(), string(), integer(), number(), decimal(), boolean(), dateTime(), json() or enumeration()`,
-      );
-    }
-    if (spec.kind === 'enum' && (!Array.isArray(spec.values) || spec.values.length === 0)) {
-      throw new ConfigurationError(
-        `entities.${name}.fields.${fieldName}: enumeration() needs at least one value`,
-      );
-    }
-    if (spec.ranked !== undefined && spec.ranked !== false) {
-      if (spec.ranked !== true || spec.kind !== 'counter') {
-        throw new ConfigurationError(
-          `entities.${name}.fields.${fieldName}: only a counter can be ranked (counter({ ranked: true })), got ranked ${JSON.stringify(spec.ranked)} on a ${spec.kind} field`,
-        );
-      }
-      if (def.append !== undefined) {
-        throw new ConfigurationError(
-          `entities.${name}.fields.${fieldName}: an append entity cannot have a ranked field (its rows are events, not records)`,
-        );
-      }
-    }
-  }
-  if (def.append !== undefined) {
-    const sequence = (def.append as { sequence?: unknown } | null)?.sequence;
-    if (typeof sequence !== 'string' || !NAME.test(sequence)) {
-      throw new ConfigurationError(
-        `entities.${name}.append must be { sequence: '<field>' } naming the BigInt field that numbers a key's events, got ${JSON.stringify(def.append)}`,
-      );
-    }
-    if (def.versionField !== undefined) {
-      throw new ConfigurationError(
-        `entities.${name}: an append entity has no version field (its rows are only inserted); remove versionField`,
-      );
-    }
-  }
-  const keyFields = keyPartsOf(name, def).map((p) => p.field);
-  const counterpart = def.append ? def.append.sequence : (def.versionField ?? 'version');
-  for (const reserved of [...keyFields, counterpart]) {
-    if (fieldNames.includes(reserved)) {
-      throw new ConfigurationError(
-        `entities.${name}.fields must not include ${JSON.stringify(reserved)}: it is the key or ${def.append ? 'sequence' : 'version'} field`,
-      );
-    }
-  }
-  if (def.append) {
-    const counters = fieldNames.filter((f) => def.fields[f]?.kind === 'counter');
-    if (counters.length > 0) {
-      throw new ConfigurationError(
-        `entities.${name}.fields.${counters[0]}: an append entity's rows are never updated, so it has no counters; declare it as integer()`,
-      );
-    }
-  }
-}
-
-function keyPartsOf(name: string, def: EntityDefinition): { field: string; kind: KeyKind }[] {
-  const key = def.key ?? 'id';
-  if (typeof key === 'string') return [{ field: key, kind: 'string' }];
-  const parts = Object.entries(key as KeyParts);
-  if (parts.length === 0) throw new ConfigurationError(`entities.${name}.key must name at least one field`);
-  for (const [field, kind] of parts) {
-    if (!(kind in KEY_TYPES)) {
-      throw new ConfigurationError(
-        `entities.${name}.key.${field} must be 'string', 'int', 'bigint' or 'uuid', got ${JSON.stringify(kind)}`,
-      );
-    }
-  }
-  return parts.map(([field, kind]) => ({ field, kind }));
-}
-
-const KEY_PRISMA: Record<KeyKind, (f: PrismaField) => boolean> = {
-  string: (f) => f.type === 'String' && f.native?.name !== 'Uuid',
-  uuid: (f) => f.type === 'String' && f.native?.name === 'Uuid',
-  int: (f) => f.type === 'Int',
-  bigint: (f) => f.type === 'BigInt',
-};
 
 /** Resolves one entity against a Prisma model (`model` undefined: no Prisma schema, names as declared). */
 function resolveEntity(
@@ -616,6 +309,3 @@ export function resolveEntities(
     ]),
   );
 }
-
-/** The types each field kind and key kind may have in the database, for the live check. */
-export const ALLOWED_TYPES = { fields: KIND_TYPES, keys: KEY_TYPES };
