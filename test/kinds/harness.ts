@@ -2,7 +2,8 @@
 // its migrations, a key prefix of its own, a cache over its four entities (Int, UUID, BigInt and composite
 // keys), and flush workers on demand. The kinds twin of packages/testkit/src/harness.ts.
 import assert from 'node:assert/strict';
-import { DEFAULT_OPTIONS, type IdOf, type ResolvedEntity } from '@write-behind/core';
+import { DEFAULT_OPTIONS, type IdOf } from '@write-behind/core';
+import type { ResolvedEntity } from '@write-behind/core/internal';
 import { encodeId } from '@write-behind/core/internal';
 import {
   createTestDatabase,

@@ -1,6 +1,7 @@
 import {
   BacklogFullError,
   ClosedError,
+  IndeterminateError,
   NotFoundError,
   TimeoutError,
   UnavailableError,
@@ -50,6 +51,14 @@ export function toHttpError(error: unknown, retryAfterSeconds: number): HttpErro
     return new HttpError(503, error.code, 'too many writes are waiting to be flushed; retry later', {
       'Retry-After': String(retryAfterSeconds),
     });
+  }
+  // Not "retry later": the write may have been applied, and a retried like would count twice. No Retry-After.
+  if (error instanceof IndeterminateError) {
+    return new HttpError(
+      503,
+      error.code,
+      'the write may have been applied: Redis did not answer in time; read the resource before retrying it',
+    );
   }
   if (error instanceof UnavailableError || error instanceof TimeoutError || error instanceof ClosedError) {
     return new HttpError(503, error.code, 'the service is unavailable; retry later', {

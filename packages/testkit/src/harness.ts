@@ -1,4 +1,4 @@
-import type { EntityDefinitions, PrismaClientLike, ResolvedEntity } from '@write-behind/core';
+import type { EntityDefinitions, PrismaClientLike } from '@write-behind/core';
 import {
   createWriteBehind,
   DEFAULT_OPTIONS,
@@ -14,6 +14,7 @@ import {
   defineScripts,
   encodeField,
   PrismaStore,
+  type ResolvedEntity,
   resolveEntities,
   shardKeys,
 } from '@write-behind/core/internal';

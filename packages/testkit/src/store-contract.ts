@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  boolean,
-  ConfigurationError,
-  counter,
-  type ResolvedEntity,
-  type Store,
-  string,
-} from '@write-behind/core';
-import { encodeField, resolveEntities } from '@write-behind/core/internal';
+import { boolean, ConfigurationError, counter, type Store, string } from '@write-behind/core';
+import { encodeField, type ResolvedEntity, resolveEntities } from '@write-behind/core/internal';
 import { videoEvent } from './entities.ts';
 
 export interface ContractWorld {

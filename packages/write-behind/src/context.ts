@@ -135,6 +135,11 @@ export function entityOf(context: Context, name: unknown): ResolvedEntity {
   return entity;
 }
 
+/** The primaries that hold the cache's data: every master of a Cluster, or the one server. */
+export function mastersOf(redis: Redis | Cluster): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
 /** Runs a Redis call; a Redis failure surfaces as {@link UnavailableError}, the library's own errors pass through. */
 export async function callRedis<T>(call: () => Promise<T>): Promise<T> {
   try {

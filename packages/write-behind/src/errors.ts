@@ -12,6 +12,7 @@ export type WriteBehindErrorCode =
   | 'TIMEOUT'
   | 'CONFIGURATION'
   | 'NOT_REPLICATED'
+  | 'UNKNOWN_RESULT'
   | 'CLOSED';
 
 export class WriteBehindError extends Error {
@@ -67,10 +68,39 @@ export class BacklogFullError extends WriteBehindError {
   }
 }
 
-/** Redis or the database could not be reached. */
+/**
+ * Redis or the database could not be reached. A write refused with it was certainly not applied: Redis
+ * never ran it (it was never sent, or Redis refused it before running it). Where that is not certain the
+ * write fails with {@link IndeterminateError} instead.
+ */
 export class UnavailableError extends WriteBehindError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('UNAVAILABLE', message, options);
+  }
+}
+
+/**
+ * The write **may have been applied**: it was sent to Redis, and its reply was lost (the connection closed
+ * after it went out, a Redis Cluster failover took its node) or Redis failed while running it. The library
+ * sent the batch again with its id for `writes.resolveTimeoutMs` (a batch Redis applied already is answered,
+ * never applied twice) and got no answer. Do not retry an increment blindly: read the record first, or
+ * accept that it may count twice. A write still queued in the connection when this is thrown may yet be
+ * applied once when Redis answers again, never twice.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await cache.increment('video', 'v1', 'likes');
+ * } catch (error) {
+ *   if (error instanceof IndeterminateError) {
+ *     // Applied or not, unknown: do not retry the increment; tell the user to reload.
+ *   }
+ * }
+ * ```
+ */
+export class IndeterminateError extends WriteBehindError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNKNOWN_RESULT', message, options);
   }
 }
 

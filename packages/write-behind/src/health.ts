@@ -1,4 +1,5 @@
 import type { Context } from './context.js';
+import { mastersOf } from './context.js';
 import { ConfigurationError } from './errors.js';
 import type { SchemaCheck } from './schema-check.js';
 
@@ -102,7 +103,7 @@ export async function checkHealth(
   const { redis, store, entities } = context;
   const [redisProbe, databaseProbe] = await Promise.all([
     probe(async () => {
-      const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+      const nodes = mastersOf(redis);
       if (nodes.length === 0)
         throw new Error('no Redis Cluster master is known (the cluster is unreachable)');
       await Promise.all(nodes.map((node) => node.ping()));

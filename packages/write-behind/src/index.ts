@@ -6,6 +6,7 @@ export {
   BacklogFullError,
   ClosedError,
   ConfigurationError,
+  IndeterminateError,
   NotFoundError,
   NotReplicatedError,
   TimeoutError,
@@ -14,7 +15,7 @@ export {
   WriteBehindError,
   type WriteBehindErrorCode,
 } from './errors.js';
-export type { FlushCounters, FlushOutcome } from './flush/batcher.js';
+export type { FlushCounters } from './flush/batcher.js';
 export type { FlushWorker } from './flush/worker.js';
 export type { DatabaseHealth, Health, HealthOptions, RedisHealth } from './health.js';
 export {
@@ -30,9 +31,11 @@ export {
   type SweepOptions,
   type WaitOptionsDefaults,
   type WriteBehindOptions,
+  type WritesOptions,
 } from './options.js';
 export { type RunFlushWorkerOptions, runFlushWorker } from './run-worker.js';
 export type { FieldValue } from './schema/codec.js';
+export type { ColumnType } from './schema/column-types.js';
 export {
   type AppendEntityNames,
   type AppendInput,
@@ -65,9 +68,18 @@ export {
   type StateEntityNames,
   string,
 } from './schema/fields.js';
-export type { ColumnType, ResolvedEntity, ResolvedField, ResolvedKeyPart } from './schema/resolve.js';
 export type { PrismaClientLike } from './store/prisma-store.js';
-export type { AppendRow, DeleteRow, LoadedKey, Store, UpsertRow } from './store/store.js';
+export type {
+  AppendRow,
+  DeleteRow,
+  DeltaRow,
+  LoadedKey,
+  Store,
+  StoreEntity,
+  StoreField,
+  StoreKeyPart,
+  UpsertRow,
+} from './store/store.js';
 export { tombstoneTableSql } from './store/verify.js';
 export {
   createWriteBehind,

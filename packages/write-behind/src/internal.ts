@@ -3,11 +3,9 @@
  * users. The public API is `index.ts`.
  */
 export { TurnBatcher } from './batch.js';
-export { type Context, createContext, redactError } from './context.js';
 export { appendRows, chunks } from './flush/append-plan.js';
-export { FlushBatcher, RowRejectedError } from './flush/batcher.js';
+export { RowRejectedError } from './flush/batcher.js';
 export {
-  abandonWorker,
   blockingConnectionOf,
   dueAtOfDelayedScore,
   lockManagerOf,
@@ -16,14 +14,13 @@ export {
   waitAndDelayedKeys,
 } from './flush/bullmq-internals.js';
 export { coalesceWrites } from './flush/coalesce-writes.js';
-export { FLUSH_JOB, type FlushJobData, flushJob, SWEEP_JOB } from './flush/job.js';
-export { outageBackoff, planFlush, type SnapshotItem, writeIsolatingFailures } from './flush/plan.js';
+export { FLUSH_JOB, type FlushJobData, flushJob } from './flush/job.js';
+export { outageBackoff, planFlush, writeIsolatingFailures } from './flush/plan.js';
 export { isStuck, type QueueBacklog, type ShardActivity } from './flush/stuck.js';
 export { bullWorkersOf } from './flush/worker.js';
 export { dataKey, parseDataKey, rankingKey, type ShardKeys, shardKeys, shardOf, writerKey } from './keys.js';
 export { resolveOptions, resolveWorkerOptions } from './options.js';
-export { compareEntries, mergeTop, type RankingEntry } from './ranking/merge.js';
-export { MAX_TOP } from './ranking/ranking.js';
+export { compareEntries, mergeTop } from './ranking/merge.js';
 export {
   canonicalDecimal,
   decodeField,
@@ -35,20 +32,19 @@ export {
 } from './schema/codec.js';
 export { decodeEvent, encodeEvent } from './schema/event-codec.js';
 export { decodeId, encodeId, idFromColumns, keyColumnsOf } from './schema/id-codec.js';
-export { type DataModel, parsePrismaSchema } from './schema/prisma-schema.js';
-export { prismaColumnType, resolveEntities } from './schema/resolve.js';
-export { defineScripts, pairsToMap, resolveIncludes, scriptSource } from './scripts.js';
-export { PrismaStore, type PrismaStoreOptions, prismaDataModel } from './store/prisma-store.js';
+export { parsePrismaSchema } from './schema/prisma-schema.js';
+export type { ResolvedEntity, ResolvedField } from './schema/resolve.js';
+export { resolveEntities } from './schema/resolve.js';
+export { defineScripts, resolveIncludes, scriptSource } from './scripts.js';
+export { PrismaStore } from './store/prisma-store.js';
 export {
   appendLoadSql,
   appendSql,
   arrayLiteral,
   deleteSql,
   loadSql,
-  purgeTombstonesSql,
   scanSql,
   upsertSql,
 } from './store/sql.js';
-export { checkTable, checkTombstones, introspectSql, type TableInfo } from './store/verify.js';
-export { createWriteBatcher } from './write/batcher.js';
+export { checkTable, checkTombstones, type TableInfo } from './store/verify.js';
 export * as writeProtocol from './write/protocol.js';

@@ -320,8 +320,17 @@ const consoleLogger: Logger = {
   error: (obj, msg) => console.error(`[write-behind] ${msg ?? ''}`, obj),
 };
 
-/** Every default in one place; the TSDoc above repeats them for editors. */
-export const DEFAULT_OPTIONS = {
+/** `value`, frozen all the way down. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Every default in one place, frozen (a caller cannot change them for everyone); the TSDoc above repeats them. */
+export const DEFAULT_OPTIONS = deepFreeze({
   prefix: 'wb',
   shards: 1,
   cacheTtlMs: 0,
@@ -348,17 +357,17 @@ export const DEFAULT_OPTIONS = {
   limits: { maxIdBytes: 512, maxValueBytes: 65_536, maxLoadBatch: 1000 },
   waits: { flushedTimeoutMs: 10_000, drainTimeoutMs: 30_000 },
   memory: { maxKeys: 0, maxBytes: 0 },
-} as const satisfies Omit<ResolvedOptions, 'redis' | 'entities' | 'logger'>;
+} as const satisfies Omit<ResolvedOptions, 'redis' | 'entities' | 'logger'>);
 
 /** The worker's defaults (`shards` and `concurrency` default to the cache's: see {@link resolveWorkerOptions}). */
-export const DEFAULT_WORKER_OPTIONS = {
+export const DEFAULT_WORKER_OPTIONS = deepFreeze({
   lockDurationMs: 5000,
   stalledIntervalMs: 2000,
   maxStalledCount: 1,
   closeTimeoutMs: 10_000,
   sweep: true,
   stuckAfterMs: 15_000,
-} as const satisfies Omit<ResolvedWorkerOptions, 'shards' | 'concurrency'>;
+} as const satisfies Omit<ResolvedWorkerOptions, 'shards' | 'concurrency'>);
 
 /**
  * The name of every option, level by level: a name not listed is refused with the closest listed one
@@ -419,7 +428,8 @@ export const WORKER_OPTION_KEYS = {
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
-function positiveInt(path: string, value: unknown, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): void {
+/** Refuses an option that is not an integer from `min` (1 unless given) to `max`, naming it and its value. */
+function integerOption(path: string, value: unknown, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new ConfigurationError(
       `${path} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
@@ -472,52 +482,52 @@ export function resolveOptions<E extends EntityDefinitions>(
       `tombstoneTable must name a table, got ${JSON.stringify(resolved.tombstoneTable)}`,
     );
   }
-  positiveInt('shards', resolved.shards, { max: 1024 });
-  positiveInt('cacheTtlMs', resolved.cacheTtlMs, { min: 0 });
-  positiveInt('redisMaxRetriesPerRequest', resolved.redisMaxRetriesPerRequest, { min: 0, max: 1000 });
+  integerOption('shards', resolved.shards, { max: 1024 });
+  integerOption('cacheTtlMs', resolved.cacheTtlMs, { min: 0 });
+  integerOption('redisMaxRetriesPerRequest', resolved.redisMaxRetriesPerRequest, { min: 0, max: 1000 });
   if (!['memory', 'replicas', 'fsync'].includes(resolved.durability)) {
     throw new ConfigurationError(
       `durability must be 'memory', 'replicas' or 'fsync', got ${JSON.stringify(resolved.durability)}`,
     );
   }
-  positiveInt('replication.replicas', resolved.replication.replicas, { min: 0, max: 1000 });
+  integerOption('replication.replicas', resolved.replication.replicas, { min: 0, max: 1000 });
   // WAIT and WAITAOF take 0 as "wait for ever".
-  positiveInt('replication.timeoutMs', resolved.replication.timeoutMs, { max: 3_600_000 });
+  integerOption('replication.timeoutMs', resolved.replication.timeoutMs, { max: 3_600_000 });
   if (resolved.durability === 'replicas' && resolved.replication.replicas === 0) {
     throw new ConfigurationError(
       "durability 'replicas' needs replication.replicas of 1 or more, got 0 (which would confirm nothing)",
     );
   }
-  positiveInt('writes.resolveTimeoutMs', resolved.writes.resolveTimeoutMs, { min: 0, max: 600_000 });
+  integerOption('writes.resolveTimeoutMs', resolved.writes.resolveTimeoutMs, { min: 0, max: 600_000 });
   const { flush, backlog, sweep, limits, waits } = resolved;
-  positiveInt('flush.windowMs', flush.windowMs, { min: 0 });
-  positiveInt('flush.batchSize', flush.batchSize, { max: 10_000 });
-  positiveInt('flush.maxEventsPerBatch', flush.maxEventsPerBatch, { max: 1_000_000 });
-  positiveInt('flush.maxBatchBytes', flush.maxBatchBytes, { max: 1024 * 1024 * 1024 });
-  positiveInt('flush.batchLingerMs', flush.batchLingerMs, { min: 0, max: 10_000 });
-  positiveInt('flush.concurrency', flush.concurrency, { max: 10_000 });
-  positiveInt('flush.attempts', flush.attempts, { max: 1000 });
-  positiveInt('flush.backoffMs', flush.backoffMs, { min: 0 });
-  positiveInt('flush.outageBackoffMs', flush.outageBackoffMs);
-  positiveInt('flush.maxOutageBackoffMs', flush.maxOutageBackoffMs);
-  positiveInt('backlog.limit', backlog.limit, { min: 0 });
-  positiveInt('backlog.eventLimit', backlog.eventLimit, { min: 0 });
+  integerOption('flush.windowMs', flush.windowMs, { min: 0 });
+  integerOption('flush.batchSize', flush.batchSize, { max: 10_000 });
+  integerOption('flush.maxEventsPerBatch', flush.maxEventsPerBatch, { max: 1_000_000 });
+  integerOption('flush.maxBatchBytes', flush.maxBatchBytes, { max: 1024 * 1024 * 1024 });
+  integerOption('flush.batchLingerMs', flush.batchLingerMs, { min: 0, max: 10_000 });
+  integerOption('flush.concurrency', flush.concurrency, { max: 10_000 });
+  integerOption('flush.attempts', flush.attempts, { max: 1000 });
+  integerOption('flush.backoffMs', flush.backoffMs, { min: 0 });
+  integerOption('flush.outageBackoffMs', flush.outageBackoffMs);
+  integerOption('flush.maxOutageBackoffMs', flush.maxOutageBackoffMs);
+  integerOption('backlog.limit', backlog.limit, { min: 0 });
+  integerOption('backlog.eventLimit', backlog.eventLimit, { min: 0 });
   if (backlog.policy !== 'reject' && backlog.policy !== 'wait') {
     throw new ConfigurationError(
       `backlog.policy must be 'reject' or 'wait', got ${JSON.stringify(backlog.policy)}`,
     );
   }
-  positiveInt('backlog.waitTimeoutMs', backlog.waitTimeoutMs, { min: 0 });
-  positiveInt('sweep.intervalMs', sweep.intervalMs);
-  positiveInt('sweep.graceMs', sweep.graceMs, { min: 0 });
-  positiveInt('sweep.tombstoneRetentionMs', sweep.tombstoneRetentionMs);
-  positiveInt('limits.maxIdBytes', limits.maxIdBytes, { max: 65_536 });
-  positiveInt('limits.maxValueBytes', limits.maxValueBytes, { max: 64 * 1024 * 1024 });
-  positiveInt('limits.maxLoadBatch', limits.maxLoadBatch, { max: 100_000 });
-  positiveInt('waits.flushedTimeoutMs', waits.flushedTimeoutMs, { min: 0 });
-  positiveInt('waits.drainTimeoutMs', waits.drainTimeoutMs, { min: 0 });
-  positiveInt('memory.maxKeys', resolved.memory.maxKeys, { min: 0 });
-  positiveInt('memory.maxBytes', resolved.memory.maxBytes, { min: 0 });
+  integerOption('backlog.waitTimeoutMs', backlog.waitTimeoutMs, { min: 0 });
+  integerOption('sweep.intervalMs', sweep.intervalMs);
+  integerOption('sweep.graceMs', sweep.graceMs, { min: 0 });
+  integerOption('sweep.tombstoneRetentionMs', sweep.tombstoneRetentionMs);
+  integerOption('limits.maxIdBytes', limits.maxIdBytes, { max: 65_536 });
+  integerOption('limits.maxValueBytes', limits.maxValueBytes, { max: 64 * 1024 * 1024 });
+  integerOption('limits.maxLoadBatch', limits.maxLoadBatch, { max: 100_000 });
+  integerOption('waits.flushedTimeoutMs', waits.flushedTimeoutMs, { min: 0 });
+  integerOption('waits.drainTimeoutMs', waits.drainTimeoutMs, { min: 0 });
+  integerOption('memory.maxKeys', resolved.memory.maxKeys, { min: 0 });
+  integerOption('memory.maxBytes', resolved.memory.maxBytes, { min: 0 });
   return resolved;
 }
 
@@ -541,14 +551,14 @@ export function resolveWorkerOptions(
     );
   }
   for (const shard of resolved.shards) {
-    positiveInt('worker shards[]', shard, { min: 0, max: cache.shards - 1 });
+    integerOption('worker shards[]', shard, { min: 0, max: cache.shards - 1 });
   }
-  positiveInt('worker concurrency', resolved.concurrency, { max: 10_000 });
-  positiveInt('worker lockDurationMs', resolved.lockDurationMs, { min: 100 });
-  positiveInt('worker stalledIntervalMs', resolved.stalledIntervalMs, { min: 100 });
-  positiveInt('worker maxStalledCount', resolved.maxStalledCount, { min: 0, max: 1000 });
-  positiveInt('worker closeTimeoutMs', resolved.closeTimeoutMs, { min: 0 });
-  positiveInt('worker stuckAfterMs', resolved.stuckAfterMs, { min: 0 });
+  integerOption('worker concurrency', resolved.concurrency, { max: 10_000 });
+  integerOption('worker lockDurationMs', resolved.lockDurationMs, { min: 100 });
+  integerOption('worker stalledIntervalMs', resolved.stalledIntervalMs, { min: 100 });
+  integerOption('worker maxStalledCount', resolved.maxStalledCount, { min: 0, max: 1000 });
+  integerOption('worker closeTimeoutMs', resolved.closeTimeoutMs, { min: 0 });
+  integerOption('worker stuckAfterMs', resolved.stuckAfterMs, { min: 0 });
   if (typeof resolved.sweep !== 'boolean') {
     throw new ConfigurationError(`worker sweep must be true or false, got ${JSON.stringify(resolved.sweep)}`);
   }

@@ -1,5 +1,13 @@
 import type { Queue } from 'bullmq';
-import { type Context, callRedis, closeConnection, createContext, entityOf, redactError } from './context.js';
+import {
+  type Context,
+  callRedis,
+  closeConnection,
+  createContext,
+  entityOf,
+  mastersOf,
+  redactError,
+} from './context.js';
 import {
   ClosedError,
   ConfigurationError,
@@ -16,8 +24,9 @@ import {
   resolveWorkerOptions,
   type WriteBehindOptions,
 } from './options.js';
+import type { RankedEntry } from './ranking/merge.js';
 import { Rankings, type RankPosition } from './ranking/ranking.js';
-import { decodeRecord, describe, encodeField } from './schema/codec.js';
+import { decodeRecord, describeValue, encodeValues } from './schema/codec.js';
 import { encodeEvent } from './schema/event-codec.js';
 import type {
   AppendEntityNames,
@@ -34,6 +43,7 @@ import { decodeId, encodeId } from './schema/id-codec.js';
 import type { ResolvedEntity, ResolvedField } from './schema/resolve.js';
 import { SchemaCheck } from './schema-check.js';
 import { pairsToMap } from './scripts.js';
+import { readStats, type Stats } from './stats.js';
 import { pollUntil, SingleFlight } from './util.js';
 import { isDurabilityLevel } from './write/durability.js';
 import { decodeFillReply, fillCall } from './write/protocol.js';
@@ -54,51 +64,11 @@ export interface WriteOptions {
   durability?: DurabilityLevel;
 }
 
-export interface ShardStats {
-  shard: number;
-  dirtyKeys: number;
-  /** Age of the oldest unflushed write in this shard, ms (0 when clean). */
-  oldestDirtyAgeMs: number;
-  /** Keys whose flush job failed for good and waits for an operator. */
-  failedKeys: number;
-  /** Events of append entities acknowledged and not yet inserted (what `backlog.eventLimit` bounds). */
-  pendingEvents: number;
-  /**
-   * Events of append entities the database refused, each set aside as a failed job for an operator (the events
-   * after it were inserted); a retry from Bull Board inserts it once the cause is fixed.
-   */
-  refusedEvents: number;
-  /** The cache's keys in Redis (dirty and clean), counted under a memory budget; 0 without one. */
-  keys: number;
-  /** Their estimated bytes (keys times the sampled average size), under a budget with `maxBytes`; else 0. */
-  bytes: number;
-  /** Clean keys the memory budget evicted so far. */
-  evictions: number;
-}
-
-export interface Stats {
-  dirtyKeys: number;
-  oldestDirtyAgeMs: number;
-  failedKeys: number;
-  pendingEvents: number;
-  refusedEvents: number;
-  keys: number;
-  bytes: number;
-  evictions: number;
-  shards: ShardStats[];
-}
+export type { ShardStats, Stats } from './stats.js';
 
 type Values<E extends EntityDefinitions, N extends keyof E> = EntityValues<E[N]>;
 
-/** A key's size until the write script has sampled some (lua/includes/memory-budget.lua, DEFAULT_KEY_BYTES). */
-const DEFAULT_KEY_BYTES = 256;
-
-/** One entry of `top`: a key, its counter's value, and its rank (1 for the highest; equal values share a rank). */
-export interface RankedEntry<Id = unknown> {
-  id: Id;
-  value: number;
-  rank: number;
-}
+export type { RankedEntry } from './ranking/merge.js';
 
 export type { RankPosition };
 
@@ -161,7 +131,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
    */
   async checkRedis(): Promise<string[]> {
     const { redis } = this.#context;
-    const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+    const nodes = mastersOf(redis);
     const policies = await Promise.all(
       nodes.map(async (node) => {
         const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
@@ -216,35 +186,10 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     const durability = this.#durability(options);
     const address = await this.#address(entity, id);
     const resolved = address.entity;
-    if (values === null || typeof values !== 'object' || Array.isArray(values)) {
-      throw new ValidationError(`${entity} values must be an object of fields, got ${describe(values)}`);
-    }
-    const named = Object.keys(values);
-    if (named.length === 0) throw new ValidationError(`${entity} set needs at least one field`);
-    const pairs: string[] = [];
-    for (const name of named) {
-      const field = resolved.fieldsByName.get(name);
-      if (!field) {
-        throw new ValidationError(
-          `${entity} has no field ${JSON.stringify(name)}; fields: ${resolved.fields.map((f) => f.name).join(', ')}`,
-        );
-      }
-      pairs.push(name, encodeField(entity, field, (values as Record<string, unknown>)[name]));
-    }
-    const size = pairs.reduce((n, s) => n + Buffer.byteLength(s, 'utf8'), 0);
-    const { maxValueBytes } = this.#context.options.limits;
-    if (size > maxValueBytes) {
-      throw new ValidationError(
-        `${entity} write is ${size} bytes encoded; the limit is ${maxValueBytes} (limits.maxValueBytes)`,
-      );
-    }
+    const { pairs, named } = encodeValues(resolved, values, this.#context.options.limits.maxValueBytes);
     // A write of every field needs no read-back: the record is exactly what was written.
-    const whole = named.length === resolved.fields.length;
-    const reply = await this.#writer.write(
-      address,
-      { op: whole ? 'put' : 'set', pairs, named: new Set(named) },
-      durability,
-    );
+    const whole = named.size === resolved.fields.length;
+    const reply = await this.#writer.write(address, { op: whole ? 'put' : 'set', pairs, named }, durability);
     return decodeRecord(resolved, pairsToMap(whole ? pairs : (reply.value as string[]))) as Values<E, N>;
   }
 
@@ -437,65 +382,9 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     return checkHealth(this.#context, this.#schema, options);
   }
 
-  /** Backlog figures for health checks and metrics. */
-  async stats(): Promise<Stats> {
-    const { redis, shards, options } = this.#context;
-    const now = Date.now();
-    const perShard = await Promise.all(
-      shards.map(async (s): Promise<ShardStats> => {
-        const [
-          [, dirtyKeys],
-          [, oldest],
-          [, failedKeys],
-          [, events],
-          [, refusedEvents],
-          [, clean],
-          [, memory],
-        ] = (await redis
-          .multi()
-          .zcard(s.dirty)
-          .zrange(s.dirty, '0', '0', 'WITHSCORES')
-          .hlen(s.failed)
-          .get(s.pendingEvents)
-          .hlen(s.refused)
-          .zcard(s.clean)
-          .hmget(s.memory, 'avg', 'evictions')
-          .exec()) as [
-          [unknown, number],
-          [unknown, string[]],
-          [unknown, number],
-          [unknown, string | null],
-          [unknown, number],
-          [unknown, number],
-          [unknown, (string | null)[]],
-        ];
-        const budgeted = options.memory.maxKeys > 0 || options.memory.maxBytes > 0;
-        const keys = budgeted ? dirtyKeys + clean : 0;
-        const oldestScore = oldest[1] === undefined ? now : Number(oldest[1]);
-        return {
-          shard: s.shard,
-          dirtyKeys,
-          oldestDirtyAgeMs: Math.max(0, now - oldestScore),
-          failedKeys,
-          pendingEvents: Number(events ?? 0),
-          refusedEvents,
-          keys,
-          bytes: options.memory.maxBytes > 0 ? keys * Number(memory[0] ?? DEFAULT_KEY_BYTES) : 0,
-          evictions: Number(memory[1] ?? 0),
-        };
-      }),
-    );
-    return {
-      dirtyKeys: perShard.reduce((n, s) => n + s.dirtyKeys, 0),
-      oldestDirtyAgeMs: Math.max(0, ...perShard.map((s) => s.oldestDirtyAgeMs)),
-      failedKeys: perShard.reduce((n, s) => n + s.failedKeys, 0),
-      pendingEvents: perShard.reduce((n, s) => n + s.pendingEvents, 0),
-      refusedEvents: perShard.reduce((n, s) => n + s.refusedEvents, 0),
-      keys: perShard.reduce((n, s) => n + s.keys, 0),
-      bytes: perShard.reduce((n, s) => n + s.bytes, 0),
-      evictions: perShard.reduce((n, s) => n + s.evictions, 0),
-      shards: perShard,
-    };
+  /** Backlog figures for health checks and metrics (see `stats.ts`). */
+  stats(): Promise<Stats> {
+    return readStats(this.#context);
   }
 
   /**
@@ -564,7 +453,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
     }
     if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
       throw new ValidationError(
-        `increment of ${entity.name}.${String(field)} must be a safe integer, got ${describe(by)}`,
+        `increment of ${entity.name}.${String(field)} must be a safe integer, got ${describeValue(by)}`,
       );
     }
     return resolved;
@@ -574,12 +463,12 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
   #durability(options: WriteOptions): DurabilityLevel {
     const { durability, replication } = this.#context.options;
     if (options === null || typeof options !== 'object') {
-      throw new ValidationError(`write options must be an object, got ${describe(options)}`);
+      throw new ValidationError(`write options must be an object, got ${describeValue(options)}`);
     }
     if (options.durability === undefined) return durability;
     if (!isDurabilityLevel(options.durability)) {
       throw new ValidationError(
-        `durability must be 'memory', 'replicas' or 'fsync', got ${describe(options.durability)}`,
+        `durability must be 'memory', 'replicas' or 'fsync', got ${describeValue(options.durability)}`,
       );
     }
     if (options.durability === 'replicas' && replication.replicas === 0) {
@@ -592,11 +481,8 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
 
   /** Checks the entity, and waits for the schema check's first answer (once, at start). */
   async #entity(entity: string): Promise<ResolvedEntity> {
-    if (this.#closed) throw new ClosedError('write-behind cache');
-    const resolved = entityOf(this.#context, entity);
-    if (this.#schema.pending) await this.#schema.firstAttempt;
-    const mismatch = this.#schema.error;
-    if (mismatch) throw mismatch;
+    const resolved = this.#open(entity);
+    await this.#matched();
     return resolved;
   }
 
@@ -605,8 +491,7 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
    * entities the call serves, those whose state the cache holds or the append ones (or both).
    */
   async #address(entity: string, id: unknown, use: 'state' | 'append' | 'any' = 'state'): Promise<Address> {
-    if (this.#closed) throw new ClosedError('write-behind cache');
-    const resolved = entityOf(this.#context, entity);
+    const resolved = this.#open(entity);
     if (use !== 'any' && (resolved.append !== undefined) !== (use === 'append')) {
       throw new ValidationError(
         resolved.append
@@ -615,10 +500,21 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
       );
     }
     const canonical = encodeId(resolved, id, this.#context.options.limits.maxIdBytes);
+    await this.#matched();
+    return this.#writer.address(resolved, canonical);
+  }
+
+  /** The entity a call names, while the cache is open. */
+  #open(entity: string): ResolvedEntity {
+    if (this.#closed) throw new ClosedError('write-behind cache');
+    return entityOf(this.#context, entity);
+  }
+
+  /** Waits for the schema check's first answer (once, at start); a mismatch refuses every call. */
+  async #matched(): Promise<void> {
     if (this.#schema.pending) await this.#schema.firstAttempt;
     const mismatch = this.#schema.error;
     if (mismatch) throw mismatch;
-    return this.#writer.address(resolved, canonical);
   }
 }
 

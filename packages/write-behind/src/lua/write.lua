@@ -13,7 +13,7 @@
   ARGV[2] backlog limit: most dirty keys before a write to a clean key is refused (0: no limit)
   ARGV[3] '1' when clean keys may expire (cacheTtlMs > 0): a dirty key must not
   ARGV[4] this batch's number: its writer numbers batches 1, 2, 3... in the order it sends them
-  ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state lives, renewed every 64 batches
+  ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state lives past its last renewal
   ARGV[7] length of the shard's data key prefix `{tag}:e:` (see keys.ts)
   ARGV[8] memory budget, most keys in the shard (0: no budget)   ARGV[9] most bytes of keys in the shard (0: none)
   then one record per write: op, argument count c, then c arguments:
@@ -54,9 +54,19 @@
            `_j` records the version in it, by which the sweep finds that job.
 
   Exactly once: a client that loses a connection with a batch unanswered sends it again after reconnecting
-  (ioredis does), although Redis may have applied it already. One connection's batches arrive in the order
-  they were numbered, so a number not above the writer's last one was applied: the script answers it with
-  the replies it kept and applies nothing.
+  (ioredis does, and the library does until it has a reply: write/send-until-known.ts), although Redis may
+  have applied it already. The writer's state (KEYS[2]) is written with each batch's effects, in the same
+  atomic call, so on any server (a promoted replica too) it tells exactly which of its batches that server
+  holds: `n` the highest batch applied, `f` the first batch the state has seen, `t` when (ARGV[1]) its
+  lifetime was last renewed, and `r<batch % kept>` the replies of the batch applied last in that slot. A batch
+  numbered up to `n`:
+    - whose slot holds it was applied: it is answered with the replies kept and applies nothing;
+    - whose slot holds a later batch, or numbered below `f`: applied or not, no one can tell (STATUS_UNKNOWN);
+    - otherwise it was never applied here (a resend that lost the race to later batches, or after a failover
+      whose replica had not received it): it is applied now. Its writes were in flight together with the later
+      batches', so either order is one their callers may see.
+  The state lives ARGV[6] ms past its last renewal, and is renewed at least every quarter of that while its
+  writer writes, so a batch is never resent to a state that forgot it.
 ]]
 local STATUS_OK = 0
 -- The key is not in Redis (or only partly): load it from the database and write again with a fill.
@@ -67,7 +77,8 @@ local STATUS_OVERFLOW = 3
 local STATUS_NOT_FOUND = 4
 -- From 'i' and 'add' only: the key is deleted; write again with 'incr', which may create the record.
 local STATUS_DELETED = 5
--- A resent batch too old for its replies to be kept: it was applied once, its outcome is unknown.
+-- A resent batch too old for its replies to be kept (or older than the writer's state): it may have been
+-- applied once, nothing of it is applied now, its outcome is unknown.
 local STATUS_UNKNOWN = 6
 -- From an append only: too many events wait in the shard.
 local STATUS_EVENT_BACKLOG_FULL = 7
@@ -91,16 +102,25 @@ local prefixLength = tonumber(ARGV[7])
 local budget = memoryBudget(KEYS[1], KEYS[5], KEYS[6], tonumber(ARGV[8]), tonumber(ARGV[9]))
 local replySlot = 'r' .. (batch % kept)
 
-local last = tonumber(rcall('HGET', writerKey, 'n') or '0')
+local state = rcall('HMGET', writerKey, 'n', 'f', 't')
+local last = tonumber(state[1] or '0')
 if batch <= last then
   local stored = rcall('HGET', writerKey, replySlot)
-  if stored then
-    local previous = cmsgpack.unpack(stored)
-    if previous[1] == batch then return previous[2] end
+  local previous = stored and cmsgpack.unpack(stored)
+  if previous and previous[1] == batch then
+    -- Renewed while its writer resends. Being a write, it also makes a WAIT or WAITAOF behind this call count
+    -- from here, after the batch's effects wherever they were first applied (Redis 7.0 counts from a script
+    -- call that wrote nothing too; this does not depend on it).
+    rcall('PEXPIRE', writerKey, ARGV[6])
+    return previous[2]
   end
-  local unknown = {}
-  for i = 7, #KEYS do unknown[i - 6] = { STATUS_UNKNOWN } end
-  return unknown
+  -- A state written before it had `f` covers no batch it does not hold.
+  local first = tonumber(state[2] or (last + 1))
+  if (previous and previous[1] > batch) or batch < first then
+    local unknown = {}
+    for i = 7, #KEYS do unknown[i - 6] = { STATUS_UNKNOWN } end
+    return unknown
+  end
 end
 
 -- The shard's clock, read on first use: at least the last version given and the server's time in µs.
@@ -392,7 +412,20 @@ end
 -- Not lowered when a clock was lost: the time keeps it ahead.
 if clock then rcall('SET', clockKey, asText(clock)) end
 budget.sample(batch)
-rcall('HSET', writerKey, 'n', batch, replySlot, cmsgpack.pack({ batch, replies }))
--- Its lifetime is renewed now and then, not per batch: it only has to outlive a reconnect.
-if batch % 64 == 1 then rcall('PEXPIRE', writerKey, ARGV[6]) end
+local stateFields = { 'n', math.max(batch, last), replySlot, cmsgpack.pack({ batch, replies }) }
+if last == 0 then
+  stateFields[#stateFields + 1] = 'f'
+  stateFields[#stateFields + 1] = batch
+end
+-- Its lifetime is renewed now and then, not per batch (by the writer's clock, ARGV[1]): often enough that a
+-- writer's state never expires while the writer may still send one of its batches again.
+local ttl = tonumber(ARGV[6])
+local sinceRenewed = state[3] and tonumber(now) - tonumber(state[3])
+local renew = not sinceRenewed or sinceRenewed >= ttl / 4 or sinceRenewed < 0
+if renew then
+  stateFields[#stateFields + 1] = 't'
+  stateFields[#stateFields + 1] = now
+end
+rcall('HSET', writerKey, unpack(stateFields))
+if renew then rcall('PEXPIRE', writerKey, ttl) end
 return replies

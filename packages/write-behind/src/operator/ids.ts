@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import { describe } from '../schema/codec.js';
+import { describeValue } from '../schema/codec.js';
 import type { KeyKind } from '../schema/fields.js';
 import { encodeId, keyColumnsOf } from '../schema/id-codec.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
@@ -37,14 +37,15 @@ export function operatorId(entity: ResolvedEntity, id: unknown, maxIdBytes: numb
 export function typedIdOf(entity: ResolvedEntity, text: string): unknown {
   if (entity.compositeKey && text.split('/').length !== entity.key.length) {
     throw new ValidationError(
-      `${entity.name} id must have ${entity.key.length} parts joined by '/' (${entity.key.map((p) => p.field).join('/')}), got ${describe(text)}`,
+      `${entity.name} id must have ${entity.key.length} parts joined by '/' (${entity.key.map((p) => p.field).join('/')}), got ${describeValue(text)}`,
     );
   }
   const parts = keyColumnsOf(entity, text).map((part, i) => {
     const { kind, field } = entity.key[i] as ResolvedEntity['key'][number];
     const where = entity.compositeKey ? `${entity.name} id.${field}` : `${entity.name} id`;
     if (kind !== 'int' && kind !== 'bigint') return part;
-    if (!INTEGER.test(part)) throw new ValidationError(`${where} must be an integer, got ${describe(part)}`);
+    if (!INTEGER.test(part))
+      throw new ValidationError(`${where} must be an integer, got ${describeValue(part)}`);
     return kind === 'int' ? Number(part) : BigInt(part);
   });
   if (!entity.compositeKey) return parts[0];

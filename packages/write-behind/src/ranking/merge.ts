@@ -7,9 +7,12 @@
  * number of entries with a strictly higher value, so equal values share a rank (1, 2, 2, 4).
  */
 
-/** One entry of a ranking: a key's canonical id, its counter's value, and its rank. */
-export interface RankingEntry {
-  id: string;
+/**
+ * One entry of `top`: a key, its counter's value, and its rank (1 for the highest; equal values share a
+ * rank). Here `Id` is the canonical id; the cache's `top` answers with the id as the key's type.
+ */
+export interface RankedEntry<Id = string> {
+  id: Id;
   value: number;
   rank: number;
 }
@@ -25,7 +28,7 @@ export function compareEntries(a: { id: string; value: number }, b: { id: string
  * as `lua/ranking-top-1.lua` returns them). Every entry ranked above one of the result is in some shard's
  * first `n`, so the ranks counted here are exact.
  */
-export function mergeTop(shards: readonly (readonly string[])[], n: number): RankingEntry[] {
+export function mergeTop(shards: readonly (readonly string[])[], n: number): RankedEntry[] {
   const all: { id: string; value: number }[] = [];
   for (const flat of shards) {
     for (let i = 0; i + 1 < flat.length; i += 2) {

@@ -1,10 +1,10 @@
 import { type Context, callRedis, redactError } from '../context.js';
 import { UnavailableError, ValidationError } from '../errors.js';
 import { dataKey, parseDataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
-import { describe } from '../schema/codec.js';
+import { describeValue } from '../schema/codec.js';
 import type { ResolvedEntity, ResolvedField } from '../schema/resolve.js';
 import { getOrCreate } from '../util.js';
-import { mergeTop, type RankingEntry } from './merge.js';
+import { mergeTop, type RankedEntry } from './merge.js';
 
 /** The largest `n` a `top` accepts: its answer is read from every shard and merged in one reply. */
 export const MAX_TOP = 1000;
@@ -48,14 +48,14 @@ export class Rankings {
     const ranked = entity.fields.filter((f) => f.ranked).map((f) => f.name);
     const what = field ? `is not ranked (declare it counter({ ranked: true }))` : 'is not a field';
     throw new ValidationError(
-      `${entity.name}.${typeof name === 'string' ? name : describe(name)} ${what}; ranked fields of ${entity.name}: ${ranked.join(', ') || 'none'}`,
+      `${entity.name}.${typeof name === 'string' ? name : describeValue(name)} ${what}; ranked fields of ${entity.name}: ${ranked.join(', ') || 'none'}`,
     );
   }
 
   /** The `n` highest entries, highest first (ties: see `ranking/merge.ts`). */
-  async top(entity: ResolvedEntity, field: ResolvedField, n: number): Promise<RankingEntry[]> {
+  async top(entity: ResolvedEntity, field: ResolvedField, n: number): Promise<RankedEntry[]> {
     if (!Number.isSafeInteger(n) || n < 1 || n > MAX_TOP) {
-      throw new ValidationError(`top n must be an integer from 1 to ${MAX_TOP}, got ${describe(n)}`);
+      throw new ValidationError(`top n must be an integer from 1 to ${MAX_TOP}, got ${describeValue(n)}`);
     }
     const { redis, shards } = this.#context;
     for (let attempt = 1; ; attempt++) {

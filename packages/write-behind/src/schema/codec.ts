@@ -23,7 +23,8 @@ const LATEST = new Date('9999-12-31T23:59:59.999Z').getTime();
 const FLOAT4_MAX = 3.4028234663852886e38;
 const DAY = 86_400_000;
 
-export function describe(value: unknown): string {
+/** A value as an error message quotes it: short, and never the whole of a long string. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
     return String(value);
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
@@ -42,7 +43,7 @@ export function checkText(where: string, value: string): void {
 
 function checkInteger(where: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new ValidationError(`${where} must be an integer, got ${describe(value)}`);
+    throw new ValidationError(`${where} must be an integer, got ${describeValue(value)}`);
   }
   if (value < min || value > max) {
     throw new ValidationError(`${where} is ${value}, outside the column's range ${min} to ${max}`);
@@ -73,12 +74,12 @@ function checkDecimal(where: string, field: ResolvedField, value: unknown): stri
     text = (value as { toFixed(): string }).toFixed();
   else if (typeof value === 'number') {
     throw new ValidationError(
-      `${where} is a decimal: pass ${describe(value)} as a string (a fractional JavaScript number is already rounded)`,
+      `${where} is a decimal: pass ${describeValue(value)} as a string (a fractional JavaScript number is already rounded)`,
     );
   }
   const canonical = text === undefined ? undefined : canonicalDecimal(text.trim());
   if (canonical === undefined) {
-    throw new ValidationError(`${where} must be a decimal such as "12.50", got ${describe(value)}`);
+    throw new ValidationError(`${where} must be a decimal such as "12.50", got ${describeValue(value)}`);
   }
   if (field.precision !== undefined && field.scale !== undefined) {
     const [integer = '', fraction = ''] = canonical.replace('-', '').split('.');
@@ -104,13 +105,15 @@ function checkDate(where: string, value: unknown): number {
     const parsed = parseIsoDate(value);
     if (typeof parsed === 'string') {
       throw new ValidationError(
-        `${where} must be a valid Date or ISO 8601 string: ${describe(value)} ${parsed}`,
+        `${where} must be a valid Date or ISO 8601 string: ${describeValue(value)} ${parsed}`,
       );
     }
     time = parsed;
   }
   if (Number.isNaN(time)) {
-    throw new ValidationError(`${where} must be a valid Date or ISO 8601 string, got ${describe(value)}`);
+    throw new ValidationError(
+      `${where} must be a valid Date or ISO 8601 string, got ${describeValue(value)}`,
+    );
   }
   if (time < EARLIEST || time > LATEST) {
     throw new ValidationError(`${where} is ${new Date(time).toISOString()}, outside the years 0001 to 9999`);
@@ -151,7 +154,8 @@ function checkJson(where: string, value: unknown): string {
     if (error instanceof ValidationError) throw error;
     throw new ValidationError(`${where} must be a JSON value: ${(error as Error).message}`);
   }
-  if (text === undefined) throw new ValidationError(`${where} must be a JSON value, got ${describe(value)}`);
+  if (text === undefined)
+    throw new ValidationError(`${where} must be a JSON value, got ${describeValue(value)}`);
   return text;
 }
 
@@ -173,7 +177,7 @@ export function encodeField(entity: string, field: ResolvedField, value: unknown
       return `n${checkInteger(where, value, field.min, field.max)}`;
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new ValidationError(`${where} must be a finite number, got ${describe(value)}`);
+        throw new ValidationError(`${where} must be a finite number, got ${describeValue(value)}`);
       }
       if (field.float4) {
         const single = Math.fround(value);
@@ -191,7 +195,7 @@ export function encodeField(entity: string, field: ResolvedField, value: unknown
       return `m${checkDecimal(where, field, value)}`;
     case 'boolean':
       if (typeof value !== 'boolean')
-        throw new ValidationError(`${where} must be a boolean, got ${describe(value)}`);
+        throw new ValidationError(`${where} must be a boolean, got ${describeValue(value)}`);
       return value ? 'b1' : 'b0';
     case 'dateTime': {
       const time = checkDate(where, value);
@@ -207,17 +211,17 @@ export function encodeField(entity: string, field: ResolvedField, value: unknown
     case 'enum': {
       if (typeof value !== 'string' || !field.values?.includes(value)) {
         throw new ValidationError(
-          `${where} must be one of ${field.values?.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(value)}`,
+          `${where} must be one of ${field.values?.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(value)}`,
         );
       }
       return `e${value}`;
     }
     case 'string': {
       if (typeof value !== 'string')
-        throw new ValidationError(`${where} must be a string, got ${describe(value)}`);
+        throw new ValidationError(`${where} must be a string, got ${describeValue(value)}`);
       checkText(where, value);
       if (field.uuid && !UUID.test(value))
-        throw new ValidationError(`${where} must be a UUID, got ${describe(value)}`);
+        throw new ValidationError(`${where} must be a UUID, got ${describeValue(value)}`);
       // Characters, as PostgreSQL counts them; only counted when the UTF-16 length could exceed the limit.
       if (field.maxLength !== undefined && value.length > field.maxLength) {
         const characters = [...value].length;
@@ -365,4 +369,42 @@ export function encodeLoaded(entity: string, id: string, field: ResolvedField, v
     default:
       return `n${value as number}`;
   }
+}
+
+/**
+ * The fields a `set` names, checked against the entity and their columns and encoded for Redis as field/value
+ * pairs; a {@link ValidationError} for values that are not an object of the entity's fields, or whose encoding
+ * passes `maxBytes`.
+ */
+export function encodeValues(
+  entity: ResolvedEntity,
+  values: unknown,
+  maxBytes: number,
+): { pairs: string[]; named: Set<string> } {
+  if (values === null || typeof values !== 'object' || Array.isArray(values)) {
+    throw new ValidationError(
+      `${entity.name} values must be an object of fields, got ${describeValue(values)}`,
+    );
+  }
+  const named = new Set(Object.keys(values));
+  if (named.size === 0) throw new ValidationError(`${entity.name} set needs at least one field`);
+  const pairs: string[] = [];
+  let size = 0;
+  for (const name of named) {
+    const field = entity.fieldsByName.get(name);
+    if (!field) {
+      throw new ValidationError(
+        `${entity.name} has no field ${JSON.stringify(name)}; fields: ${entity.fields.map((f) => f.name).join(', ')}`,
+      );
+    }
+    const encoded = encodeField(entity.name, field, (values as Record<string, unknown>)[name]);
+    size += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(encoded, 'utf8');
+    pairs.push(name, encoded);
+  }
+  if (size > maxBytes) {
+    throw new ValidationError(
+      `${entity.name} write is ${size} bytes encoded; the limit is ${maxBytes} (limits.maxValueBytes)`,
+    );
+  }
+  return { pairs, named };
 }

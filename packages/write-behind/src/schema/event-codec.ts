@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import { decodeField, describe, encodeField, type FieldValue, storedToSqlText } from './codec.js';
+import { decodeField, describeValue, encodeField, type FieldValue, storedToSqlText } from './codec.js';
 import { makeDefault } from './defaults.js';
 import type { ResolvedEntity } from './resolve.js';
 
@@ -15,7 +15,9 @@ import type { ResolvedEntity } from './resolve.js';
  */
 export function encodeEvent(entity: ResolvedEntity, event: unknown, maxBytes: number): string {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
-    throw new ValidationError(`${entity.name} event must be an object of fields, got ${describe(event)}`);
+    throw new ValidationError(
+      `${entity.name} event must be an object of fields, got ${describeValue(event)}`,
+    );
   }
   const values = event as Record<string, unknown>;
   for (const name of Object.keys(values)) {

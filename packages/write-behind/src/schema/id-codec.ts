@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import { checkText, describe } from './codec.js';
+import { checkText, describeValue } from './codec.js';
 import type { KeyKind } from './fields.js';
 import type { ResolvedEntity, ResolvedKeyPart } from './resolve.js';
 
@@ -23,7 +23,7 @@ function partText(where: string, part: ResolvedKeyPart, value: unknown): string 
     case 'string': {
       if (typeof value !== 'string' || value.length === 0) {
         throw new ValidationError(
-          `${where} must be a non-empty string, got ${typeof value === 'string' ? 'an empty string' : describe(value)}`,
+          `${where} must be a non-empty string, got ${typeof value === 'string' ? 'an empty string' : describeValue(value)}`,
         );
       }
       checkText(where, value);
@@ -31,14 +31,14 @@ function partText(where: string, part: ResolvedKeyPart, value: unknown): string 
     }
     case 'uuid':
       if (typeof value !== 'string' || !UUID.test(value)) {
-        throw new ValidationError(`${where} must be a UUID, got ${describe(value)}`);
+        throw new ValidationError(`${where} must be a UUID, got ${describeValue(value)}`);
       }
       return value.toLowerCase();
     case 'int': {
       const [min, max] = INT_RANGE[part.type.sql] ?? (INT_RANGE.integer as [number, number]);
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
         throw new ValidationError(
-          `${where} must be an integer from ${min} to ${max}, got ${describe(value)}`,
+          `${where} must be an integer from ${min} to ${max}, got ${describeValue(value)}`,
         );
       }
       return String(value);
@@ -49,7 +49,7 @@ function partText(where: string, part: ResolvedKeyPart, value: unknown): string 
         (typeof value === 'number' && Number.isSafeInteger(value));
       if (!ok)
         throw new ValidationError(
-          `${where} must be a 64-bit integer (bigint or safe integer), got ${describe(value)}`,
+          `${where} must be a 64-bit integer (bigint or safe integer), got ${describeValue(value)}`,
         );
       return String(value);
     }
@@ -67,7 +67,7 @@ export function encodeId(entity: ResolvedEntity, id: unknown, maxBytes: number):
   } else {
     if (typeof id !== 'object' || id === null || Array.isArray(id)) {
       throw new ValidationError(
-        `${entity.name} id must be an object with ${entity.key.map((p) => p.field).join(', ')}, got ${describe(id)}`,
+        `${entity.name} id must be an object with ${entity.key.map((p) => p.field).join(', ')}, got ${describeValue(id)}`,
       );
     }
     const record = id as Record<string, unknown>;

@@ -21,7 +21,7 @@ import {
   tableName,
   upsertSql,
 } from './sql.js';
-import type { AppendRow, DeleteRow, DeltaRow, LoadedKey, Store, UpsertRow } from './store.js';
+import type { AppendRow, DeleteRow, DeltaRow, LoadedKey, Store, StoreEntity, UpsertRow } from './store.js';
 import { checkTable, checkTombstones, introspectSql, type TableInfo } from './verify.js';
 
 /** The part of a Prisma Client the store uses: raw SQL, and the schema it was generated from. */
@@ -99,6 +99,15 @@ export function prismaDataModel(prisma: unknown): DataModel {
 }
 
 /**
+ * The cache's full entity behind the store's view of it: the cache passes its resolved entities, whose value
+ * rules (defaults, single-precision floats, enum labels) the SQL text needs. A store wrapping this one passes
+ * along what the cache gave it.
+ */
+function resolved(entity: StoreEntity): ResolvedEntity {
+  return entity as ResolvedEntity;
+}
+
+/**
  * The Prisma implementation of {@link Store}: batched `unnest` statements through `$executeRawUnsafe`, each
  * column of a batch sent as one array literal (see `arrayLiteral`); table, column and type names from the
  * client's Prisma schema, checked against the live database by `verify`.
@@ -115,7 +124,8 @@ export class PrismaStore implements Store {
     this.dataModel = prismaDataModel(prisma);
   }
 
-  async verify(entities: readonly ResolvedEntity[]): Promise<void> {
+  async verify(views: readonly StoreEntity[]): Promise<void> {
+    const entities = views.map(resolved);
     const problems: string[] = [];
     for (const entity of entities)
       problems.push(...checkTable(entity, await this.#introspect(tableName(entity))));
@@ -129,7 +139,8 @@ export class PrismaStore implements Store {
     }
   }
 
-  async load(entity: ResolvedEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>> {
+  async load(view: StoreEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>> {
+    const entity = resolved(view);
     if (entity.append) return this.#loadSequences(entity, ids);
     const rows = await this.#prisma.$queryRawUnsafe<Record<string, string | null>[]>(
       this.#prepare(entity).load,
@@ -153,7 +164,8 @@ export class PrismaStore implements Store {
     return out;
   }
 
-  async scan(entity: ResolvedEntity, after: string | undefined, limit: number): Promise<string[]> {
+  async scan(view: StoreEntity, after: string | undefined, limit: number): Promise<string[]> {
+    const entity = resolved(view);
     const rows = await this.#prisma.$queryRawUnsafe<Record<string, string>[]>(
       scanSql(entity, after === undefined),
       ...(after === undefined ? [] : keyColumnsOf(entity, after)),
@@ -184,7 +196,8 @@ export class PrismaStore implements Store {
     return { ids, keys, columns };
   }
 
-  async upsert(entity: ResolvedEntity, rows: readonly UpsertRow[]): Promise<void> {
+  async upsert(view: StoreEntity, rows: readonly UpsertRow[]): Promise<void> {
+    const entity = resolved(view);
     if (rows.length === 0) return;
     const { ids, keys, columns } = this.#rowParams(entity, rows);
     await this.#prisma.$executeRawUnsafe(
@@ -197,7 +210,8 @@ export class PrismaStore implements Store {
     );
   }
 
-  async add(entity: ResolvedEntity, rows: readonly DeltaRow[]): Promise<void> {
+  async add(view: StoreEntity, rows: readonly DeltaRow[]): Promise<void> {
+    const entity = resolved(view);
     if (rows.length === 0) return;
     const [ids, ...keys] = this.#keyParams(
       entity,
@@ -227,7 +241,8 @@ export class PrismaStore implements Store {
     );
   }
 
-  async append(entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void> {
+  async append(view: StoreEntity, rows: readonly AppendRow[]): Promise<void> {
+    const entity = resolved(view);
     if (rows.length === 0) return;
     const { ids, keys, columns } = this.#rowParams(entity, rows);
     await this.#prisma.$executeRawUnsafe(
@@ -242,7 +257,8 @@ export class PrismaStore implements Store {
     );
   }
 
-  async delete(entity: ResolvedEntity, rows: readonly DeleteRow[]): Promise<void> {
+  async delete(view: StoreEntity, rows: readonly DeleteRow[]): Promise<void> {
+    const entity = resolved(view);
     if (rows.length === 0) return;
     const [ids, ...keys] = this.#keyParams(
       entity,

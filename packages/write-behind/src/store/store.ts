@@ -1,6 +1,45 @@
 import type { FieldValue } from '../schema/codec.js';
+import type { ColumnType } from '../schema/column-types.js';
+import type { FieldKind, KeyKind } from '../schema/fields.js';
 import type { DataModel } from '../schema/prisma-schema.js';
-import type { ResolvedEntity } from '../schema/resolve.js';
+
+/**
+ * What a store sees of an entity: its table and columns, resolved against the Prisma schema. A narrow view of
+ * the cache's resolved entity: names, column names and types, never its value rules.
+ */
+export interface StoreEntity {
+  /** The entity's name in the cache (the tombstone table keys deletes by it). */
+  readonly name: string;
+  readonly table: string;
+  /** The table's schema (`@@schema`); unset: the connection's search path. */
+  readonly schema?: string;
+  /** The key's parts, in order; a canonical id joins them (see the package README, "Keys"). */
+  readonly key: readonly StoreKeyPart[];
+  readonly compositeKey: boolean;
+  /** The column of the write-behind version; for an append entity, of its events' sequence. */
+  readonly versionColumn: string;
+  /** Set for an append entity, whose rows are only inserted. */
+  readonly append?: { readonly sequenceField: string; readonly sequenceColumn: string };
+  /** The fields the cache owns, in the order rows list them. */
+  readonly fields: readonly StoreField[];
+  /** `@updatedAt` columns the entity does not declare: a write sets them to its own time. */
+  readonly touched: readonly { readonly column: string; readonly type: ColumnType }[];
+}
+
+export interface StoreField {
+  readonly name: string;
+  readonly kind: FieldKind;
+  readonly column: string;
+  readonly nullable: boolean;
+  readonly type: ColumnType;
+}
+
+export interface StoreKeyPart {
+  readonly field: string;
+  readonly column: string;
+  readonly kind: KeyKind;
+  readonly type: ColumnType;
+}
 
 /** A key as the database holds it. `version` is the highest version the database has seen for the key. */
 export interface LoadedKey {
@@ -68,35 +107,35 @@ export interface Store {
    * constraint, the version column, the tombstone table. Rejects with a `ConfigurationError` naming what
    * differs; with the store's own error when the database cannot be reached.
    */
-  verify(entities: readonly ResolvedEntity[]): Promise<void>;
+  verify(entities: readonly StoreEntity[]): Promise<void>;
   /**
    * Reads keys (canonical ids) for a cache fill. Returns an entry for every id asked for. For an append
    * entity, `version` is the highest sequence number stored for the key (0 for none), without values.
    */
-  load(entity: ResolvedEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>>;
+  load(entity: StoreEntity, ids: readonly string[]): Promise<Map<string, LoadedKey>>;
   /**
    * The canonical ids of an entity's rows in key order: the first `limit` after `after` (exclusive; from the
    * start when undefined). Pages through a table to build a ranking (see `counter({ ranked: true })`); a store
    * without it cannot hold ranked fields.
    */
-  scan?(entity: ResolvedEntity, after: string | undefined, limit: number): Promise<string[]>;
+  scan?(entity: StoreEntity, after: string | undefined, limit: number): Promise<string[]>;
   /** Inserts or updates rows whose version is newer than the row's and than any delete of the key. One statement. */
-  upsert(entity: ResolvedEntity, rows: readonly UpsertRow[]): Promise<void>;
+  upsert(entity: StoreEntity, rows: readonly UpsertRow[]): Promise<void>;
   /**
    * Adds sums to counters of rows whose version is older than the row's version given (and than any delete of
    * the key), setting the row's version to it; inserts a row that is not there, its counters the sums, the
    * fields with a declared `default` that, its other columns at the database's defaults. One statement. The
    * version guard makes a replay add nothing. Needed only by stores serving `cache.add`.
    */
-  add?(entity: ResolvedEntity, rows: readonly DeltaRow[]): Promise<void>;
+  add?(entity: StoreEntity, rows: readonly DeltaRow[]): Promise<void>;
   /**
    * Inserts the events of an append entity, one row each, in one statement; a row whose key and sequence are
    * already there is skipped (a replayed flush inserts nothing twice). Needed only by stores that serve
    * append entities: without it, declaring one is a `ConfigurationError`.
    */
-  append?(entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void>;
+  append?(entity: StoreEntity, rows: readonly AppendRow[]): Promise<void>;
   /** Deletes rows older than the given versions and remembers each delete's version. One statement. */
-  delete(entity: ResolvedEntity, rows: readonly DeleteRow[]): Promise<void>;
+  delete(entity: StoreEntity, rows: readonly DeleteRow[]): Promise<void>;
   /** Forgets deletes older than `olderThanMs`; returns how many. */
   purgeTombstones(olderThanMs: number): Promise<number>;
   /** True when `error` means the database is unreachable (retry later), not that the rows are bad. */

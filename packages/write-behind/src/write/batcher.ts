@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { TurnBatcher } from '../batch.js';
+import { redactError } from '../context.js';
+import { IndeterminateError } from '../errors.js';
 import { type ShardKeys, writerKey } from '../keys.js';
-import type { DurabilityLevel } from '../options.js';
-import { pipelineScript } from '../scripts.js';
+import type { DurabilityLevel, WritesOptions } from '../options.js';
 import {
-  type Confirmation,
   confirmationCommands,
   type ReplicationSettings,
   readConfirmation,
@@ -20,6 +20,8 @@ import {
   writeArguments,
   writeKeys,
 } from './protocol.js';
+import { sendUntilKnown } from './send-until-known.js';
+import { callWriteScriptAndWait } from './write-call.js';
 
 /**
  * Most writes in one script call. Redis runs a script to its end before it serves anyone else: this bounds
@@ -36,11 +38,14 @@ const MAX_WRITES_PER_CALL = 32;
 const BATCHES_IN_FLIGHT = 1;
 /**
  * Replies of recent batches the writer state keeps, to answer a batch sent again after a reconnect. Must
- * exceed the batches one writer can have in flight; a resent batch older than that gets status UNKNOWN, never
- * a second application.
+ * exceed the batches one writer can have in flight; a resent batch older than that gets status UNKNOWN
+ * (an `IndeterminateError`), never a second application.
  */
 const KEPT_REPLIES = 1024;
-/** How long a writer's state outlives its last batch: far longer than any reconnect. */
+/**
+ * How long a writer's state outlives its last renewal (at least every quarter of this while it writes): far
+ * longer than any reconnect or `writes.resolveTimeoutMs`.
+ */
 const WRITER_STATE_TTL_MS = 3_600_000;
 
 /** One write for the batcher: the script's call, and when its caller wants it acknowledged. */
@@ -61,7 +66,11 @@ export interface BatchedReply {
  * shard share a hash tag, so the batch is valid on Redis Cluster.
  *
  * Each batcher is a writer of its own, numbering its batches in the order it sends them on its connection,
- * so the script applies a batch at most once however often the client sends it.
+ * so the script applies a batch at most once however often the client sends it. A batch whose reply is lost
+ * (the connection closed after it went out, a Cluster failover) is sent again, the same batch with the same
+ * number and arguments, until a reply comes or `writes.resolveTimeoutMs` passes (see `send-until-known.ts`):
+ * its writes then get their replies, each applied once, or an `IndeterminateError`. A failure Redis certainly
+ * did not run is an `UnavailableError` at once.
  *
  * A batch holding a write that asked for `'replicas'` or `'fsync'` goes out as one pipeline: the script call,
  * then `WAIT` / `WAITAOF` for the whole batch (one wait per batch, not per write). Both ride the same
@@ -73,29 +82,39 @@ export function createWriteBatcher(
   shard: ShardKeys,
   header: () => Pick<BatchHeader, 'now' | 'backlogLimit' | 'mayExpire' | 'maxKeys' | 'maxBytes'>,
   replication: () => ReplicationSettings,
+  writes: () => Required<WritesOptions>,
 ): TurnBatcher<BatchedWrite, BatchedReply> {
   const state = writerKey(shard, randomBytes(9).toString('base64url'));
   let batch = 0;
   return new TurnBatcher(
-    async (writes) => {
-      const calls = writes.map((w) => w.call);
+    async (batched) => {
+      const calls = batched.map((w) => w.call);
       const keys = writeKeys(shard, state, calls);
       const args = writeArguments(
         shard,
         { ...header(), batch: ++batch, keptReplies: KEPT_REPLIES, writerTtlMs: WRITER_STATE_TTL_MS },
         calls,
       );
-      const levels = new Set(writes.map((w) => w.durability));
+      const levels = new Set(batched.map((w) => w.durability));
       levels.delete('memory');
+      const { resolveTimeoutMs } = writes();
       if (levels.size === 0) {
-        const replies = await redis.wbWrite(keys.length, ...(keys as [string, ...string[]]), ...args);
-        return replies.map((reply) => ({ reply: decodeWriteReply(reply) }));
+        // Through the connection's `wbWrite`, which `write-call.ts` made report whether a failed call went out.
+        const raw = await sendUntilKnown(
+          () => redis.wbWrite(keys.length, ...(keys as [string, ...string[]]), ...args),
+          resolveTimeoutMs,
+        );
+        return decodeReplies(raw, calls.length).map((reply) => ({ reply }));
       }
       const settings = replication();
-      const { replies, confirmation } = await writeAndConfirm(redis, keys, args, levels, settings);
-      return replies.map((raw, i) => {
-        const reply = decodeWriteReply(raw);
-        const shortfall = shortfallOf((writes[i] as BatchedWrite).durability, confirmation, settings);
+      const waits = confirmationCommands(levels, settings);
+      const { reply: raw, waited } = await sendUntilKnown(
+        () => callWriteScriptAndWait(redis, keys, args, waits),
+        resolveTimeoutMs,
+      );
+      const confirmation = readConfirmation(waits, waited);
+      return decodeReplies(raw, calls.length).map((reply, i) => {
+        const shortfall = shortfallOf((batched[i] as BatchedWrite).durability, confirmation, settings);
         return shortfall ? { reply, shortfall } : { reply };
       });
     },
@@ -104,33 +123,19 @@ export function createWriteBatcher(
 }
 
 /**
- * Sends the script and the waits in one pipeline. By hand rather than through the defined command: after a
- * script flush or a failover the new primary lacks the script, and ioredis would send the script again after
- * the pipeline, behind the waits, which would then count nothing of it. Here a NOSCRIPT refusal (nothing
- * applied) sends the whole pipeline again with the script's source.
+ * The script's replies, one per write. A reply that is not what the script returns means Redis ran something
+ * this library cannot read: its writes may have been applied.
  */
-async function writeAndConfirm(
-  redis: Redis | Cluster,
-  keys: string[],
-  args: (string | number)[],
-  levels: ReadonlySet<DurabilityLevel>,
-  settings: ReplicationSettings,
-): Promise<{ replies: unknown[]; confirmation: Confirmation }> {
-  const waits = confirmationCommands(levels, settings);
-  for (const byHash of [true, false]) {
-    const pipeline = redis.pipeline();
-    pipelineScript(pipeline, 'wbWrite', byHash, keys, args);
-    for (const [command, ...waitArgs] of waits) pipeline.call(command, ...waitArgs);
-    const results = (await pipeline.exec()) ?? [];
-    const [scriptError, replies] = results[0] ?? [new Error('no reply to the write script'), undefined];
-    if (scriptError) {
-      if (byHash && scriptError.message.includes('NOSCRIPT')) continue;
-      throw scriptError;
+function decodeReplies(raw: unknown, writes: number): WriteResult[] {
+  try {
+    if (!Array.isArray(raw) || raw.length !== writes) {
+      throw new Error(`expected ${writes} replies from the write script, got ${JSON.stringify(raw)}`);
     }
-    return {
-      replies: replies as unknown[],
-      confirmation: readConfirmation(waits, results.slice(1) as [Error | null, unknown][]),
-    };
+    return raw.map(decodeWriteReply);
+  } catch (error) {
+    throw new IndeterminateError(
+      `Redis answered the write script with a reply this library cannot read, so its writes may have been applied: ${(error as Error).message}`,
+      { cause: redactError(error) },
+    );
   }
-  throw new Error('unreachable: the script was sent by its source');
 }

@@ -16,7 +16,10 @@ export const WriteStatus = {
   NOT_FOUND: 4,
   /** From `i` and `add` only: the key is deleted; the general form may create the record. */
   DELETED: 5,
-  /** A batch resent after a reconnect, applied once already, whose replies are no longer kept. */
+  /**
+   * A resent batch whose outcome the writer's state can no longer tell (its replies are no longer kept, or the
+   * state began after it): it may have been applied once, nothing of it was applied now.
+   */
   UNKNOWN: 6,
   /** From an append only: too many events wait in the shard (`backlog.eventLimit`); the value is how many. */
   EVENT_BACKLOG_FULL: 7,

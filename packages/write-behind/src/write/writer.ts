@@ -1,10 +1,11 @@
 // Activity counters for charts (one command per shard per second, not per write).
 import { type ActivityCounters, activityOf } from '../activity.js';
 import type { TurnBatcher } from '../batch.js';
-import { type Context, callRedis, redactError } from '../context.js';
+import { type Context, callRedis, mastersOf, redactError } from '../context.js';
 import {
   BacklogFullError,
   ConfigurationError,
+  IndeterminateError,
   NotFoundError,
   NotReplicatedError,
   UnavailableError,
@@ -39,6 +40,7 @@ import {
   type WriteResult,
   WriteStatus,
 } from './protocol.js';
+import { trackWriteScript } from './write-call.js';
 
 /** Where a key lives: its shard and its data key. */
 export interface Address {
@@ -96,6 +98,8 @@ export class Writer {
     this.#context = context;
     this.#activity = activityOf(context);
     this.#loader = new BatchLoader(context.store, context.options.limits.maxLoadBatch);
+    // Before anything can wrap the connection's `wbWrite`: its failures must say whether the batch went out.
+    trackWriteScript(context.redis);
     const { logger } = context;
     this.#retry = new EnqueueRetry(
       ({ shard, job }) => this.#jobBatcher(shard).submit(job),
@@ -189,8 +193,8 @@ export class Writer {
           form = 'general';
           continue;
         case WriteStatus.UNKNOWN:
-          throw new UnavailableError(
-            `the connection to Redis was lost while this write to ${entity.name} ${JSON.stringify(id)} was in flight; it may have been applied, and its reply is lost`,
+          throw new IndeterminateError(
+            `this write to ${entity.name} ${JSON.stringify(id)} may have been applied: its batch was sent again after its reply was lost, and Redis no longer holds the record that would tell (the batch is older than the replies it keeps). Read the record before writing it again: a retried increment may count twice`,
           );
         case WriteStatus.BACKLOG_FULL:
         case WriteStatus.EVENT_BACKLOG_FULL:
@@ -347,6 +351,7 @@ export class Writer {
           ...this.budget(),
         }),
         () => options.replication,
+        () => options.writes,
       ),
     );
   }
@@ -359,7 +364,7 @@ export class Writer {
   async #checkFsync(): Promise<void> {
     const { redis } = this.#context;
     this.#fsyncCheck ??= (async () => {
-      const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+      const nodes = mastersOf(redis);
       const infos = await callRedis(() => Promise.all(nodes.map((node) => node.info())));
       for (const [i, info] of infos.entries()) {
         const node = nodes[i];

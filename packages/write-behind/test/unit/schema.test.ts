@@ -6,7 +6,7 @@ import {
   canonicalDecimal,
   decodeField,
   decodeRecord,
-  describe as describeValue,
+  describeValue,
   encodeField,
   encodeLoaded,
   fromSqlText,
