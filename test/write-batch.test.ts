@@ -1,4 +1,4 @@
-// Concurrent writes travel to Redis together (lua/write.lua, write-batch.ts): fewer script calls than writes,
+// Concurrent writes travel to Redis together (lua/write.lua, write/write-batcher.ts): fewer script calls than writes,
 // and still one answer per write, each applied atomically, a refused write changing nothing.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

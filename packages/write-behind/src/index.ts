@@ -15,7 +15,7 @@ export {
   WriteBehindError,
   type WriteBehindErrorCode,
 } from './errors.js';
-export type { FlushCounters } from './flush/batcher.js';
+export type { FlushCounters } from './flush/flush-batcher.js';
 export type { FlushWorker } from './flush/worker.js';
 export type { DatabaseHealth, Health, HealthOptions, RedisHealth } from './health.js';
 export {

@@ -2,9 +2,8 @@
  * Internals for this repository's tests, benchmarks and tools: no stability promise, not documented for
  * users. The public API is `index.ts`.
  */
-export { TurnBatcher } from './batch.js';
+
 export { appendRows, chunks } from './flush/append-plan.js';
-export { RowRejectedError } from './flush/batcher.js';
 export {
   blockingConnectionOf,
   dueAtOfDelayedScore,
@@ -14,6 +13,7 @@ export {
   waitAndDelayedKeys,
 } from './flush/bullmq-internals.js';
 export { coalesceWrites } from './flush/coalesce-writes.js';
+export { RowRejectedError } from './flush/flush-batcher.js';
 export { FLUSH_JOB, type FlushJobData, flushJob } from './flush/job.js';
 export { outageBackoff, planFlush, writeIsolatingFailures } from './flush/plan.js';
 export { isStuck, type QueueBacklog, type ShardActivity } from './flush/stuck.js';
@@ -47,4 +47,5 @@ export {
   upsertSql,
 } from './store/sql.js';
 export { checkTable, checkTombstones, type TableInfo } from './store/verify.js';
+export { TurnBatcher } from './turn-batcher.js';
 export * as writeProtocol from './write/protocol.js';

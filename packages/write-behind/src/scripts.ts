@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Cluster, Redis, Result } from 'ioredis';
+import type { Cluster, Redis, Result } from 'ioredis';
 
 /*
  * The Lua scripts, loaded once and registered on a connection with `defineCommand`, which runs them by
@@ -88,21 +88,6 @@ export function scriptSha(name: keyof typeof SCRIPTS): string {
   return shas[name];
 }
 const shas: Partial<Record<keyof typeof SCRIPTS, string>> = {};
-
-/**
- * Adds a script call to a pipeline by hand, by hash or by source: for a pipeline whose later commands must
- * follow the script (a `WAIT` behind a write), where ioredis's own fallback would send the source after them.
- */
-export function pipelineScript(
-  pipeline: ChainableCommander,
-  name: keyof typeof SCRIPTS,
-  byHash: boolean,
-  keys: readonly string[],
-  args: readonly (string | number)[],
-): void {
-  if (byHash) pipeline.evalsha(scriptSha(name), keys.length, ...keys, ...args);
-  else pipeline.eval(scriptSource(name), keys.length, ...keys, ...args);
-}
 
 const registered = new WeakSet<Redis | Cluster>();
 

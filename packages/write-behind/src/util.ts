@@ -39,7 +39,7 @@ export async function pollUntil<T>(
 
 /**
  * Calls that share a key while one runs share its outcome (single flight): the cache's one mechanism for
- * "load once however many wait", used for database loads (`loader.ts`) and for a cold read's load and fill
+ * "load once however many wait", used for database loads (`key-loader.ts`) and for a cold read's load and fill
  * together (`write-behind.ts`).
  */
 export class SingleFlight<K, V> {

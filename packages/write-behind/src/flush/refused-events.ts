@@ -2,7 +2,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Context } from '../context.js';
 import type { ShardKeys } from '../keys.js';
 import { decodeEvent } from '../schema/event-codec.js';
-import { type FlushCounters, type RefusedEvent, RowRejectedError } from './batcher.js';
+import { type FlushCounters, type RefusedEvent, RowRejectedError } from './flush-batcher.js';
 import type { RefusedEventJobData } from './job.js';
 
 /**

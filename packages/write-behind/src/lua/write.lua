@@ -1,6 +1,6 @@
 --[[
   Applies a batch of writes to keys of one shard, each atomically with its dirty flag, in order. Concurrent
-  callers' writes travel together (one round trip, one script call for many writes: see write/batcher.ts);
+  callers' writes travel together (one round trip, one script call for many writes: see write/write-batcher.ts);
   each write still gets its own reply, and a refused write changes nothing. The argument layout and the
   status codes below are mirrored, by name, in write/protocol.ts, which also decodes the replies.
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
  * out. Pure: no I/O, unit-tested (test/unit/operator-causes.test.ts).
  *
  * A failed job carries its error as text only (BullMQ's `failedReason`). The flush writes it as
- * `RowRejectedError` does (flush/batcher.ts): `the database refused <entity> "<id>": <message> (<code>)`, and
+ * `RowRejectedError` does (flush/flush-batcher.ts): `the database refused <entity> "<id>": <message> (<code>)`, and
  * for a refused event ` (event <n>)` after it. {@link parseFailedReason} is the one place that reads that
  * layout back; its unit test builds a real `RowRejectedError`, so a change of the layout fails there.
  */

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import { TurnBatcher } from '../batch.js';
 import type { FlushJob } from '../flush/job.js';
+import { TurnBatcher } from '../turn-batcher.js';
 
 /** Most jobs in one `addBulk`: one pipeline, whose replies the client must hold at once. */
 const MAX_JOBS_PER_ADD = 1000;

@@ -1,6 +1,5 @@
 // Activity counters for charts (one command per shard per second, not per write).
 import { type ActivityCounters, activityOf } from '../activity.js';
-import type { TurnBatcher } from '../batch.js';
 import { type Context, callRedis, mastersOf, redactError } from '../context.js';
 import {
   BacklogFullError,
@@ -12,14 +11,14 @@ import {
   ValidationError,
 } from '../errors.js';
 import { type FlushJob, flushJob } from '../flush/job.js';
+import { KeyLoader } from '../key-loader.js';
 import { dataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
-import { BatchLoader } from '../loader.js';
 import type { DurabilityLevel } from '../options.js';
 import { encodeField, encodeLoaded } from '../schema/codec.js';
 import { makeDefault } from '../schema/defaults.js';
 import type { ResolvedEntity, ResolvedField } from '../schema/resolve.js';
+import type { TurnBatcher } from '../turn-batcher.js';
 import { getOrCreate, sleep } from '../util.js';
-import { type BatchedReply, type BatchedWrite, createWriteBatcher } from './batcher.js';
 import { waitAofProblem } from './durability.js';
 import { createJobBatcher } from './enqueue.js';
 import { EnqueueRetry } from './enqueue-retry.js';
@@ -40,6 +39,7 @@ import {
   type WriteResult,
   WriteStatus,
 } from './protocol.js';
+import { type BatchedReply, type BatchedWrite, createWriteBatcher } from './write-batcher.js';
 import { trackWriteScript } from './write-call.js';
 
 /** Where a key lives: its shard and its data key. */
@@ -82,7 +82,7 @@ export const MAX_STALE_LOADS = 5;
  */
 export class Writer {
   readonly #context: Context;
-  readonly #loader: BatchLoader;
+  readonly #loader: KeyLoader;
   readonly #writeBatchers = new Map<number, TurnBatcher<BatchedWrite, BatchedReply>>();
   /** Whether every primary can give `durability: 'fsync'`; asked once, on the first write that wants it. */
   #fsyncCheck: Promise<void> | undefined;
@@ -97,7 +97,7 @@ export class Writer {
   constructor(context: Context) {
     this.#context = context;
     this.#activity = activityOf(context);
-    this.#loader = new BatchLoader(context.store, context.options.limits.maxLoadBatch);
+    this.#loader = new KeyLoader(context.store, context.options.limits.maxLoadBatch);
     // Before anything can wrap the connection's `wbWrite`: its failures must say whether the batch went out.
     trackWriteScript(context.redis);
     const { logger } = context;
@@ -243,7 +243,7 @@ export class Writer {
 
   /** Loads a key from the database as the script's fill: mode, version, field/value pairs in Redis form. */
   async loadFill(entity: ResolvedEntity, id: string): Promise<Fill> {
-    let loaded: Awaited<ReturnType<BatchLoader['load']>>;
+    let loaded: Awaited<ReturnType<KeyLoader['load']>>;
     try {
       loaded = await this.#loader.load(entity, id);
     } catch (error) {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseActivity } from '../../src/activity.ts';
-import { RowRejectedError } from '../../src/flush/batcher.ts';
+import { RowRejectedError } from '../../src/flush/flush-batcher.ts';
 import {
   batches,
   causeMatches,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TurnBatcher } from '../../src/batch.ts';
+import { TurnBatcher } from '../../src/turn-batcher.ts';
 
 /** A batcher over a fake server that answers each item with item * 10 and records every call. */
 function recording(options: { maxItems: number; spread?: number }) {

@@ -6,7 +6,7 @@ import { type Deferred, deferred, SingleFlight } from './util.js';
  * Loads cold keys from the store: callers asking for the same key share one load (single flight), and keys
  * asked for in the same tick go to the database in one query per entity.
  */
-export class BatchLoader {
+export class KeyLoader {
   readonly #store: Store;
   readonly #maxBatch: number;
   readonly #loads = new SingleFlight<string, LoadedKey>();

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { TurnBatcher } from '../batch.js';
 import { redactError } from '../context.js';
 import { IndeterminateError } from '../errors.js';
 import { type ShardKeys, writerKey } from '../keys.js';
 import type { DurabilityLevel, WritesOptions } from '../options.js';
+import { TurnBatcher } from '../turn-batcher.js';
 import {
   confirmationCommands,
   type ReplicationSettings,
