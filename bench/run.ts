@@ -8,6 +8,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTestDatabase, DATABASE_URL, deleteKeys, REDIS_URL, uniqueName } from '@write-behind/testkit';
+import { redactUrl } from '@write-behind/testkit/redact-url';
 import { Redis } from 'ioredis';
 import { appendEvents } from './cases/append.ts';
 import { bullmqAdds, naiveQueue, rawIncr, writeThrough } from './cases/baselines.ts';
@@ -237,13 +238,3 @@ process.stdout.write(
     '',
   ].join('\n'),
 );
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'invalid URL';
-  }
-}

@@ -3,7 +3,8 @@
 
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { applyMigrations, MigrationError } from './lib/migrations.mjs';
+import { applyMigrations, MigrationError } from '@write-behind/testkit/migrations';
+import { redactUrl } from '@write-behind/testkit/redact-url';
 
 const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -22,11 +23,12 @@ try {
     console.error(`db:migrate: ${error.message}`);
   } else {
     // Anything else is almost always the connection; name the variable that points at it.
-    const where = new URL(connectionString);
-    where.password = where.password ? '***' : '';
     // Connection failures to several addresses arrive as an AggregateError with an empty message.
     const reason = error instanceof Error && error.message ? error.message : error;
-    console.error(`db:migrate: cannot migrate ${where} (set DATABASE_URL to change it):`, reason);
+    console.error(
+      `db:migrate: cannot migrate ${redactUrl(connectionString)} (set DATABASE_URL to change it):`,
+      reason,
+    );
   }
   process.exit(1);
 }

@@ -10,7 +10,8 @@
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { applyMigrations } from './lib/migrations.mjs';
+import { applyMigrations } from '@write-behind/testkit/migrations';
+import { redactUrl } from '@write-behind/testkit/redact-url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const APPS = /** @type {const} */ (['api', 'worker', 'dashboard']);
@@ -34,23 +35,6 @@ function prefixOutput(name, child) {
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => print(name, line));
   }
-}
-
-/** @param {string} url */
-function redact(url) {
-  const shown = new URL(url);
-  if (shown.password) shown.password = '***';
-  return shown.toString();
-}
-
-/**
- * REDIS_CLUSTER_NODES as it may be shown: the password of a `redis://user:password@host:port,...` prefix
- * hidden. The apps check the value itself, and refuse to start with a message if it is wrong.
- * @param {string} nodes
- */
-function redactNodes(nodes) {
-  // Greedy up to the last `@`, as the apps read it: a password may contain `@`.
-  return nodes.replace(/^(rediss?:\/\/[^:@]*:).*@/i, '$1***@');
 }
 
 const requested = process.argv.slice(2);
@@ -113,11 +97,11 @@ if (localRedis || localPostgres) {
 }
 say(
   redisCluster
-    ? `Redis:      cluster ${redactNodes(redisCluster)} (REDIS_CLUSTER_NODES)`
-    : `Redis:      ${redact(/** @type {string} */ (env.REDIS_URL))}${localRedis ? ' (local, data in .data/redis)' : ''}`,
+    ? `Redis:      cluster ${redactUrl(redisCluster)} (REDIS_CLUSTER_NODES)`
+    : `Redis:      ${redactUrl(/** @type {string} */ (env.REDIS_URL))}${localRedis ? ' (local, data in .data/redis)' : ''}`,
 );
 say(
-  `PostgreSQL: ${redact(/** @type {string} */ (env.DATABASE_URL))}${localPostgres ? ' (local, data in .data/postgres)' : ''}`,
+  `PostgreSQL: ${redactUrl(/** @type {string} */ (env.DATABASE_URL))}${localPostgres ? ' (local, data in .data/postgres)' : ''}`,
 );
 
 /** Stops the local servers (if this script started them) and waits for them to exit. */

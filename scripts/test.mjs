@@ -11,6 +11,7 @@ import { connect as connectTcp } from 'node:net';
 import { relative, resolve, sep } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { redactUrl } from '@write-behind/testkit/redact-url';
 import pg from 'pg';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -95,12 +96,12 @@ async function checkServer(variable, server, ping) {
   } catch {
     fail(`${variable}=${env[variable]} is not a URL`);
   }
-  const shown = new URL(url);
-  if (shown.password) shown.password = '***';
   await ping(url).catch((error) => {
     // Connecting to several addresses fails with an AggregateError whose message is empty.
     const reason = error instanceof Error && error.message ? error.message : String(error);
-    fail(`${server} at ${shown} does not answer (${reason}). Start it, or set ${variable}.`);
+    fail(
+      `${server} at ${redactUrl(url.toString())} does not answer (${reason}). Start it, or set ${variable}.`,
+    );
   });
 }
 

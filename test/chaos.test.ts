@@ -1,9 +1,12 @@
 // Issue 5: the consistency checker under faults, short version (about 40–60 s with setup and drain). Workers
 // are SIGKILLed and replaced, PostgreSQL is cut, a worker is killed right after a flush committed; afterwards
-// every key in PostgreSQL and Redis must equal the model of acknowledged writes. Full run: `npm run chaos`.
+// every key in PostgreSQL and Redis must equal the model of acknowledged writes, and every acknowledged event
+// must be stored once under the number `append` answered. The load includes the writes that never read the
+// database: `add` (owned videos, and the hot videos every client also increments), whole-record sets and
+// `append` to shared event streams. Full run: `npm run chaos`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatReport, runChaos } from '../scripts/chaos/run.ts';
+import { formatReport, runChaos } from '@write-behind/testkit/chaos';
 
 test('acknowledged writes survive worker kills and a database outage: 0 mismatches', async () => {
   const report = await runChaos({
@@ -12,6 +15,7 @@ test('acknowledged writes survive worker kills and a database outage: 0 mismatch
     videos: 600,
     settings: 300,
     hot: 4,
+    streams: 4,
     workers: 2,
     killEveryMs: 2500,
     outageMs: 6000,
@@ -26,7 +30,12 @@ test('acknowledged writes survive worker kills and a database outage: 0 mismatch
   assert.ok((report.faults['worker-sigkill'] ?? 0) > 0, 'workers were killed');
   assert.equal(report.faults['pg-outage'], 1, 'PostgreSQL was cut');
   assert.ok(report.acknowledged > 1000, `enough load: ${report.acknowledged} acknowledged`);
+  for (const kind of ['increment', 'increment-hot', 'add', 'add-hot', 'set-whole', 'delete', 'append'])
+    assert.ok((report.acknowledgedByKind[kind] ?? 0) > 0, `the load did ${kind}: ${text}`);
   assert.ok(report.keysChecked >= 900, 'every key was checked');
+  assert.ok(report.eventsChecked > 0, 'acknowledged events were checked');
+  assert.ok(report.eventRows >= report.eventsChecked, 'every acknowledged event has its row');
+  assert.deepEqual(report.unsure, { keys: 0, events: 0 }, `no write of unknown outcome\n${text}`);
   assert.equal(report.mismatches, 0, text);
   assert.ok(
     !Object.keys(report.rejected).some((code) => code.startsWith('non-library')),

@@ -3,8 +3,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { applyMigrations, MigrationError } from '@write-behind/testkit/migrations';
 import pg from 'pg';
-import { applyMigrations, MigrationError } from '../scripts/lib/migrations.mjs';
 
 const connectionString = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const migrationsDir = fileURLToPath(new URL('../prisma/migrations', import.meta.url));

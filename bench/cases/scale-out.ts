@@ -8,14 +8,17 @@
 // The servers are private (testkit `startRedis`, `startRedisCluster`) so that their INFO cpu is this case's
 // alone. PostgreSQL is the shared one: its CPU counts every client of it, an upper bound.
 import { createWriteBehind, type WriteBehind } from '@write-behind/core';
-import { shardKeys, shardOf } from '@write-behind/core/internal';
+import { shardOf } from '@write-behind/core/internal';
 import {
   entities,
+  mastersOfShards,
   type RedisCluster,
   type RedisServer,
+  spreadPrefix,
   startRedis,
   startRedisCluster,
   type WorkerProcess,
+  waitFor,
 } from '@write-behind/testkit';
 import type { Queue } from 'bullmq';
 import { type Cluster, Redis } from 'ioredis';
@@ -28,7 +31,7 @@ import {
   poolShares,
   usPerKey,
 } from '../lib/capacity.ts';
-import { type BenchContext, type CaseResult, waitFor } from '../lib/context.ts';
+import type { BenchContext, CaseResult } from '../lib/context.ts';
 import {
   BENCH_BACKLOG_LIMIT,
   type BenchEntities,
@@ -127,35 +130,15 @@ async function clusterTopology(): Promise<Topology> {
   const cluster: RedisCluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
   const connection = cluster.connect();
   const nodes = cluster.nodes.map((n) => ({ port: n.port, stats: new Redis(n.port, '127.0.0.1') }));
-  const mastersOfShards = async (prefix: string) => {
-    const masters = await cluster.masters();
-    const ports: number[] = [];
-    for (let shard = 0; shard < SHARDS; shard++) {
-      const slot = Number(await connection.cluster('KEYSLOT', shardKeys(prefix, shard, SHARDS).tag));
-      const master = masters.find((m) => m.slots.some(([a, b]) => slot >= a && slot <= b));
-      if (!master) throw new Error(`S1: no master serves slot ${slot}`);
-      ports.push(master.port);
-    }
-    return ports;
-  };
   return {
     name: '3-master cluster',
     connection,
     worker: { clusterNodes: cluster.startupNodes },
     nodes,
-    mastersOfShards,
-    async prefixFor(base) {
-      const masters = (await cluster.masters()).length;
-      // Shards spread evenly, so that the busiest master carries a third of the keys, not most of them.
-      for (let attempt = 0; attempt < 500; attempt++) {
-        const prefix = `${base}-${attempt}`;
-        const counts = new Map<number, number>();
-        for (const port of await mastersOfShards(prefix)) counts.set(port, (counts.get(port) ?? 0) + 1);
-        if (counts.size === masters && [...counts.values()].every((n) => n === SHARDS / masters))
-          return prefix;
-      }
-      throw new Error(`S1: no prefix in 500 tries spreads ${SHARDS} shards evenly over ${masters} masters`);
-    },
+    mastersOfShards: (prefix) => mastersOfShards(cluster, connection, prefix, SHARDS),
+    // Shards spread evenly, so that the busiest master carries a third of the keys, not most of them.
+    prefixFor: (base) =>
+      spreadPrefix(cluster, connection, SHARDS, { name: (attempt) => `${base}-${attempt}` }),
     async stop() {
       for (const node of nodes) node.stats.disconnect();
       connection.disconnect();

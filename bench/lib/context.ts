@@ -4,6 +4,9 @@ import { percentile } from './histogram.ts';
 import type { LoadResult } from './load.ts';
 import type { CpuPerOp } from './server-stats.ts';
 
+// The cases wait with the polling helper the tests use; re-exported for those that import it from here.
+export { waitFor } from '@write-behind/testkit';
+
 /** How much work each case does. `--quick` shrinks everything for a smoke test. */
 export interface Plan {
   quick: boolean;
@@ -112,19 +115,4 @@ export function loadSummary(
     errors: load.errors,
     ...(load.firstError ? { firstError: load.firstError } : {}),
   };
-}
-
-/** Polls `check` every `intervalMs` until it is true; returns performance.now() at that moment, or throws. */
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 20,
-): Promise<number> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return performance.now();
-    if (performance.now() > deadline) throw new Error(`${what}: not done within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }

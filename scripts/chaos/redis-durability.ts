@@ -12,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { createWriteBehind, type LoadedKey, type Store } from '@write-behind/core';
 import { dataKey, shardKeys } from '@write-behind/core/internal';
 import { entities, startRedis, type TestEntities } from '@write-behind/testkit';
+import { parseDuration, parseNumber } from '@write-behind/testkit/chaos';
 import { Redis } from 'ioredis';
-import { parseDuration } from './run.ts';
 
 export interface DurabilityOptions {
   loadMs: number;
@@ -163,18 +164,21 @@ export function formatDurability(results: DurabilityResult[]): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const argv = process.argv.slice(2);
-  const flag = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const { values } = parseArgs({
+    options: {
+      load: { type: 'string' },
+      clients: { type: 'string' },
+      keys: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
   const results = await runDurability({
-    ...(flag('--load') ? { loadMs: parseDuration(flag('--load') as string) } : {}),
-    ...(flag('--clients') ? { clients: Number(flag('--clients')) } : {}),
-    ...(flag('--keys') ? { keys: Number(flag('--keys')) } : {}),
+    ...(values.load ? { loadMs: parseDuration(values.load) } : {}),
+    ...(values.clients ? { clients: parseNumber(values.clients, 'clients') } : {}),
+    ...(values.keys ? { keys: parseNumber(values.keys, 'keys') } : {}),
   });
   process.stdout.write(
-    argv.includes('--json') ? `${JSON.stringify(results, null, 2)}\n` : `${formatDurability(results)}\n`,
+    values.json ? `${JSON.stringify(results, null, 2)}\n` : `${formatDurability(results)}\n`,
   );
   process.exit(0);
 }

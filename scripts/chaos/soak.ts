@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { createWriteBehind } from '@write-behind/core';
 import {
   cleanupRedis,
@@ -16,8 +17,8 @@ import {
   testPrefix,
   testWorkerConfig,
 } from '@write-behind/testkit';
+import { parseDuration, parseNumber } from '@write-behind/testkit/chaos';
 import { Redis } from 'ioredis';
-import { parseDuration } from './run.ts';
 
 export interface SoakOptions {
   durationMs: number;
@@ -123,16 +124,19 @@ export async function runSoak(partial: Partial<SoakOptions> = {}) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const argv = process.argv.slice(2);
-  const flag = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string' },
+      rate: { type: 'string' },
+      keys: { type: 'string' },
+      'sample-every': { type: 'string' },
+    },
+  });
   const report = await runSoak({
-    ...(flag('--duration') ? { durationMs: parseDuration(flag('--duration') as string) } : {}),
-    ...(flag('--rate') ? { rate: Number(flag('--rate')) } : {}),
-    ...(flag('--keys') ? { keys: Number(flag('--keys')) } : {}),
-    ...(flag('--sample-every') ? { sampleEveryMs: parseDuration(flag('--sample-every') as string) } : {}),
+    ...(values.duration ? { durationMs: parseDuration(values.duration) } : {}),
+    ...(values.rate ? { rate: parseNumber(values.rate, 'rate') } : {}),
+    ...(values.keys ? { keys: parseNumber(values.keys, 'keys') } : {}),
+    ...(values['sample-every'] ? { sampleEveryMs: parseDuration(values['sample-every']) } : {}),
   });
   const { samples: _, ...summary } = report;
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

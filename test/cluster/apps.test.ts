@@ -12,14 +12,15 @@ import {
   type AppProcess,
   createTestDatabase,
   eventually,
+  mastersOfShards,
   type RedisCluster,
+  spreadPrefix,
   startApp,
   startRedisCluster,
   type TestDatabase,
   videoRow,
 } from '@write-behind/testkit';
 import type { Cluster } from 'ioredis';
-import { mastersOfShards, spreadPrefix } from './spread.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SHARDS = 6;

@@ -9,8 +9,10 @@ import {
   createWorld,
   entities,
   forwardingStore,
+  mastersOfShards,
   mulberry32,
   type RedisCluster,
+  spreadPrefix,
   startRedisCluster,
   type TestEntities,
   videoRow,
@@ -18,7 +20,6 @@ import {
   type WorldOptions,
 } from '@write-behind/testkit';
 import type { Cluster } from 'ioredis';
-import { mastersOfShards, spreadPrefix } from './spread.ts';
 
 const SHARDS = 6;
 let cluster: RedisCluster;

@@ -11,7 +11,9 @@ import {
   createTestDatabase,
   entities,
   eventually,
+  mastersOfShards,
   type RedisCluster,
+  spreadPrefix,
   startRedisCluster,
   type TestDatabase,
   type TestEntities,
@@ -20,7 +22,6 @@ import {
 import type { Cluster } from 'ioredis';
 import request from 'supertest';
 import { BOARD_PATH, createApp } from '../../apps/dashboard/src/app.ts';
-import { mastersOfShards, spreadPrefix } from './spread.ts';
 
 const SHARDS = 6;
 const silent: Logger = { info() {}, warn() {}, error() {} };

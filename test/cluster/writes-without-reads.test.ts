@@ -9,12 +9,12 @@ import {
   eventEntities,
   forwardingStore,
   type RedisCluster,
+  spreadPrefix,
   startRedisCluster,
   videoRow,
   type World,
 } from '@write-behind/testkit';
 import type { Cluster } from 'ioredis';
-import { spreadPrefix } from './spread.ts';
 
 const SHARDS = 6;
 const MAX_KEYS = 120;

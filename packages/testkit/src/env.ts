@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { applyMigrations } from '../../../scripts/lib/migrations.mjs';
+import { applyMigrations } from './migrations.mjs';
 
 /** The servers: the same variables and defaults as `npm test` (an empty variable counts as unset). */
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -110,19 +110,5 @@ export async function cleanupRedis(prefix: string): Promise<void> {
     await deleteKeys(redis, prefix);
   } finally {
     redis.disconnect();
-  }
-}
-
-/** Polls `check` until it is true or the deadline passes; returns whether it became true. */
-export async function eventually(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 15_000,
-  intervalMs = 25,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

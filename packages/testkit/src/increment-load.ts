@@ -1,7 +1,13 @@
 // Load for the failover tests: loops incrementing counters through a cache while a Redis node is killed,
 // recording what was acknowledged and what is uncertain, and afterwards the comparison with PostgreSQL.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BacklogFullError, NotReplicatedError, UnavailableError, type WriteBehind } from '@write-behind/core';
+import {
+  BacklogFullError,
+  IndeterminateError,
+  NotReplicatedError,
+  UnavailableError,
+  type WriteBehind,
+} from '@write-behind/core';
 import type { TestEntities } from './entities.ts';
 import type { TestDatabase } from './env.ts';
 import { mulberry32 } from './random.ts';
@@ -16,8 +22,10 @@ export interface IncrementLoadOptions {
 export interface IncrementLoad {
   /** Increments acknowledged so far. */
   readonly acknowledged: number;
-  /** Increments refused with `UnavailableError` or `BacklogFullError`: applied or not, their reply was lost. */
+  /** Increments refused with `UnavailableError` or `BacklogFullError`: certainly not applied. */
   readonly refused: number;
+  /** Increments that failed with `IndeterminateError`: they may have been applied. */
+  readonly indeterminate: number;
   /** Increments applied but not confirmed by the replicas asked for (`NotReplicatedError`). */
   readonly unconfirmed: number;
   /** Errors of any other kind: a failover must never produce one. */
@@ -28,10 +36,23 @@ export interface IncrementLoad {
    */
   stop(ms: number, context?: () => Promise<string>): Promise<void>;
   /**
-   * Compares every key's `likes` in PostgreSQL with what was acknowledged (at least) and everything written (at
-   * most: a refused increment may have been applied before its reply was lost). Call after a drain.
+   * Compares every key's `likes` in PostgreSQL with what was acknowledged (at least, unless a failover lost it)
+   * and with what may have been applied (at most: acknowledged, unconfirmed by a replica and indeterminate
+   * increments; a refused one was certainly not applied). Call after a drain.
    */
-  check(db: TestDatabase): Promise<{ lost: number; overcounted: string[] }>;
+  check(db: TestDatabase): Promise<IncrementCheck>;
+}
+
+export interface IncrementCheck {
+  /** Acknowledged increments missing from PostgreSQL. */
+  lost: number;
+  /** Keys holding more than everything written, refused increments included: an increment applied twice. */
+  overcounted: string[];
+  /**
+   * Keys holding more than every increment that may have been applied: an increment refused with
+   * `UnavailableError` or `BacklogFullError` was applied, although its error said it was not.
+   */
+  appliedThoughRefused: string[];
 }
 
 /** Starts `writers` loops of `increment('video', k<n>, 'likes', 1 to 3)` on `cache`. */
@@ -40,11 +61,14 @@ export function startIncrementLoad(
   { writers, keys }: IncrementLoadOptions,
 ): IncrementLoad {
   const acknowledged = new Map<string, number>();
-  const uncertain = new Map<string, number>();
+  /** Applied or maybe applied, without an acknowledgement: `NotReplicatedError`, `IndeterminateError`. */
+  const maybe = new Map<string, number>();
+  /** Refused: certainly not applied. */
+  const refused = new Map<string, number>();
   const unexpected: unknown[] = [];
   /** Each loop's increment in flight, to name the one that never settles. */
   const pending = new Map<number, { id: string; since: number }>();
-  const counts = { acknowledged: 0, refused: 0, unconfirmed: 0 };
+  const counts = { acknowledged: 0, refused: 0, indeterminate: 0, unconfirmed: 0 };
   let stopping = false;
   const add = (map: Map<string, number>, id: string, by: number) => map.set(id, (map.get(id) ?? 0) + by);
 
@@ -59,10 +83,14 @@ export function startIncrementLoad(
         add(acknowledged, id, by);
         counts.acknowledged++;
       } catch (error) {
-        add(uncertain, id, by);
         if (error instanceof NotReplicatedError) {
+          add(maybe, id, by);
           counts.unconfirmed++;
+        } else if (error instanceof IndeterminateError) {
+          add(maybe, id, by);
+          counts.indeterminate++;
         } else {
+          add(refused, id, by);
           if (!(error instanceof UnavailableError || error instanceof BacklogFullError))
             unexpected.push(error);
           counts.refused++;
@@ -82,6 +110,9 @@ export function startIncrementLoad(
     },
     get refused() {
       return counts.refused;
+    },
+    get indeterminate() {
+      return counts.indeterminate;
     },
     get unconfirmed() {
       return counts.unconfirmed;
@@ -110,14 +141,21 @@ export function startIncrementLoad(
       const stored = new Map(rows.map((r) => [r.id, r.likes]));
       let lost = 0;
       const overcounted: string[] = [];
-      for (const id of new Set([...acknowledged.keys(), ...uncertain.keys()])) {
+      const appliedThoughRefused: string[] = [];
+      for (const id of new Set([...acknowledged.keys(), ...maybe.keys(), ...refused.keys()])) {
         const likes = stored.get(id) ?? 0;
         const count = acknowledged.get(id) ?? 0;
+        const mayHave = count + (maybe.get(id) ?? 0);
         lost += Math.max(0, count - likes);
-        if (likes > count + (uncertain.get(id) ?? 0))
-          overcounted.push(`${id}: ${likes} > ${count} + uncertain`);
+        if (likes > mayHave + (refused.get(id) ?? 0)) {
+          overcounted.push(`${id}: ${likes} > ${count} acknowledged + ${maybe.get(id) ?? 0} maybe + refused`);
+        } else if (likes > mayHave) {
+          appliedThoughRefused.push(
+            `${id}: ${likes} > ${count} acknowledged + ${maybe.get(id) ?? 0} maybe applied`,
+          );
+        }
       }
-      return { lost, overcounted };
+      return { lost, overcounted, appliedThoughRefused };
     },
   };
 }

@@ -1,6 +1,10 @@
 // The helpers that the tests (test/, packages/<name>/test, apps/<name>/test), the benchmark (bench/) and the
-// chaos scripts (scripts/chaos/) share. It imports none of them: they import it. Private to this repository.
+// scripts (scripts/) share. It imports none of them: they import it. Private to this repository.
+// Besides this entry: `@write-behind/testkit/chaos` (the chaos run: model, load, faults, final check),
+// `@write-behind/testkit/migrations` and `@write-behind/testkit/redact-url` (plain .mjs, for the root scripts
+// that bare `node` runs).
 export { type AppName, type AppProcess, type LogLine, startApp } from './app-process.ts';
+export { mastersOfShards, type SpreadOptions, spreadPrefix } from './cluster-spread.ts';
 export {
   type EventTestEntities,
   entities,
@@ -15,7 +19,6 @@ export {
   createTestDatabase,
   DATABASE_URL,
   deleteKeys,
-  eventually,
   prefixPattern,
   REDIS_URL,
   schemaUrl,
@@ -42,6 +45,7 @@ export {
 } from './harness.ts';
 export { type IncrementLoad, type IncrementLoadOptions, startIncrementLoad } from './increment-load.ts';
 export { type PgProxy, startPgProxy } from './pg-proxy.ts';
+export { eventually, poll, waitFor } from './poll.ts';
 export { createProxiedWorld, type ProxiedWorld } from './proxied-world.ts';
 export { fuzzSeed, mulberry32 } from './random.ts';
 export {

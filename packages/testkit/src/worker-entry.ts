@@ -42,6 +42,11 @@ let release: () => void = () => {};
 const go = new Promise<void>((resolve) => {
   release = resolve;
 });
+/** Whether a `hang-after-` store hangs after a commit yet: at once, or with `hangAfterGo` once `go` came. */
+let armed = !config.hangAfterGo;
+void go.then(() => {
+  armed = true;
+});
 
 function configuredStore(inner: Store): Store | undefined {
   const never = new Promise<never>(() => {});
@@ -64,6 +69,7 @@ function configuredStore(inner: Store): Store | undefined {
       return forwardingStore(inner, {
         upsert: async (entity, rows) => {
           await inner.upsert(entity, rows);
+          if (!armed) return;
           once('upsert-committed');
           return never;
         },
@@ -79,6 +85,7 @@ function configuredStore(inner: Store): Store | undefined {
       return forwardingStore(inner, {
         append: async (entity, rows) => {
           await inner.append?.(entity, rows);
+          if (!armed) return;
           once('append-committed');
           return never;
         },
@@ -94,6 +101,7 @@ function configuredStore(inner: Store): Store | undefined {
       return forwardingStore(inner, {
         add: async (entity, rows) => {
           await inner.add?.(entity, rows);
+          if (!armed) return;
           once('add-committed');
           return never;
         },

@@ -2,6 +2,7 @@
 // mid-flush, the soak that watches its memory, and the benchmark that times it and reads its counters.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { FlushOptions } from '@write-behind/core';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const WORKER_ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
@@ -52,12 +53,18 @@ export interface WorkerProcessConfig {
     | 'hang-after-add'
     | 'hold-add';
   /**
+   * With a `hang-after-` store: it works as the plain store until {@link WorkerProcess.go}, and hangs after its
+   * first commit from then on, so that a worker started ahead (ready, its start-up paid) hangs when chosen.
+   * @defaultValue `false`
+   */
+  hangAfterGo?: boolean;
+  /**
    * The entities: the demo's (`entities`), or those and the append entity `videoEvent` (`eventEntities`).
    * @defaultValue `'demo'`
    */
   entities?: 'demo' | 'events';
   /** The cache's `flush` options (flush mode). @defaultValue the library's */
-  flush?: { windowMs?: number; backoffMs?: number };
+  flush?: Pick<FlushOptions, 'windowMs' | 'backoffMs' | 'outageBackoffMs' | 'maxOutageBackoffMs'>;
   /** Worker options: jobs in flight and BullMQ's stalled-job check. @defaultValue the library's */
   worker?: { concurrency?: number; lockDurationMs?: number; stalledIntervalMs?: number };
 }
@@ -104,7 +111,7 @@ export interface WorkerProcess {
   stop(timeoutMs?: number): Promise<Record<string, number>>;
   /** SIGKILLs the child (if still running) and resolves once it has exited. */
   kill(): Promise<void>;
-  /** Lets the sums a `hold-add` store holds go to the database. */
+  /** Lets the sums a `hold-add` store holds go to the database; arms a `hang-after-` store (`hangAfterGo`). */
   go(): void;
   /** Freezes the child (SIGSTOP): its event loop stops, its locks lapse; `thaw` continues it. */
   freeze(): void;

@@ -1,8 +1,8 @@
-// The chaos run's recovery figures (scripts/chaos/recovery-tracker.ts): kills overlapping the outage, keys
+// The chaos run's recovery figures (src/chaos/recovery-tracker.ts): kills overlapping the outage, keys
 // that stalled a second time and kills whose keys never landed are kept out of the median and maximum.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type KillRecovery, summarize } from '../../scripts/chaos/recovery-tracker.ts';
+import { type KillRecovery, summarize } from '../../src/chaos/recovery-tracker.ts';
 
 const kill = (fields: Partial<KillRecovery>): KillRecovery => ({
   atMs: 0,

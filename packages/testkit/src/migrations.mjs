@@ -2,6 +2,10 @@
 // here, so this applies prisma/migrations itself, keeping `_prisma_migrations` exactly as Prisma
 // Migrate keeps it: a later real `prisma migrate deploy` against the same database sees every
 // migration as applied and only runs newer ones.
+//
+// Its one home (`@write-behind/testkit/migrations`): `npm run db:migrate` (scripts/migrate.mjs), `npm start`
+// (scripts/start.mjs), every test database (`createTestDatabase`) and test/migrations.test.ts apply migrations
+// through it. Plain JavaScript with JSDoc types, because the root scripts run under bare `node`, without tsx.
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';

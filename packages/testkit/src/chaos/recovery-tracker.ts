@@ -2,9 +2,10 @@
 // moment the last key held by the killed worker (its active jobs at the kill) reached PostgreSQL.
 //
 // Whose jobs are whose: a BullMQ lock token is `<worker id>:<n>`. Just before the kill the tracker notes every
-// active job, its token and its key's version; a second look a moment after the kill shows which workers are
-// alive (they took jobs since). The killed worker is the one that took none, and was not killed before (a dead
-// worker's jobs stay active until the stalled-job check takes them back). During a database outage the live
+// active job, its token and its key's version, and again just after it (a worker still taking jobs when killed
+// may have taken more in between); a third look a moment later shows which workers are alive (they took jobs
+// since the kill). The killed worker is the one that took none, and was not killed before (a dead worker's jobs
+// stay active until the stalled-job check takes them back). During a database outage the live
 // workers take no job either, so such kills may count other workers' keys: they are reported apart.
 //
 // A job that had stalled before (its worker killed at an earlier kill) fails at this second stall
@@ -110,6 +111,9 @@ export class RecoveryTracker {
     this.#killsTotal++;
     const killedAt = Date.now();
     await kill();
+    // Jobs taken between the first look and the kill: the killed worker's too, if it was busy.
+    const after = await this.#activeJobs();
+    for (const [jobId, job] of after) if (!before.has(jobId)) before.set(jobId, job);
     const versions = new Map([...before.values()].map((job) => [job.key, job.version]));
     const pending: Pending = { kind, killedAt, versions, landedAt: new Map() };
     this.#pending.add(pending);

@@ -1,0 +1,146 @@
+// The chaos run's final check, once a clean worker has drained: every key's row in PostgreSQL and its record in
+// Redis (through `cache.get`) against the model, every event row against the acknowledged events, and what is
+// left behind (keys still dirty, jobs in the failed set).
+import { defineScripts, shardKeys } from '@write-behind/core/internal';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { bump, type Counts } from './counts.ts';
+import type { ChaosCache } from './load.ts';
+import {
+  type ChaosModel,
+  type EventRow,
+  type Mismatch,
+  type SettingsRecord,
+  sameValue,
+  type VideoRecord,
+} from './model.ts';
+
+/** Keys read through `cache.get` at once. */
+const REDIS_CHECK_BATCH = 200;
+/** Keys still dirty listed in the report, at most. */
+const STUCK_KEYS_LISTED = 20;
+
+export interface DatabaseCheck {
+  /** Video and settings rows read. */
+  rows: number;
+  /** Event rows read. */
+  eventRows: number;
+  mismatches: Mismatch[];
+}
+
+/** Every row of the run's schema against the model. */
+export async function checkDatabase(pool: pg.Pool, model: ChaosModel): Promise<DatabaseCheck> {
+  const [videos, settings, events] = await Promise.all([
+    readVideoRows(pool),
+    readSettingsRows(pool),
+    readEventRows(pool),
+  ]);
+  return {
+    rows: videos.size + settings.size,
+    eventRows: events.length,
+    mismatches: [
+      ...model.checkRows('video', videos),
+      ...model.checkRows('settings', settings),
+      ...model.checkEvents(events),
+    ],
+  };
+}
+
+/** Every video and settings key of the model (not unsure) read through `cache.get`. */
+export async function checkRedis(cache: ChaosCache, model: ChaosModel): Promise<Mismatch[]> {
+  const keys = [...model.checkedKeys()];
+  const mismatches: Mismatch[] = [];
+  for (let i = 0; i < keys.length; i += REDIS_CHECK_BATCH) {
+    await Promise.all(
+      keys.slice(i, i + REDIS_CHECK_BATCH).map(async ([entity, id, want]) => {
+        const got = await cache.get(entity, id);
+        if (!sameValue(got, want))
+          mismatches.push({ where: 'redis', entity, id, expected: want, actual: got });
+      }),
+    );
+  }
+  return mismatches;
+}
+
+/** Keys still dirty after the drain (at most 20), each with the state of its flush job. */
+export async function stuckKeys(queue: Queue | undefined, redis: Redis, prefix: string): Promise<string[]> {
+  const shard = shardKeys(prefix, 0, 1);
+  defineScripts(redis);
+  const stuck: string[] = [];
+  for (const key of await redis.zrange(shard.dirty, '0', String(STUCK_KEYS_LISTED - 1))) {
+    const version = Number(await redis.hget(key, '_v'));
+    const jobId = await redis.wbJobId(key, shard.dataKeyPrefixLength);
+    const job = jobId ? await queue?.getJob(jobId) : undefined;
+    const state = job ? await job.getState() : 'no job';
+    stuck.push(
+      `${key} v${version}: job ${jobId ?? '(none)'} ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}`,
+    );
+  }
+  return stuck;
+}
+
+/** Jobs in BullMQ's failed set, and how many failed for each reason. */
+export async function failedJobs(queue: Queue | undefined): Promise<{ count: number; reasons: Counts }> {
+  const count = (await queue?.getJobCounts('failed'))?.failed ?? 0;
+  const reasons: Counts = {};
+  for (const job of (await queue?.getFailed(0, 999)) ?? [])
+    bump(reasons, String(job.failedReason).slice(0, 120));
+  return { count, reasons };
+}
+
+/**
+ * What an operator would do about stuck keys: retry every failed job, drain again, and compare PostgreSQL
+ * again. Tells "lost for good" from "stranded until someone retries". Returns the PostgreSQL mismatches left.
+ */
+export async function retryFailedAndRecheck(
+  cache: ChaosCache,
+  queue: Queue | undefined,
+  pool: pg.Pool,
+  model: ChaosModel,
+): Promise<number> {
+  for (const job of (await queue?.getFailed(0, 9999)) ?? []) await job.retry().catch(() => {});
+  await cache.flush({ timeoutMs: 20_000 }).catch(() => {});
+  return (await checkDatabase(pool, model)).mismatches.length;
+}
+
+async function readVideoRows(pool: pg.Pool): Promise<Map<string, VideoRecord>> {
+  const { rows } = await pool.query<{ id: string; likes: string; views: string }>(
+    'SELECT id, likes::text, views::text FROM "Video"',
+  );
+  return new Map(rows.map((row) => [row.id, { likes: Number(row.likes), views: Number(row.views) }]));
+}
+
+async function readSettingsRows(pool: pg.Pool): Promise<Map<string, SettingsRecord>> {
+  const { rows } = await pool.query<{ user_id: string } & SettingsRecord>(
+    'SELECT user_id, theme, language, notifications FROM user_settings',
+  );
+  return new Map(
+    rows.map((row) => [
+      row.user_id,
+      { theme: row.theme, language: row.language, notifications: row.notifications },
+    ]),
+  );
+}
+
+async function readEventRows(pool: pg.Pool): Promise<EventRow[]> {
+  // The epoch of a `timestamp` (without time zone) column reads it as UTC, which is how the flush stores it;
+  // `pg` would read the column itself in this machine's time zone.
+  const { rows } = await pool.query<{
+    video_id: string;
+    seq: string;
+    type: string;
+    context: unknown;
+    created_ms: string;
+  }>(
+    `SELECT video_id, seq::text, type, context, round(extract(epoch FROM created_at) * 1000)::text AS created_ms
+     FROM video_event`,
+  );
+  return rows.map((row) => ({
+    stream: row.video_id,
+    seq: Number(row.seq),
+    type: row.type,
+    context: row.context,
+    createdAtMs: Number(row.created_ms),
+  }));
+}
