@@ -12,6 +12,7 @@ COPY package.json package-lock.json ./
 COPY packages/write-behind/package.json packages/write-behind/
 COPY packages/db/package.json packages/db/
 COPY packages/demo/package.json packages/demo/
+COPY packages/testkit/package.json packages/testkit/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY apps/dashboard/package.json apps/dashboard/

@@ -1,7 +1,7 @@
 // docker-compose.yml and the Kubernetes examples, checked without Docker: the properties the durability
 // and operations story depends on, and that every command and variable points at something real.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { shardKeys } from '@write-behind/core/internal';
@@ -83,6 +83,23 @@ test('the apps wait for healthy servers and a finished migration, and have healt
     assert.ok(app.build, `${name} is built from the Dockerfile`);
   }
   assert.ok(existsSync(`${root}Dockerfile`));
+});
+
+test("the Dockerfile copies every workspace's manifest before npm ci, which needs each of them", () => {
+  const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
+  const beforeInstall = dockerfile.slice(0, dockerfile.indexOf('RUN npm ci'));
+  const workspaces = ['packages', 'apps'].flatMap((dir) =>
+    readdirSync(`${root}${dir}`, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && existsSync(`${root}${dir}/${entry.name}/package.json`))
+      .map((entry) => `${dir}/${entry.name}`),
+  );
+  assert.ok(workspaces.length >= 6, `workspaces: ${workspaces.join(', ')}`);
+  for (const workspace of workspaces) {
+    assert.ok(
+      beforeInstall.includes(`COPY ${workspace}/package.json ${workspace}/`),
+      `the Dockerfile copies ${workspace}/package.json before npm ci`,
+    );
+  }
 });
 
 test('two workers run, and no host port stops them from scaling', () => {

@@ -296,9 +296,10 @@ export class WriteBehind<E extends EntityDefinitions = EntityDefinitions> {
 
   /**
    * Appends an event to a key of an append entity (an entity declared with `append`): acknowledged once Redis
-   * holds it, inserted later as a row of its own, never folded into another. Returns the event's sequence
-   * number within its key (1, 2, 3... in the order Redis acknowledged them), which is also its row's
-   * `append.sequence` column. The events a key gathers within the flush window travel in its one flush job,
+   * holds it, inserted later as a row of its own, never folded into another; never reads the database. Returns
+   * the event's sequence number within its key, which is also its row's `append.sequence` column: numbers rise
+   * by one in the order Redis acknowledged the events while Redis holds the key, and a key Redis does not hold
+   * starts from its shard's clock (a number like 1796333631204733), above every number given before. The events a key gathers within the flush window travel in its one flush job,
    * inserted with one multi-row `INSERT ... ON CONFLICT DO NOTHING`, so a replayed flush inserts no row twice.
    * A field the column's type would refuse is a {@link ValidationError}; with too many events waiting in the
    * shard (`backlog.eventLimit`) a {@link BacklogFullError}; either way nothing is written.
