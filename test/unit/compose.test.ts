@@ -172,6 +172,7 @@ test('the KEDA ScaledObject scales the worker Deployment on metrics the worker e
       rowsRejected: 0,
       outages: 0,
       eventsInserted: 0,
+      rowsDeferred: 0,
     },
     processMetrics: false,
   });

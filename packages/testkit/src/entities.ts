@@ -32,6 +32,23 @@ export const eventEntities = { ...entities, videoEvent };
 export type EventTestEntities = typeof eventEntities;
 
 /**
+ * The demo's comment (`Comment`, a child of `Video` through its foreign key `videoId`), as in `demoEntities`:
+ * its parent is read from the Prisma schema.
+ */
+export const comment = {
+  model: 'Comment',
+  fields: { videoId: string(), author: string(), body: string(), createdAt: dateTime() },
+};
+
+/** {@link entities} and `comment`: the relations tests. */
+export const relationEntities = { ...entities, comment };
+export type RelationTestEntities = typeof relationEntities;
+
+/** Every entity of the demo schema: the chaos run and its worker processes. */
+export const chaosEntities = { ...eventEntities, comment };
+export type ChaosTestEntities = typeof chaosEntities;
+
+/**
  * The same entities with the video counters ranked (`counter({ ranked: true })`), for the ranking tests and
  * the benchmark's ranked case; `entities` stays unranked, so the other tests and cases measure what they did.
  */

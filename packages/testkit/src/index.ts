@@ -6,11 +6,16 @@
 export { type AppName, type AppProcess, type LogLine, startApp } from './app-process.ts';
 export { mastersOfShards, type SpreadOptions, spreadPrefix } from './cluster-spread.ts';
 export {
+  type ChaosTestEntities,
+  chaosEntities,
+  comment,
   type EventTestEntities,
   entities,
   eventEntities,
   type RankedTestEntities,
+  type RelationTestEntities,
   rankedEntities,
+  relationEntities,
   type TestEntities,
   videoEvent,
 } from './entities.ts';

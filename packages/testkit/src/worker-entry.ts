@@ -10,7 +10,7 @@ import { PrismaStore, shardKeys } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
 import { Worker } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
-import { entities, eventEntities, type TestEntities } from './entities.ts';
+import { chaosEntities, entities, eventEntities, type TestEntities } from './entities.ts';
 import { REDIS_URL } from './env.ts';
 import { forwardingStore } from './forwarding-store.ts';
 import { stderrLogger } from './stderr-logger.ts';
@@ -156,8 +156,8 @@ async function start(): Promise<() => Promise<Record<string, number>>> {
   const cache = createWriteBehind<TestEntities>({
     redis: cluster ?? redisUrl,
     ...(config.shards ? { shards: config.shards } : {}),
-    // The event entities are a superset: their worker flushes every job the demo's would.
-    entities: config.entities === 'events' ? eventEntities : entities,
+    // Each set is a superset of the one before: its worker flushes every job the smaller one's would.
+    entities: { demo: entities, events: eventEntities, chaos: chaosEntities }[config.entities ?? 'demo'],
     prefix: config.prefix,
     ...(store ? { store } : { prisma }),
     ...(config.flush ? { flush: config.flush } : {}),

@@ -59,10 +59,11 @@ export interface WorkerProcessConfig {
    */
   hangAfterGo?: boolean;
   /**
-   * The entities: the demo's (`entities`), or those and the append entity `videoEvent` (`eventEntities`).
+   * The entities: the demo's (`entities`), those and the append entity `videoEvent` (`eventEntities`), or
+   * every entity of the demo schema, `comment` too (`chaosEntities`).
    * @defaultValue `'demo'`
    */
-  entities?: 'demo' | 'events';
+  entities?: 'demo' | 'events' | 'chaos';
   /** The cache's `flush` options (flush mode). @defaultValue the library's */
   flush?: Pick<FlushOptions, 'windowMs' | 'backoffMs' | 'outageBackoffMs' | 'maxOutageBackoffMs'>;
   /** Worker options: jobs in flight and BullMQ's stalled-job check. @defaultValue the library's */

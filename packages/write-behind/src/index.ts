@@ -63,6 +63,7 @@ export {
   type KeyKind,
   type KeyParts,
   number,
+  type ParentSpec,
   type RankedCounterSpec,
   type RankedFields,
   type StateEntityNames,
@@ -77,6 +78,7 @@ export type {
   Store,
   StoreEntity,
   StoreField,
+  StoreForeignKey,
   StoreKeyPart,
   UpsertRow,
 } from './store/store.js';

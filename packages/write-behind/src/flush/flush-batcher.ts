@@ -6,14 +6,17 @@ import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import { pairsToMap } from '../scripts.js';
-import type { AppendRow, DeltaRow, Store } from '../store/store.js';
+import type { AppendRow, DeleteRow, DeltaRow, Store, UpsertRow } from '../store/store.js';
 import { type Deferred, deferred } from '../util.js';
 import { chunks } from './append-plan.js';
 import { refusedEventJob } from './job.js';
-import { planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
+import { type EntityPlan, planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
+import { type Judgement, type RefusedRow, RelatedRows } from './related-rows.js';
+import { withoutKeys } from './relation-plan.js';
 
 /**
- * What a flush did for one key. `dirty`: written again meanwhile, needs another flush after the window.
+ * What a flush did for one key. `dirty`: written again meanwhile, or waiting for a related key's pending
+ * flush (a parent not yet in the database, a child's delete), needs another flush after the window.
  * `behind`: an append key with more events waiting than its flush took (its share of
  * `flush.maxEventsPerBatch`), to be flushed again at once.
  */
@@ -46,6 +49,11 @@ export interface FlushCounters {
   outages: number;
   /** Rows of append entities sent to the database (a replayed flush's rows, skipped there, included). */
   eventsInserted: number;
+  /**
+   * Keys a flush left for a later one because a related key's flush is pending: a parent not yet in the
+   * database, or a child whose delete must go first (see the package README, "Relations").
+   */
+  rowsDeferred: number;
 }
 
 interface Pending {
@@ -67,6 +75,7 @@ export class FlushBatcher {
   #timer: NodeJS.Timeout | undefined;
   #running = new Set<Promise<void>>();
   readonly #beforeSettle: () => void;
+  readonly #related: RelatedRows;
 
   /** `beforeSettle` runs just before a batch's jobs are told their outcome (see `coalesceWrites`). */
   constructor(context: Context, shard: ShardKeys, counters: FlushCounters, beforeSettle: () => void) {
@@ -74,6 +83,7 @@ export class FlushBatcher {
     this.#shard = shard;
     this.counters = counters;
     this.#beforeSettle = beforeSettle;
+    this.#related = new RelatedRows(context);
   }
 
   submit(entity: string, id: string): Promise<FlushOutcome> {
@@ -141,35 +151,48 @@ export class FlushBatcher {
     /** Events the database refused: set aside for an operator, so the events behind them still flow. */
     const refused: RefusedEvent[] = [];
     let eventsAppended = 0;
-    for (const [entityName, plan] of planFlush(items, this.#context.entities)) {
-      const entity = this.#context.entities.get(entityName);
-      if (!entity) continue;
-      const isUnavailable = (e: unknown) => store.isUnavailable(e);
-      const count =
-        <R>(write: (rows: readonly R[]) => Promise<void>) =>
-        async (rows: readonly R[]) => {
-          this.counters.statements++;
-          await write(rows);
-        };
-      let failures: RowFailure<{ id: string; version: number }>[];
-      try {
-        failures = [
-          ...(await writeIsolatingFailures(
-            plan.upserts,
-            count((rows) => store.upsert(entity, rows)),
-            isUnavailable,
-          )),
-          ...(await writeIsolatingFailures(
-            plan.deltas,
-            count((rows) => addTo(store, entity, rows)),
-            isUnavailable,
-          )),
-          ...(await writeIsolatingFailures(
-            plan.deletes,
-            count((rows) => store.delete(entity, rows)),
-            isUnavailable,
-          )),
-        ];
+    let plans = planFlush(items, this.#context.entities);
+    // Child rows whose parent has a flush pending in the cache wait for it: not written, not acknowledged.
+    const waiting = await this.#related.waitingForParents(plans);
+    if (waiting.size > 0) {
+      plans = new Map([...plans].map(([name, plan]) => [name, withoutKeys(plan, waiting)]));
+    }
+    // Parents' rows before their children's, children's deletes before their parents' (see relation-plan.ts).
+    const ordered = [...plans]
+      .map(([name, plan]) => ({ entity: this.#context.entities.get(name), plan }))
+      .filter((p): p is { entity: ResolvedEntity; plan: EntityPlan } => p.entity !== undefined)
+      .sort((a, b) => a.entity.flushOrder - b.entity.flushOrder);
+    const isUnavailable = (e: unknown) => store.isUnavailable(e);
+    const count =
+      <R>(write: (rows: readonly R[]) => Promise<void>) =>
+      async (rows: readonly R[]) => {
+        this.counters.statements++;
+        await write(rows);
+      };
+    const refusals: RefusedRow[] = [];
+    const refusedEvents: { row: RefusedRow; event: RefusedEvent }[] = [];
+    const reasonOf = (error: unknown) => store.describeError?.(error) ?? { message: errorMessage(error) };
+    try {
+      for (const { entity, plan } of ordered) {
+        const refuse =
+          <R extends { id: string; sqlTexts?: readonly (string | null)[] }>(
+            write: (rows: readonly R[]) => Promise<void>,
+          ) =>
+          (f: RowFailure<R>) =>
+            refusals.push({
+              entity,
+              key: plan.keys.get(f.row.id) as string,
+              id: f.row.id,
+              kind: 'write',
+              ...(f.row.sqlTexts ? { fields: f.row.sqlTexts } : {}),
+              reason: reasonOf(f.error),
+              error: f.error,
+              retry: () => write([f.row]),
+            });
+        const upsert = count<UpsertRow>((rows) => store.upsert(entity, rows));
+        (await writeIsolatingFailures(plan.upserts, upsert, isUnavailable)).forEach(refuse(upsert));
+        const add = count<DeltaRow>((rows) => addTo(store, entity, rows));
+        (await writeIsolatingFailures(plan.deltas, add, isUnavailable)).forEach(refuse(add));
         // Events of many keys, in statements of at most `batchSize` rows and about STATEMENT_BYTES, a few at once.
         const encodedOf = new Map(plan.appends.map((row, i) => [row, plan.encodedEvents[i] as string]));
         const insert = count<AppendRow>((some) => appendTo(store, entity, some));
@@ -182,32 +205,72 @@ export class FlushBatcher {
         const lanes = Array.from({ length: Math.min(INSERTS_IN_FLIGHT, statements.length) }, async () => {
           for (let rows = statements.shift(); rows; rows = statements.shift()) {
             for (const f of await writeIsolatingFailures(rows, insert, isUnavailable)) {
-              refused.push({
-                entity: entityName,
-                id: f.row.id,
-                sequence: f.row.sequence,
-                event: encodedOf.get(f.row) as string,
-                reason: store.describeError?.(f.error) ?? { message: errorMessage(f.error) },
+              const reason = reasonOf(f.error);
+              refusedEvents.push({
+                row: {
+                  entity,
+                  key: plan.keys.get(f.row.id) as string,
+                  id: f.row.id,
+                  kind: 'write',
+                  ...(f.row.sqlTexts ? { fields: f.row.sqlTexts } : {}),
+                  reason,
+                  error: f.error,
+                  retry: () => insert([f.row]),
+                },
+                event: {
+                  entity: entity.name,
+                  id: f.row.id,
+                  sequence: f.row.sequence,
+                  event: encodedOf.get(f.row) as string,
+                  reason,
+                },
               });
             }
           }
         });
         await Promise.all(lanes);
-      } catch (error) {
-        this.counters.outages++;
-        activityOf(this.#context).add(this.#shard.shard, 'outages');
-        throw new UnavailableError('the database is unreachable', { cause: error });
       }
-      for (const f of failures) {
-        const reason = store.describeError?.(f.error) ?? { message: errorMessage(f.error) };
-        failed.set(
-          plan.keys.get(f.row.id) as string,
-          new RowRejectedError(entityName, f.row.id, reason, f.error),
-        );
+      for (const { entity, plan } of [...ordered].reverse()) {
+        const remove = count<DeleteRow>((rows) => store.delete(entity, rows));
+        for (const f of await writeIsolatingFailures(plan.deletes, remove, isUnavailable)) {
+          refusals.push({
+            entity,
+            key: plan.keys.get(f.row.id) as string,
+            id: f.row.id,
+            kind: 'delete',
+            reason: reasonOf(f.error),
+            error: f.error,
+            retry: () => remove([f.row]),
+          });
+        }
       }
+    } catch (error) {
+      throw this.#outage(error);
+    }
+    // Refused on a foreign key while a related key's flush is pending: those wait, spending no attempt.
+    let judged: Judgement;
+    try {
+      judged = await this.#related.judge([...refusals, ...refusedEvents.map((e) => e.row)]);
+    } catch (error) {
+      if (isUnavailable(error)) throw this.#outage(error);
+      throw error;
+    }
+    for (const key of judged.waiting) waiting.add(key);
+    for (const refusal of refusals) {
+      if (waiting.has(refusal.key) || judged.written.has(refusal.key)) continue;
+      failed.set(
+        refusal.key,
+        new RowRejectedError(refusal.entity.name, refusal.id, refusal.reason, refusal.error),
+      );
+    }
+    for (const { row, event } of refusedEvents) {
+      if (!waiting.has(row.key) && !judged.written.has(row.key))
+        refused.push({ ...event, reason: row.reason });
+    }
+    for (const { plan } of ordered) {
       for (const row of [...plan.upserts, ...plan.deltas, ...plan.deletes, ...plan.appendedKeys]) {
         const key = plan.keys.get(row.id) as string;
-        if (!failed.has(key)) written.push({ key, version: row.version });
+        if (!failed.has(key) && !waiting.has(key)) written.push({ key, version: row.version });
       }
       for (const appended of plan.appendedKeys) {
         if (appended.more || appended.events >= take) full.add(plan.keys.get(appended.id) as string);
@@ -215,6 +278,7 @@ export class FlushBatcher {
       this.counters.eventsInserted += plan.appends.length;
       eventsAppended += plan.appends.length;
     }
+    this.counters.rowsDeferred += waiting.size;
     this.counters.rowsRejected += failed.size + refused.length;
     this.counters.rowsWritten += written.length;
     // The same figures, summed over every worker process, for the dashboard's charts.
@@ -246,14 +310,22 @@ export class FlushBatcher {
       this.counters.keysFlushed += written.length;
     }
     this.#beforeSettle();
-    for (const [key, waiting] of byKey) {
+    for (const [key, jobs] of byKey) {
       const error = failed.get(key);
-      const outcome = outcomes.get(key) ?? 'clean';
-      for (const p of waiting) {
+      // A key waiting for a related key's flush is dirty still: its job runs again after a window.
+      const outcome = outcomes.get(key) ?? (waiting.has(key) ? 'dirty' : 'clean');
+      for (const p of jobs) {
         if (error) p.done.reject(error);
         else p.done.resolve(outcome);
       }
     }
+  }
+
+  /** Counts an outage of the database: the error that makes the batch's jobs pause for it. */
+  #outage(error: unknown): UnavailableError {
+    this.counters.outages++;
+    activityOf(this.#context).add(this.#shard.shard, 'outages');
+    return new UnavailableError('the database is unreachable', { cause: error });
   }
 
   /**

@@ -54,6 +54,7 @@ export class FlushWorker {
     rowsRejected: 0,
     outages: 0,
     eventsInserted: 0,
+    rowsDeferred: 0,
   };
   /** Resolves when every shard's worker is connected and the sweep is scheduled. */
   readonly ready: Promise<void>;

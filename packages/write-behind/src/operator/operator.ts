@@ -1,5 +1,4 @@
 import type { Job, JobState, Queue } from 'bullmq';
-import type { Cluster, Redis, Result } from 'ioredis';
 import { readActivity, type ShardActivity } from '../activity.js';
 import { type Context, callRedis, entityOf, redactError } from '../context.js';
 import { UnavailableError, ValidationError } from '../errors.js';

@@ -5,7 +5,14 @@
 import { checkKeys } from '../check-keys.js';
 import { ConfigurationError } from '../errors.js';
 import { KEY_TYPES, KIND_TYPES } from './column-types.js';
-import { ENTITY_KEYS, type EntityDefinition, type FieldSpec, type KeyKind, type KeyParts } from './fields.js';
+import {
+  ENTITY_KEYS,
+  type EntityDefinition,
+  type FieldSpec,
+  type KeyKind,
+  type KeyParts,
+  PARENT_KEYS,
+} from './fields.js';
 
 export const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 
@@ -69,6 +76,7 @@ export function checkShape(name: string, def: EntityDefinition): void {
       );
     }
   }
+  checkParents(name, def);
   const keyFields = keyPartsOf(name, def).map((p) => p.field);
   const counterpart = def.append ? def.append.sequence : (def.versionField ?? 'version');
   for (const reserved of [...keyFields, counterpart]) {
@@ -101,4 +109,33 @@ export function keyPartsOf(name: string, def: EntityDefinition): { field: string
     }
   }
   return parts.map(([field, kind]) => ({ field, kind }));
+}
+
+/** `parents`: names, each `false` or `{ entity, fields }` (what they name is checked by `relations.ts`). */
+function checkParents(name: string, def: EntityDefinition): void {
+  if (def.parents === undefined) return;
+  const where = `entities.${name}.parents`;
+  if (def.parents === null || typeof def.parents !== 'object' || Array.isArray(def.parents)) {
+    throw new ConfigurationError(
+      `${where} must be an object of parents by name, got ${JSON.stringify(def.parents)}`,
+    );
+  }
+  for (const [parentName, spec] of Object.entries(def.parents)) {
+    if (!NAME.test(parentName)) {
+      throw new ConfigurationError(`${where}: name ${JSON.stringify(parentName)} must match ${NAME}`);
+    }
+    if (spec === false) continue;
+    checkKeys(spec, PARENT_KEYS, '', `${where}.${parentName}`);
+    const fields = (spec as { fields?: unknown } | null)?.fields;
+    if (
+      typeof spec?.entity !== 'string' ||
+      !Array.isArray(fields) ||
+      fields.length === 0 ||
+      !fields.every((f) => typeof f === 'string')
+    ) {
+      throw new ConfigurationError(
+        `${where}.${parentName} must be { entity: '<entity>', fields: ['<field>', ...] } (the fields holding the parent's key, in its key's order) or false, got ${JSON.stringify(spec)}`,
+      );
+    }
+  }
 }

@@ -262,6 +262,27 @@ export interface AppendSpec {
   readonly sequence: string;
 }
 
+/**
+ * A parent the Prisma schema does not relate (a foreign key the schema does not declare, or a store without a
+ * Prisma schema): a row of this entity needs the parent's row in the database, so the flush writes the parent
+ * first and deletes it after this entity's rows. See the package README, "Relations".
+ *
+ * @example
+ * ```ts
+ * comment: { model: 'Comment', fields: { videoId: string(), body: string() },
+ *   parents: { video: { entity: 'video', fields: ['videoId'] } } }
+ * ```
+ */
+export interface ParentSpec {
+  /** The parent entity (another entity of this cache, or this one; not an append entity). */
+  readonly entity: string;
+  /**
+   * This entity's fields (declared fields or key parts) holding the parent's key, in the order of the parent
+   * entity's key parts. A row whose fields hold `null` has no parent.
+   */
+  readonly fields: readonly string[];
+}
+
 export interface EntityDefinition<F extends FieldsSpec = FieldsSpec> {
   /** The Prisma model name (e.g. `'Video'`); table and column names come from the Prisma schema. */
   readonly model: string;
@@ -285,9 +306,20 @@ export interface EntityDefinition<F extends FieldsSpec = FieldsSpec> {
    * are never touched (except `@updatedAt` columns, set to the flush time).
    */
   readonly fields: F;
+  /**
+   * Parents the Prisma schema does not relate, by a name of your choosing (see {@link ParentSpec}); or the
+   * name of one of the model's Prisma relation fields set to `false`, so the flush does not order writes by
+   * that relation (a way out of a cycle: see the package README, "Relations"). The relations of the Prisma
+   * schema whose foreign key fields the entity declares are its parents without this.
+   * @defaultValue `{}`
+   */
+  readonly parents?: Readonly<Record<string, ParentSpec | false>>;
 }
 
 export type EntityDefinitions = Readonly<Record<string, EntityDefinition>>;
+
+/** The keys a {@link ParentSpec} takes. */
+export const PARENT_KEYS = { entity: true, fields: true } as const satisfies KeyShapeOf<ParentSpec>;
 
 /** The keys an entity definition takes; another is a `ConfigurationError` naming the closest. */
 export const ENTITY_KEYS = {
@@ -296,6 +328,8 @@ export const ENTITY_KEYS = {
   key: true,
   versionField: true,
   fields: true,
+  // Names the user chooses; each value is checked by `definition-shape.ts`.
+  parents: true,
 } as const satisfies KeyShapeOf<EntityDefinition>;
 
 /**

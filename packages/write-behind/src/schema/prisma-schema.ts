@@ -1,6 +1,7 @@
 /*
  * The parts of a Prisma schema the cache depends on: models with their table and column names, key and
- * unique fields, native types (`@db.*`), defaults, `@updatedAt`, and enums with their `@map`ped values. Read
+ * unique fields, native types (`@db.*`), defaults, `@updatedAt`, relations (the foreign keys a relation field
+ * declares), and enums with their `@map`ped values. Read
  * by Prisma's own schema parser (`@prisma/prisma-schema-wasm`, the one its CLI runs, at the engines version
  * of the Prisma this package is built against), from the schema text every Prisma 7 client carries (see
  * `store/prisma-client.ts`; the runtime data model it also carries lacks native types, defaults,
@@ -31,6 +32,24 @@ export interface PrismaField {
   default?: PrismaDefault;
   /** A native type attribute: `@db.VarChar(20)` is `{ name: 'VarChar', args: ['20'] }`. */
   native?: { name: string; args: string[] };
+  /**
+   * A relation field (its `type` is the related model's name): the relation's name, and on the side that holds
+   * the foreign key (`@relation(fields: [...], references: [...])`) its fields, the referenced fields of the
+   * other model in the same order, and `onDelete` when the schema sets it. The other side (a list such as
+   * `comments Comment[]`, or an optional back relation) has empty `fields` and `references`.
+   */
+  relation?: PrismaRelation;
+}
+
+/** See {@link PrismaField.relation}. */
+export interface PrismaRelation {
+  name: string;
+  /** This model's fields holding the foreign key; empty on the side that does not hold it. */
+  fields: string[];
+  /** The related model's fields they reference, in the same order. */
+  references: string[];
+  /** `@relation(onDelete: ...)` as written (`Cascade`, `Restrict`, `NoAction`, `SetNull`, `SetDefault`); unset: Prisma's default. */
+  onDelete?: string;
 }
 
 export interface PrismaModel {
@@ -72,6 +91,11 @@ interface DmmfField {
   dbName?: string | null;
   nativeType?: [string, string[]] | null;
   default?: unknown;
+  /** Relation fields (`kind: 'object'`) only. */
+  relationName?: string | null;
+  relationFromFields?: string[];
+  relationToFields?: string[];
+  relationOnDelete?: string;
 }
 interface DmmfModel {
   name: string;
@@ -141,6 +165,15 @@ function fieldOf(field: DmmfField): PrismaField {
   const fallback = defaultOf(field.default);
   if (fallback) out.default = fallback;
   if (field.nativeType) out.native = { name: field.nativeType[0], args: [...field.nativeType[1]] };
+  if (field.kind === 'object') {
+    const relation: PrismaRelation = {
+      name: field.relationName ?? '',
+      fields: [...(field.relationFromFields ?? [])],
+      references: [...(field.relationToFields ?? [])],
+    };
+    if (field.relationOnDelete) relation.onDelete = field.relationOnDelete;
+    out.relation = relation;
+  }
   return out;
 }
 

@@ -16,6 +16,7 @@ import {
 import { checkShape, keyPartsOf } from './definition-shape.js';
 import type { EntityDefinition, EntityDefinitions, FieldKind, FieldSpec, KeyKind } from './fields.js';
 import type { DataModel, PrismaField, PrismaModel } from './prisma-schema.js';
+import { type ForeignKey, resolveRelations } from './relations.js';
 
 export type { ColumnType, DynamicDefault } from './column-types.js';
 export { ALLOWED_TYPES, MAX_SAFE, prismaColumnType, typeMatches } from './column-types.js';
@@ -94,6 +95,15 @@ export interface ResolvedEntity {
   touched: { column: string; type: ColumnType }[];
   /** Fields without which a record cannot be created: not counters, no default, not nullable. */
   requiredFields: string[];
+  /**
+   * Foreign keys of its table whose columns it writes (see `relations.ts`): a row's parents, written before it
+   * when the cache writes them too.
+   */
+  parents: ForeignKey[];
+  /** Foreign keys of any table pointing at its key: children that keep its rows from being deleted. */
+  children: ForeignKey[];
+  /** Its depth in the relation graph: a flush writes lower depths first, and deletes higher depths first. */
+  flushOrder: number;
   definition: EntityDefinition;
 }
 
@@ -281,6 +291,9 @@ function resolveEntity(
           !f.nullable,
       )
       .map((f) => f.name),
+    parents: [],
+    children: [],
+    flushOrder: 0,
     definition: def,
   };
   if (def.append) {
@@ -302,10 +315,14 @@ export function resolveEntities(
   if (!definitions || typeof definitions !== 'object' || Object.keys(definitions).length === 0) {
     throw new ConfigurationError('`entities` must define at least one entity');
   }
-  return new Map(
+  const entities = new Map(
     Object.entries(definitions).map(([name, def]) => [
       name,
       resolveEntity(name, def, dataModel, encodeDefault),
     ]),
   );
+  for (const [name, relations] of resolveRelations(entities, dataModel)) {
+    Object.assign(entities.get(name) as ResolvedEntity, relations);
+  }
+  return entities;
 }

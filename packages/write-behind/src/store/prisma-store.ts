@@ -14,14 +14,25 @@ import {
   deltaSql,
   keyParamCount,
   loadSql,
+  missingParentsSql,
   needsQuotes,
   purgeTombstonesSql,
   quoteIdent,
+  referencingRowsSql,
   scanSql,
   tableName,
   upsertSql,
 } from './sql.js';
-import type { AppendRow, DeleteRow, DeltaRow, LoadedKey, Store, StoreEntity, UpsertRow } from './store.js';
+import type {
+  AppendRow,
+  DeleteRow,
+  DeltaRow,
+  LoadedKey,
+  Store,
+  StoreEntity,
+  StoreForeignKey,
+  UpsertRow,
+} from './store.js';
 import { checkTable, checkTombstones, introspectSql, type TableInfo } from './verify.js';
 
 /** The part of a Prisma Client the store uses: raw SQL, and the schema it was generated from. */
@@ -271,6 +282,32 @@ export class PrismaStore implements Store {
       ...keys,
       entity.name,
     );
+  }
+
+  async missingParents(fk: StoreForeignKey, keys: readonly (readonly string[])[]): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.#prisma.$queryRawUnsafe<{ i: number }[]>(
+      missingParentsSql(fk),
+      // Quoted whatever the type: `{"1","2"}` casts to integer[] as well as to text[].
+      ...fk.types.map((_, c) =>
+        arrayLiteral(
+          keys.map((key) => key[c] ?? null),
+          true,
+        ),
+      ),
+    );
+    const missing = keys.map(() => false);
+    for (const row of rows) missing[Number(row.i) - 1] = true;
+    return missing;
+  }
+
+  async referencingRows(fk: StoreForeignKey, key: readonly string[], limit: number): Promise<string[][]> {
+    const rows = await this.#prisma.$queryRawUnsafe<Record<string, string>[]>(
+      referencingRowsSql(fk),
+      ...key,
+      limit,
+    );
+    return rows.map((row) => fk.child.keyColumns.map((_, i) => row[`k${i}`] as string));
   }
 
   async purgeTombstones(olderThanMs: number): Promise<number> {

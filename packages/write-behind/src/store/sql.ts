@@ -1,6 +1,7 @@
 import type { FieldKind } from '../schema/fields.js';
 import type { ColumnType, ResolvedEntity, ResolvedField } from '../schema/resolve.js';
 import { quoteIdent } from '../util.js';
+import type { StoreForeignKey } from './store.js';
 
 /*
  * SQL text for the batched statements, built from a resolved entity. Pure: no I/O, unit-tested.
@@ -247,6 +248,35 @@ export function scanSql(entity: ResolvedEntity, firstPage: boolean): string {
     ...(firstPage ? [] : [`WHERE (${columns.join(', ')}) > (${after.join(', ')})`]),
     `ORDER BY ${columns.join(', ')}`,
     `LIMIT $${firstPage ? 1 : after.length + 1}::int`,
+  ].join('\n');
+}
+
+/**
+ * Which parent keys have no row in the parent table. Parameters: one array per column of the foreign key, in
+ * its order. Returns `i`, the 1-based position of each key asked for that has no parent row.
+ */
+export function missingParentsSql(fk: StoreForeignKey): string {
+  const params = fk.types.map((type, i) => `$${i + 1}::${type.sql}[]`);
+  const aliases = fk.types.map((_, i) => `c${i}`);
+  const match = fk.parent.columns.map((column, i) => `p.${quoteIdent(column)} = u.c${i}`).join(' AND ');
+  return [
+    `SELECT u.i::int AS i FROM unnest(${params.join(', ')}) WITH ORDINALITY AS u(${aliases.join(', ')}, i)`,
+    `WHERE NOT EXISTS (SELECT 1 FROM ${tableName(fk.parent)} p WHERE ${match})`,
+  ].join('\n');
+}
+
+/**
+ * The key columns (`k0`, `k1`, ... as text) of child rows whose foreign key holds one parent key. Parameters:
+ * one per column of the foreign key, in its order, then the most rows to return.
+ */
+export function referencingRowsSql(fk: StoreForeignKey): string {
+  const match = fk.child.columns
+    .map((column, i) => `t.${quoteIdent(column)} = $${i + 1}::${(fk.types[i] as ColumnType).sql}`)
+    .join(' AND ');
+  return [
+    `SELECT ${fk.child.keyColumns.map((column, i) => `t.${quoteIdent(column)}::text AS k${i}`).join(', ')}`,
+    `FROM ${tableName(fk.child)} t WHERE ${match}`,
+    `LIMIT $${fk.types.length + 1}::int`,
   ].join('\n');
 }
 

@@ -41,6 +41,25 @@ export interface StoreKeyPart {
   readonly type: ColumnType;
 }
 
+/**
+ * A foreign key, as a store looks rows up by it (see {@link Store.missingParents} and
+ * {@link Store.referencingRows}): the child table's columns holding the parent table's key, in one order on
+ * both sides.
+ */
+export interface StoreForeignKey {
+  readonly child: {
+    readonly table: string;
+    readonly schema?: string;
+    /** The columns holding the parent's key. */
+    readonly columns: readonly string[];
+    /** The columns that name a child row (its key), for {@link Store.referencingRows}. */
+    readonly keyColumns: readonly string[];
+  };
+  readonly parent: { readonly table: string; readonly schema?: string; readonly columns: readonly string[] };
+  /** The columns' types, in the same order (both sides hold the same values). */
+  readonly types: readonly ColumnType[];
+}
+
 /** A key as the database holds it. `version` is the highest version the database has seen for the key. */
 export interface LoadedKey {
   /** The row's field values (by field name), or `undefined` when there is no row. */
@@ -136,6 +155,18 @@ export interface Store {
   append?(entity: StoreEntity, rows: readonly AppendRow[]): Promise<void>;
   /** Deletes rows older than the given versions and remembers each delete's version. One statement. */
   delete(entity: StoreEntity, rows: readonly DeleteRow[]): Promise<void>;
+  /**
+   * For each parent key (its columns as text, in the foreign key's order), whether the parent table has no
+   * such row. Read only when the database refused a row for a foreign key (`23503`), to name the parent it
+   * lacks; a store without it leaves the database's own message.
+   */
+  missingParents?(foreignKey: StoreForeignKey, keys: readonly (readonly string[])[]): Promise<boolean[]>;
+  /**
+   * The key columns (`child.keyColumns`, as text) of up to `limit` child rows whose foreign key holds `key`:
+   * the rows that keep a parent from being deleted. Read only when the database refused a delete for a
+   * foreign key (`23503`); a store without it leaves the database's own message.
+   */
+  referencingRows?(foreignKey: StoreForeignKey, key: readonly string[], limit: number): Promise<string[][]>;
   /** Forgets deletes older than `olderThanMs`; returns how many. */
   purgeTombstones(olderThanMs: number): Promise<number>;
   /** True when `error` means the database is unreachable (retry later), not that the rows are bad. */
