@@ -13,12 +13,14 @@ import { Redis } from 'ioredis';
 import { appendEvents } from './cases/append.ts';
 import { bullmqAdds, naiveQueue, rawIncr, writeThrough } from './cases/baselines.ts';
 import { coalescing } from './cases/coalescing.ts';
+import { dashboardCost } from './cases/dashboard-cost.ts';
 import { durabilityCost } from './cases/durability.ts';
 import { flushThroughput } from './cases/flush.ts';
 import { lag } from './cases/lag.ts';
 import { listpackMemory } from './cases/memory-listpack.ts';
 import { rankedIncrements, rankedTop } from './cases/ranked.ts';
 import { recoveryCost } from './cases/recovery-cost.ts';
+import { relatedFlush } from './cases/related-flush.ts';
 import { scaleOut } from './cases/scale-out.ts';
 import { distinctAdds, distinctIncrements, hotIncrements, settingsWrites } from './cases/writes.ts';
 import { type BenchContext, type CaseResult, createPlan } from './lib/context.ts';
@@ -39,9 +41,11 @@ const CASES = [
   'W2A',
   'W3',
   'F1',
+  'F2',
   'C1',
   'L1',
   'R1',
+  'O1',
   'R2',
   'E1',
   'D1',
@@ -172,6 +176,10 @@ try {
     ])
       keep(row);
   keep(await run('F1', 'M1 on a Redis tuned for small hashes', () => listpackMemory(ctx)));
+  for (const row of (await run('F2', 'flush of parent + child keys vs as many unrelated keys', () =>
+    relatedFlush(ctx),
+  )) ?? [])
+    keep(row);
   keep(await run('C1', 'coalescing', () => coalescing(ctx)));
   if (w1?.rate) {
     const rate = w1.rate / 2;
@@ -183,6 +191,12 @@ try {
     keep(row);
   for (const row of (await run('R1', 'Redis commands of the lock and stalled-check settings', () =>
     recoveryCost(ctx),
+  )) ?? [])
+    keep(row);
+  for (const row of (await run(
+    'O1',
+    "the dashboard's own Redis commands, with the overview open and without",
+    () => dashboardCost(ctx),
   )) ?? [])
     keep(row);
   for (const row of (await run('D1', "durability 'memory' vs 'replicas' vs 'fsync'", () =>

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  countVideoRowWrites,
   createHarness,
   eventually,
   forwardingStore,
@@ -14,20 +15,6 @@ import {
   STALLED,
   videoRow,
 } from '@write-behind/testkit';
-
-/** Counts the row writes (inserts and updates) of each video, by a trigger. */
-async function countRowWrites(h: Harness): Promise<(id: string) => Promise<number>> {
-  await h.db.pool.query(`
-    CREATE TABLE row_writes (id text, version bigint);
-    CREATE FUNCTION log_row_write() RETURNS trigger AS $$
-      BEGIN INSERT INTO row_writes (id, version) VALUES (NEW.id, NEW.version); RETURN NEW; END $$ LANGUAGE plpgsql;
-    CREATE TRIGGER video_row_writes AFTER INSERT OR UPDATE ON "Video" FOR EACH ROW EXECUTE FUNCTION log_row_write();
-  `);
-  return async (id) => {
-    const { rows } = await h.db.pool.query('SELECT count(*)::int AS n FROM row_writes WHERE id = $1', [id]);
-    return rows[0].n;
-  };
-}
 
 /** Adds `by` to a key's views `times` times, one after another; returns the total added. */
 async function addViews(h: Harness, id: string, times: number, by: number): Promise<number> {
@@ -44,7 +31,7 @@ describe('worker processes killed or frozen mid-flush', () => {
       `INSERT INTO "Video" (id, likes, views) VALUES ('k1', 5, 1000), ('k2', 5, 1000), ('k3', 5, 1000)`,
     );
     // Counted from here: the rows above exist before the first flush.
-    rowWrites = await countRowWrites(h);
+    rowWrites = await countVideoRowWrites(h.db);
   });
   after(() => h.close());
 

@@ -3,25 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { bullWorkersOf } from '@write-behind/core/internal';
-import { createHarness, forwardingStore, type Harness, videoRow, withTimeout } from '@write-behind/testkit';
+import { crashAfterCommit, createHarness, type Harness, videoRow, withTimeout } from '@write-behind/testkit';
 
 let h: Harness;
-let failAfterCommit = 0;
+const crash = crashAfterCommit('upsert');
 before(async () => {
-  h = await createHarness({
-    flush: { windowMs: 50, backoffMs: 20 },
-    wrapStore: (inner) =>
-      forwardingStore(inner, {
-        async upsert(e, rows) {
-          await inner.upsert(e, rows);
-          // The commit happened; now "crash" before the acknowledgement reaches Redis.
-          if (failAfterCommit > 0) {
-            failAfterCommit--;
-            throw new Error('simulated crash after commit');
-          }
-        },
-      }),
-  });
+  h = await createHarness({ flush: { windowMs: 50, backoffMs: 20 }, wrapStore: crash.wrapStore });
 });
 after(() => h.close());
 
@@ -40,9 +27,9 @@ test('a flush that committed but was not acknowledged is retried without double-
   const worker = await h.startWorker();
   try {
     for (let i = 0; i < 7; i++) await h.cache.increment('video', 'once', 'likes', 3);
-    failAfterCommit = 2;
+    crash.remaining = 2;
     await h.cache.flushed('video', 'once', { timeoutMs: 10_000 });
-    assert.equal(failAfterCommit, 0, 'the flush failed twice after committing');
+    assert.equal(crash.remaining, 0, 'the flush failed twice after committing');
     assert.equal((await videoRow(h.db, 'once'))?.likes, 21);
     assert.equal((await h.cache.get('video', 'once'))?.likes, 21);
   } finally {

@@ -8,14 +8,13 @@ import {
   createTestDatabase,
   entities,
   flatten,
+  incrementRejection,
   type RedisServer,
   recordingLogger,
-  rejectionOf,
   startRedis,
   type TestDatabase,
   type TestEntities,
   videoRow,
-  withTimeout,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
 
@@ -72,35 +71,22 @@ for (const [name, url] of [
 }
 
 test('a wrong password fails with a WriteBehindError naming no password, and logs none', async () => {
-  const cache = createWriteBehind<TestEntities>({
+  const error = await incrementRejection({
     redis: `redis://:${WRONG}@127.0.0.1:${server.port}`,
-    entities,
+    db,
     prefix: 'authwrong',
-    prisma: db.prisma,
     logger,
+    what: 'an increment with a wrong password',
   });
-  try {
-    const error = await rejectionOf(
-      cache.increment('video', 'w', 'likes'),
-      15_000,
-      'an increment with a wrong password',
-    );
-    assert.ok(error instanceof WriteBehindError, `got ${flatten(error)}`);
-    assertNoSecret(
-      `${(error as Error).message} ${(error as Error).stack}`,
-      "the error's message and stack",
-      SECRETS,
-    );
-    assertNoSecret(String(error), 'the error as a string', SECRETS);
-    assertNoSecret(lines.join('\n'), 'a log line', SECRETS);
-    // ioredis's ReplyError has an enumerable `command`, { name: 'hello', args: ['3', 'AUTH', 'default',
-    // <password>] }, which pino's err serializer would print: the cause must not be that error.
-    assertNoSecret(
-      flatten((error as Error).cause),
-      "the error's cause (what a logger serializing err.cause prints)",
-      SECRETS,
-    );
-  } finally {
-    await withTimeout(cache.close(), 5000, 'close').catch(() => {});
-  }
+  assert.ok(error instanceof WriteBehindError, `got ${flatten(error)}`);
+  assertNoSecret(`${error.message} ${error.stack}`, "the error's message and stack", SECRETS);
+  assertNoSecret(String(error), 'the error as a string', SECRETS);
+  assertNoSecret(lines.join('\n'), 'a log line', SECRETS);
+  // ioredis's ReplyError has an enumerable `command`, { name: 'hello', args: ['3', 'AUTH', 'default',
+  // <password>] }, which pino's err serializer would print: the cause must not be that error.
+  assertNoSecret(
+    flatten(error.cause),
+    "the error's cause (what a logger serializing err.cause prints)",
+    SECRETS,
+  );
 });

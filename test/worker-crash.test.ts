@@ -3,28 +3,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  countVideoRowWrites,
+  crashAfterCommit,
   createHarness,
-  forwardingStore,
   type Harness,
   REDIS_URL,
   STALLED,
   videoRow,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-
-/** A trigger that logs every insert and update of a video row, to count real row writes. */
-async function countRowWrites(h: Harness): Promise<(id: string) => Promise<number>> {
-  await h.db.pool.query(`
-    CREATE TABLE row_writes (id text, version bigint);
-    CREATE FUNCTION log_row_write() RETURNS trigger AS $$
-      BEGIN INSERT INTO row_writes (id, version) VALUES (NEW.id, NEW.version); RETURN NEW; END $$ LANGUAGE plpgsql;
-    CREATE TRIGGER video_row_writes AFTER INSERT OR UPDATE ON "Video" FOR EACH ROW EXECUTE FUNCTION log_row_write();
-  `);
-  return async (id) => {
-    const { rows } = await h.db.pool.query('SELECT count(*)::int AS n FROM row_writes WHERE id = $1', [id]);
-    return rows[0].n;
-  };
-}
 
 async function settingsRow(h: Harness, id: string) {
   const { rows } = await h.db.pool.query(
@@ -114,7 +101,7 @@ describe('a worker SIGKILLed after its upsert committed, before the acknowledgem
   let rowWrites: (id: string) => Promise<number>;
   before(async () => {
     h = await createHarness({ flush: { windowMs: 100, backoffMs: 50 } });
-    rowWrites = await countRowWrites(h);
+    rowWrites = await countVideoRowWrites(h.db);
   });
   after(async () => {
     await h.close();
@@ -142,36 +129,22 @@ describe('a worker SIGKILLed after its upsert committed, before the acknowledgem
 
 describe('a flush that committed, then failed before its acknowledgement', () => {
   let h: Harness;
-  let throwsLeft = 0;
-  let thrown = 0;
+  const crash = crashAfterCommit('upsert');
   let rowWrites: (id: string) => Promise<number>;
   before(async () => {
-    h = await createHarness({
-      flush: { windowMs: 100, backoffMs: 50 },
-      wrapStore: (inner) =>
-        forwardingStore(inner, {
-          async upsert(e, rows) {
-            await inner.upsert(e, rows);
-            if (throwsLeft > 0) {
-              throwsLeft--;
-              thrown++;
-              throw new Error('simulated crash after commit');
-            }
-          },
-        }),
-    });
-    rowWrites = await countRowWrites(h);
+    h = await createHarness({ flush: { windowMs: 100, backoffMs: 50 }, wrapStore: crash.wrapStore });
+    rowWrites = await countVideoRowWrites(h.db);
   });
   after(() => h.close());
 
   test('is retried, and the database ends equal to Redis: no increment applied twice', async () => {
     await h.startWorker();
-    throwsLeft = 1;
+    crash.remaining = 1;
     let total = 0;
     for (let i = 0; i < 9; i++) total = await h.cache.increment('video', 'retried', 'likes', 4);
     assert.equal(total, 36);
     await h.cache.flushed('video', 'retried', { timeoutMs: 15_000 });
-    assert.equal(thrown, 1, 'the upsert committed and then failed once');
+    assert.equal(crash.crashed, 1, 'the upsert committed and then failed once');
 
     const redis = await h.cache.get('video', 'retried');
     assert.deepEqual(await videoRow(h.db, 'retried'), {

@@ -6,6 +6,7 @@ import type { Store } from '@write-behind/core';
 import { PrismaStore } from '@write-behind/core/internal';
 import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import {
+  crashAfterCommit,
   DATABASE_URL,
   eventually,
   forwardingStore,
@@ -52,33 +53,20 @@ async function countInserts(w: EventWorld): Promise<(videoId: string) => Promise
 
 describe('replayed and retried flushes', () => {
   let w: EventWorld;
-  let failAfterCommit = 0;
+  const crash = crashAfterCommit('append');
   let inserts: (videoId: string) => Promise<number>;
   before(async () => {
-    w = await createEventWorld({
-      flush: { windowMs: 50, backoffMs: 20 },
-      wrapStore: (inner) =>
-        forwardingStore(inner, {
-          async append(entity, rows) {
-            await inner.append?.(entity, rows);
-            // The insert committed; now "crash" before the acknowledgement reaches Redis.
-            if (failAfterCommit > 0) {
-              failAfterCommit--;
-              throw new Error('simulated crash after commit');
-            }
-          },
-        }),
-    });
+    w = await createEventWorld({ flush: { windowMs: 50, backoffMs: 20 }, wrapStore: crash.wrapStore });
     inserts = await countInserts(w);
   });
   after(() => w.close());
 
   test('a flush that committed but was not acknowledged is retried without inserting a row twice', async () => {
     await w.startWorker();
-    failAfterCommit = 2;
+    crash.remaining = 2;
     const first = await appendInOrder(w, 'retried', events(12));
     await w.cache.flushed('videoEvent', 'retried', { timeoutMs: 15_000 });
-    assert.equal(failAfterCommit, 0, 'the insert committed and then failed twice');
+    assert.equal(crash.remaining, 0, 'the insert committed and then failed twice');
     assert.deepEqual(await eventRows(w.db, 'retried'), expectedRows(12, first));
     assert.equal(await inserts('retried'), 12, 'each row inserted once; the retries skipped them');
   });

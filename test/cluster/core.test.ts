@@ -6,9 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { BacklogFullError } from '@write-behind/core';
 import { shardOf } from '@write-behind/core/internal';
 import {
+  countVideoRowWrites,
+  crashAfterCommit,
   createWorld,
   entities,
-  forwardingStore,
   mastersOfShards,
   mulberry32,
   type RedisCluster,
@@ -122,12 +123,7 @@ describe('guarantees 1, 4 and 5: mixed writes over six shards', () => {
   test('2,000 increments of one hot key per shard become one row write per window', async () => {
     const windowMs = 1000;
     const world = await clusterWorld({ flush: { windowMs } });
-    await world.db.pool.query(`
-      CREATE TABLE row_writes (id text);
-      CREATE FUNCTION log_row_write() RETURNS trigger AS $$
-        BEGIN INSERT INTO row_writes (id) VALUES (NEW.id); RETURN NEW; END $$ LANGUAGE plpgsql;
-      CREATE TRIGGER video_row_writes AFTER INSERT OR UPDATE ON "Video" FOR EACH ROW EXECUTE FUNCTION log_row_write();
-    `);
+    const rowWrites = await countVideoRowWrites(world.db);
     // One hot key in each shard.
     const hot: string[] = [];
     for (let n = 0; hot.length < SHARDS; n++) {
@@ -145,35 +141,25 @@ describe('guarantees 1, 4 and 5: mixed writes over six shards', () => {
     const windows = Math.ceil(elapsed / windowMs) + 1;
     for (const id of hot) {
       assert.equal((await videoRow(world.db, id))?.likes, 2_000, id);
-      const { rows } = await world.db.pool.query('SELECT count(*)::int AS n FROM row_writes WHERE id = $1', [
-        id,
-      ]);
-      assert.ok(rows[0].n >= 1 && rows[0].n <= windows, `${id}: ${rows[0].n} row writes, at most ${windows}`);
+      const writes = await rowWrites(id);
+      assert.ok(writes >= 1 && writes <= windows, `${id}: ${writes} row writes, at most ${windows}`);
     }
   });
 });
 
 test('guarantee 3: a flush that committed but was not acknowledged applies nothing twice', async () => {
-  let failAfterCommit = 4;
+  const crash = crashAfterCommit('upsert');
+  crash.remaining = 4;
   const world = await clusterWorld({
     flush: { windowMs: 50, backoffMs: 20, attempts: 5 },
-    wrapStore: (inner) =>
-      forwardingStore(inner, {
-        async upsert(entity, rows) {
-          await inner.upsert(entity, rows);
-          if (failAfterCommit > 0) {
-            failAfterCommit--;
-            throw new Error('simulated crash after commit');
-          }
-        },
-      }),
+    wrapStore: crash.wrapStore,
   });
   const ids = Array.from({ length: 60 }, (_, i) => `r${i}`);
   for (let round = 0; round < 5; round++)
     await Promise.all(ids.map((id) => world.cache.increment('video', id, 'likes', 3)));
   await world.startWorker();
   await world.cache.drain({ timeoutMs: 15_000 });
-  assert.equal(failAfterCommit, 0, 'the store failed after commits');
+  assert.equal(crash.remaining, 0, 'the store failed after commits');
   for (const id of ids) assert.equal((await videoRow(world.db, id))?.likes, 15, id);
 });
 

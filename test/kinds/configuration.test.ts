@@ -34,7 +34,7 @@ const definitionErrors: [string, EntityDefinitions, RegExp][] = [
   [
     'a model name typo',
     { player: { model: 'Plyer', key: { id: 'int' }, fields: { score: counter() } } },
-    /entities\.player\.model: the Prisma schema has no model "Plyer" \(models: Player, Device, Ledger, Membership, WriteBehindTombstone, Profile\)/,
+    /entities\.player\.model: the Prisma schema has no model "Plyer" \(models: Player, Device, Ledger, Membership, WriteBehindTombstone, Profile, Team, Athlete, Message, Gateway, Sensor, Author, Book\)/,
   ],
   [
     'a field name typo',

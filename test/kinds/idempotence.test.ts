@@ -3,26 +3,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FieldValue } from '@write-behind/core';
-import { forwardingStore } from '@write-behind/testkit';
+import { crashAfterCommit } from '@write-behind/testkit';
 import { createKindsHarness, type EntityName, type KindsHarness, playerRow } from './harness.ts';
 
 let h: KindsHarness;
-let failAfterCommit = 0;
+const crash = crashAfterCommit('upsert');
 before(async () => {
-  h = await createKindsHarness({
-    flush: { windowMs: 50, backoffMs: 20 },
-    wrapStore: (inner) =>
-      forwardingStore(inner, {
-        async upsert(entity, rows) {
-          await inner.upsert(entity, rows);
-          // Committed; now "crash" before the acknowledgement reaches Redis.
-          if (failAfterCommit > 0) {
-            failAfterCommit--;
-            throw new Error('simulated crash after commit');
-          }
-        },
-      }),
-  });
+  h = await createKindsHarness({ flush: { windowMs: 50, backoffMs: 20 }, wrapStore: crash.wrapStore });
 });
 after(() => h.close());
 
@@ -121,13 +108,13 @@ test('player (Int key), ledger (BigInt key), membership (composite key): a flush
       h.cache.increment('membership', membership, 'visits', 3),
     ]);
   }
-  failAfterCommit = 3;
+  crash.remaining = 3;
   await Promise.all([
     h.cache.flushed('player', 6, { timeoutMs: 10_000 }),
     h.cache.flushed('ledger', 6n, { timeoutMs: 10_000 }),
     h.cache.flushed('membership', membership, { timeoutMs: 10_000 }),
   ]);
-  assert.equal(failAfterCommit, 0, 'flushes failed after committing');
+  assert.equal(crash.remaining, 0, 'flushes failed after committing');
   const stored = await playerRow(h.db, 6);
   assert.deepEqual([stored?.score, stored?.xp], [21, '7000000000000']);
   const { rows } = await h.db.pool.query(

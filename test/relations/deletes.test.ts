@@ -1,4 +1,4 @@
-// Guarantee 20, deletes: a parent's delete never fails for children whose deletes are pending in the cache
+// Guarantee 24, deletes: a parent's delete never fails for children whose deletes are pending in the cache
 // (the demo schema's `Comment` → `Video`, ON DELETE RESTRICT): in one batch the children's deletes go first,
 // and a parent delete flushed before them waits for them, spending no attempt.
 import assert from 'node:assert/strict';
@@ -6,11 +6,14 @@ import { after, before, test } from 'node:test';
 import type { FlushWorker } from '@write-behind/core';
 import {
   createWorld,
+  eventually,
+  forwardingStore,
   type RelationTestEntities,
   relationEntities,
   videoRow,
   type World,
 } from '@write-behind/testkit';
+import { COMMENT_SHARDS, failedJobs, foreignKeyLogs, splitWorld, VIDEO_SHARDS } from './split-world.ts';
 
 let w: World<RelationTestEntities>;
 let worker: FlushWorker;
@@ -38,15 +41,6 @@ async function commentCount(videoId: string): Promise<number> {
   return rows[0].n;
 }
 
-async function failedJobs(): Promise<string[]> {
-  return (await Promise.all(w.cache.queues.map((q) => q.getFailed()))).flat().map((j) => j.failedReason);
-}
-
-/** Warnings and errors that mention a foreign key violation (`23503`). */
-function foreignKeyLogs() {
-  return w.logs.filter((l) => l.level !== 'info' && JSON.stringify(l.obj).includes('23503'));
-}
-
 async function videosWithComments(label: string, videos: number, comments: number): Promise<void> {
   for (let v = 0; v < videos; v++) {
     await w.cache.set('video', `${label}${v}`, { likes: v, views: 0 });
@@ -57,23 +51,149 @@ async function videosWithComments(label: string, videos: number, comments: numbe
   assert.equal(await commentCount(`${label}0`), comments);
 }
 
-test("videos deleted a batch before their comments' deletes wait for them: no attempt spent, rows gone", async () => {
-  await videosWithComments('first', 10, 3);
-  const deferredBefore = worker.counters.rowsDeferred;
-  const rejectedBefore = worker.counters.rowsRejected;
-  for (let v = 0; v < 10; v++) await w.cache.delete('video', `first${v}`);
-  await new Promise((resolve) => setTimeout(resolve, 250));
-  for (let v = 0; v < 10; v++) for (let n = 0; n < 3; n++) await w.cache.delete('comment', `first${v}-${n}`);
-  // drain, not flush: flush would promote every job at once, and the deletes would meet in one batch.
-  await w.cache.drain();
-  for (let v = 0; v < 10; v++) {
-    assert.equal(await videoRow(w.db, `first${v}`), undefined);
-    assert.equal(await commentCount(`first${v}`), 0);
+test("a video's delete flushed before its comments' deletes waits for them: no attempt spent, rows gone", async () => {
+  // Videos in shards 0 and 1, their comments in shards 2 and 3, and a worker for each pair: while only the
+  // videos' worker runs, every video delete is flushed before its comments' deletes, whatever the timing.
+  const { world: own, videos, comments } = await splitWorld('ordered', 5, 3);
+  try {
+    const all = await own.startWorker();
+    for (const v of videos) {
+      await own.cache.set('video', v, { likes: 1, views: 0 });
+      for (const [n, c] of (comments.get(v) ?? []).entries())
+        await own.cache.set('comment', c, comment(v, n));
+    }
+    await own.cache.flush();
+    await all.close();
+
+    for (const v of videos) await own.cache.delete('video', v);
+    for (const ids of comments.values()) for (const c of ids) await own.cache.delete('comment', c);
+    const videoWorker = await own.startWorker({ shards: VIDEO_SHARDS });
+    await Promise.all(own.cache.queues.map((queue) => queue.promoteJobs()));
+    assert.ok(
+      await eventually(() => videoWorker.counters.rowsDeferred >= videos.length),
+      'every video delete waited for its comments',
+    );
+    await own.startWorker({ shards: COMMENT_SHARDS });
+    await own.cache.flush();
+
+    for (const v of videos) {
+      assert.equal(await videoRow(own.db, v), undefined);
+      assert.equal(
+        (await own.db.pool.query('SELECT count(*)::int AS n FROM comment WHERE video_id = $1', [v])).rows[0]
+          .n,
+        0,
+      );
+    }
+    assert.equal(videoWorker.counters.rowsRejected, 0, 'no row was refused');
+    assert.deepEqual(await failedJobs(own), []);
+    assert.deepEqual(foreignKeyLogs(own), []);
+  } finally {
+    await own.close();
   }
-  assert.ok(worker.counters.rowsDeferred > deferredBefore, 'the video deletes waited for their comments');
-  assert.equal(worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await failedJobs(), []);
-  assert.deepEqual(foreignKeyLogs(), []);
+});
+
+test("a comment's delete that lands while its video's refused delete looks at it: the video's delete lands, no attempt spent", async () => {
+  // The rows pointing at the video are looked up in PostgreSQL, then their states read in Redis: the lookup is
+  // held in between until the comment's delete (another shard, another worker) has landed and been
+  // acknowledged, so Redis no longer shows it pending. The video's delete must then be tried again, not refused.
+  let hold: (() => Promise<void>) | undefined;
+  const {
+    world: own,
+    videos,
+    comments,
+  } = await splitWorld('race', 1, 1, (inner) =>
+    forwardingStore(inner, {
+      async referencingRows(fk, key, limit) {
+        const rows = (await inner.referencingRows?.(fk, key, limit)) ?? [];
+        const held = hold;
+        hold = undefined;
+        await held?.();
+        return rows;
+      },
+    }),
+  );
+  const [video] = videos as [string];
+  const [commentId] = comments.get(video) as [string];
+  try {
+    const all = await own.startWorker();
+    await own.cache.set('video', video, { likes: 1, views: 0 });
+    await own.cache.set('comment', commentId, comment(video, 0));
+    await own.cache.flush();
+    await all.close();
+
+    let commentLanded = false;
+    hold = async () => {
+      await own.startWorker({ shards: COMMENT_SHARDS });
+      commentLanded = await eventually(async () => {
+        const { rows } = await own.db.pool.query('SELECT 1 FROM comment WHERE id = $1', [commentId]);
+        return (
+          rows.length === 0 &&
+          (await own.cache.stats()).shards.every((s) =>
+            COMMENT_SHARDS.includes(s.shard) ? s.dirtyKeys === 0 : true,
+          )
+        );
+      });
+    };
+    await own.cache.delete('video', video);
+    await own.cache.delete('comment', commentId);
+    const videoWorker = await own.startWorker({ shards: VIDEO_SHARDS });
+    await own.cache.flush();
+
+    assert.ok(commentLanded, "the comment's delete landed while the lookup was held");
+    assert.equal(await videoRow(own.db, video), undefined);
+    assert.equal(videoWorker.counters.rowsRejected, 0, 'no row was refused');
+    assert.deepEqual(await failedJobs(own), []);
+    assert.deepEqual(foreignKeyLogs(own), []);
+  } finally {
+    await own.close();
+  }
+});
+
+test('a video written again while its refused delete looks at its comment: the new video lands, no attempt spent', async () => {
+  // The video's delete is refused (its comment is still there, no delete of it pending); while the rows
+  // pointing at it are looked up, the app writes the video again. Its delete must wait (its next flush writes
+  // the new video), not spend an attempt: with the last attempt, that would leave the key for an operator.
+  let hold: (() => Promise<void>) | undefined;
+  const {
+    world: own,
+    videos,
+    comments,
+  } = await splitWorld('again', 1, 1, (inner) =>
+    forwardingStore(inner, {
+      async referencingRows(fk, key, limit) {
+        const held = hold;
+        hold = undefined;
+        await held?.();
+        return (await inner.referencingRows?.(fk, key, limit)) ?? [];
+      },
+    }),
+  );
+  const [video] = videos as [string];
+  const [commentId] = comments.get(video) as [string];
+  try {
+    const all = await own.startWorker();
+    await own.cache.set('video', video, { likes: 1, views: 0 });
+    await own.cache.set('comment', commentId, comment(video, 0));
+    await own.cache.flush();
+    await all.close();
+
+    hold = async () => {
+      await own.cache.set('video', video, { likes: 2, views: 5 });
+    };
+    await own.cache.delete('video', video);
+    const worker = await own.startWorker();
+    await own.cache.flush();
+
+    assert.equal(hold, undefined, 'the refused delete looked up the rows pointing at the video');
+    assert.deepEqual(await videoRow(own.db, video).then((r) => r && { likes: r.likes, views: r.views }), {
+      likes: 2,
+      views: 5,
+    });
+    assert.equal(worker.counters.rowsRejected, 0, 'no row was refused');
+    assert.deepEqual(await failedJobs(own), []);
+  } finally {
+    await own.close();
+  }
 });
 
 test('videos and their comments deleted together, the videos first: rows gone, nothing failed', async () => {
@@ -91,8 +211,8 @@ test('videos and their comments deleted together, the videos first: rows gone, n
     assert.equal(await commentCount(`together${v}`), 0);
   }
   assert.equal(worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await failedJobs(), []);
-  assert.deepEqual(foreignKeyLogs(), []);
+  assert.deepEqual(await failedJobs(w), []);
+  assert.deepEqual(foreignKeyLogs(w), []);
 });
 
 test('a video deleted and made again while its old comments are deleted: the new comments land, exact', async () => {
@@ -107,6 +227,6 @@ test('a video deleted and made again while its old comments are deleted: the new
     { id: 'reborn0-new' },
   ]);
   assert.equal((await videoRow(w.db, 'reborn0'))?.likes, 7);
-  assert.deepEqual(await failedJobs(), []);
-  assert.deepEqual(foreignKeyLogs(), []);
+  assert.deepEqual(await failedJobs(w), []);
+  assert.deepEqual(foreignKeyLogs(w), []);
 });

@@ -1,11 +1,10 @@
-// Guarantee 20: a child row never reaches PostgreSQL before the parent row it needs when the cache writes
+// Guarantee 24: a child row never reaches PostgreSQL before the parent row it needs when the cache writes
 // that parent too: a video and its comments (the demo schema's `Comment.videoId` → `Video.id`, ON DELETE
 // RESTRICT), created, updated and deleted in one window, over four shards, land with 0 failed jobs and no
 // foreign key error logged. A comment whose video is in neither the cache nor the database is a refused row
 // whose reason names the video.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { FlushWorker } from '@write-behind/core';
 import {
   createWorld,
   eventually,
@@ -14,16 +13,17 @@ import {
   videoRow,
   type World,
 } from '@write-behind/testkit';
+import { COMMENT_SHARDS, failedJobs, foreignKeyLogs, splitWorld, VIDEO_SHARDS } from './split-world.ts';
 
 let w: World<RelationTestEntities>;
-let worker: FlushWorker;
+
 before(async () => {
   // Four shards: a video and its comments fall in different shards, so in different batches, in any order.
   w = await createWorld(relationEntities, {
     shards: 4,
     flush: { windowMs: 200, attempts: 3, backoffMs: 50 },
   });
-  worker = await w.startWorker();
+  await w.startWorker();
 });
 after(() => w.close());
 
@@ -48,40 +48,42 @@ async function commentRows(videoId: string) {
   return rows;
 }
 
-/** Warnings and errors that mention a foreign key violation (`23503`). */
-function foreignKeyLogs() {
-  return w.logs.filter((l) => l.level !== 'info' && JSON.stringify(l.obj).includes('23503'));
-}
-
-async function failedJobs(): Promise<string[]> {
-  return (await Promise.all(w.cache.queues.map((q) => q.getFailed()))).flat().map((j) => j.failedReason);
-}
-
-test('comments written before their new video, in other shards, wait for it: exact rows, nothing failed', async () => {
-  const deferredBefore = worker.counters.rowsDeferred;
-  // The comments first, then their videos (whole sets: no read of the database) within the window: the
-  // comments' jobs fall due first, and find their video pending in Redis, never flushed.
-  await Promise.all(
-    Array.from({ length: 60 }, (_, i) =>
-      w.cache.set('comment', `c${Math.floor(i / 3)}-${i % 3}`, comment(`new${Math.floor(i / 3)}`, i % 3)),
-    ),
-  );
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  await Promise.all(
-    Array.from({ length: 20 }, (_, v) => w.cache.set('video', `new${v}`, { likes: v + 1, views: 0 })),
-  );
-  await w.cache.flush();
-
-  for (let v = 0; v < 20; v++) {
-    assert.equal((await videoRow(w.db, `new${v}`))?.likes, v + 1);
-    assert.deepEqual(
-      await commentRows(`new${v}`),
-      [0, 1, 2].map((n) => ({ id: `c${v}-${n}`, author: `author${n}`, body: `comment ${n} on new${v}` })),
+test('comments whose new video is pending in another shard wait for it: exact rows, nothing failed', async () => {
+  // Comments in shards 2 and 3, their videos in shards 0 and 1, and a worker for each pair: while only the
+  // comments' worker runs, every comment is flushed before its video, whatever the timing.
+  const { world: own, videos, comments } = await splitWorld('new', 10, 3);
+  try {
+    // The comments first, then their videos (whole sets: no read of the database).
+    for (const [v, ids] of comments)
+      for (const [n, c] of ids.entries()) await own.cache.set('comment', c, comment(v, n));
+    for (const [i, v] of videos.entries()) await own.cache.set('video', v, { likes: i + 1, views: 0 });
+    const commentWorker = await own.startWorker({ shards: COMMENT_SHARDS });
+    await Promise.all(own.cache.queues.map((queue) => queue.promoteJobs()));
+    assert.ok(
+      await eventually(() => commentWorker.counters.rowsDeferred >= videos.length * 3),
+      'the comments waited for their videos',
     );
+    assert.equal(commentWorker.counters.rowsWritten, 0, 'no comment was written before its video');
+    await own.startWorker({ shards: VIDEO_SHARDS });
+    await own.cache.flush();
+
+    for (const [i, v] of videos.entries()) {
+      assert.equal((await videoRow(own.db, v))?.likes, i + 1);
+      const { rows } = await own.db.pool.query(
+        'SELECT id, author FROM comment WHERE video_id = $1 ORDER BY id',
+        [v],
+      );
+      assert.deepEqual(
+        rows,
+        (comments.get(v) ?? []).map((id, n) => ({ id, author: `author${n}` })),
+      );
+    }
+    assert.equal(commentWorker.counters.rowsRejected, 0, 'no row was refused');
+    assert.deepEqual(await failedJobs(own), []);
+    assert.deepEqual(foreignKeyLogs(own), []);
+  } finally {
+    await own.close();
   }
-  assert.ok(worker.counters.rowsDeferred > deferredBefore, 'some comments waited for their video');
-  assert.deepEqual(await failedJobs(), []);
-  assert.deepEqual(foreignKeyLogs(), []);
 });
 
 test('a video and its comments written together, then updated: one flush window, rows exact', async () => {
@@ -107,8 +109,8 @@ test('a video and its comments written together, then updated: one flush window,
       { id: `p${v}-1`, author: 'author1', body: `edited ${v}` },
     ]);
   }
-  assert.deepEqual(await failedJobs(), []);
-  assert.deepEqual(foreignKeyLogs(), []);
+  assert.deepEqual(await failedJobs(w), []);
+  assert.deepEqual(foreignKeyLogs(w), []);
 });
 
 test('a video deleted and made again, with a new comment in the same window: the comment waits for it', async () => {
@@ -124,8 +126,8 @@ test('a video deleted and made again, with a new comment in the same window: the
   await w.cache.flush();
   assert.equal((await videoRow(w.db, 'again'))?.likes, 2);
   assert.equal((await commentRows('again')).length, 1);
-  assert.deepEqual(await failedJobs(), []);
-  assert.deepEqual(foreignKeyLogs(), []);
+  assert.deepEqual(await failedJobs(w), []);
+  assert.deepEqual(foreignKeyLogs(w), []);
 });
 
 test('a comment on a video made by add alone (Redis never read it) waits for its first flush', async () => {
@@ -135,7 +137,7 @@ test('a comment on a video made by add alone (Redis never read it) waits for its
   await w.cache.flush();
   assert.deepEqual(await counts('viewed'), { likes: 0, views: 3 });
   assert.equal((await commentRows('viewed')).length, 1);
-  assert.deepEqual(await failedJobs(), []);
+  assert.deepEqual(await failedJobs(w), []);
 });
 
 test('a comment on a hot video (written all the time, flushed before) does not wait for it to be clean', async () => {
@@ -160,8 +162,8 @@ test('a comment on a hot video (written all the time, flushed before) does not w
 
 test('a comment whose video is in neither the cache nor the database fails, naming the video', async () => {
   await w.cache.set('comment', 'orphan', comment('ghost', 0));
-  assert.ok(await eventually(async () => (await failedJobs()).length === 1, 10_000), 'its job failed');
-  const [reason] = await failedJobs();
+  assert.ok(await eventually(async () => (await failedJobs(w)).length === 1, 10_000), 'its job failed');
+  const [reason] = await failedJobs(w);
   assert.equal(
     reason,
     'the database refused comment "orphan": insert or update on table "comment" violates foreign key constraint "comment_video_id_fkey"; ' +
@@ -172,7 +174,7 @@ test('a comment whose video is in neither the cache nor the database fails, nami
   await w.cache.delete('comment', 'orphan');
   for (const queue of w.cache.queues) for (const job of await queue.getFailed()) await job.retry();
   await w.cache.flush();
-  assert.deepEqual(await failedJobs(), []);
+  assert.deepEqual(await failedJobs(w), []);
 });
 
 test('a video deleted while a comment still points at it (no delete of it pending) fails, naming the comment', async () => {
@@ -180,12 +182,12 @@ test('a video deleted while a comment still points at it (no delete of it pendin
   await w.cache.set('comment', 'kept-c', comment('kept', 0));
   await w.cache.flush();
   await w.cache.delete('video', 'kept');
-  assert.ok(await eventually(async () => (await failedJobs()).length === 1, 10_000), 'its job failed');
-  const [reason] = await failedJobs();
+  assert.ok(await eventually(async () => (await failedJobs(w)).length === 1, 10_000), 'its job failed');
+  const [reason] = await failedJobs(w);
   assert.equal(
     reason,
     'the database refused video "kept": update or delete on table "Video" violates foreign key constraint "comment_video_id_fkey" on table "comment"; ' +
-      'rows still point at it with no write pending in the cache: comment "kept-c" (through Comment.video) (delete or move them first) (23503)',
+      'rows still point at it with no delete pending in the cache: comment "kept-c" (through Comment.video) (delete or move them first) (23503)',
   );
   assert.equal((await videoRow(w.db, 'kept'))?.likes, 1);
   // The fix: delete the comment, then retry the video's delete.

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { shardKeys } from '@write-behind/core/internal';
 import { loadConfig } from '@write-behind/demo';
+import { ZERO_FLUSH_COUNTERS } from '@write-behind/testkit';
 import { parse } from 'yaml';
 import { apiConfigSpec } from '../../apps/api/src/config.ts';
 import { dashboardConfigSpec } from '../../apps/dashboard/src/config.ts';
@@ -164,16 +165,7 @@ test('the KEDA ScaledObject scales the worker Deployment on metrics the worker e
       }),
       queues: [],
     },
-    counters: {
-      batches: 0,
-      statements: 0,
-      rowsWritten: 0,
-      keysFlushed: 0,
-      rowsRejected: 0,
-      outages: 0,
-      eventsInserted: 0,
-      rowsDeferred: 0,
-    },
+    counters: ZERO_FLUSH_COUNTERS,
     processMetrics: false,
   });
   const text = await new Promise<string>((resolve) => {

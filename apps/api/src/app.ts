@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AppendInput, EntityValues, Logger } from '@write-behind/core';
 import { type DemoCache, type DemoEntities, errorReason, healthCheck, LogLimiter } from '@write-behind/demo';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -38,6 +39,8 @@ const SETTINGS_FIELDS = ['theme', 'language', 'notifications'] as const;
 const EVENT_FIELDS = ['type', 'context'] as const;
 /** Checked by the library at run time; the cast only names the shape it checks. */
 type EventWrite = AppendInput<DemoEntities['videoEvent']>;
+/** What a client sends of a comment; the api adds its id, its video and its time. */
+const COMMENT_FIELDS = ['author', 'body'] as const;
 /** The video counters the demo ranks (`counter({ ranked: true })` in its entities). */
 const RANKED_FIELDS = ['likes', 'views'] as const;
 /** Entries `GET /videos/top` returns unless `n` says otherwise. */
@@ -48,8 +51,9 @@ type SettingsWrite = Partial<EntityValues<DemoEntities['settings']>>;
 const BODY_LIMIT = '100kb';
 
 /**
- * The demo web app: video counters and user settings over the write-behind cache. Every write is
- * acknowledged from Redis alone; the flush worker persists it to PostgreSQL within the flush window.
+ * The demo web app: video counters, events and comments, and user settings over the write-behind cache.
+ * Every write is acknowledged from Redis alone; the flush worker persists it to PostgreSQL within the flush
+ * window.
  *
  * @example
  * ```ts
@@ -97,6 +101,24 @@ export function createApp({
     const seq = await cache.append('videoEvent', req.params.id as string, event);
     // Accepted: Redis holds the event, its row follows within the flush window.
     res.status(202).json({ id: req.params.id, seq });
+  });
+
+  // A comment is a child row of its video (the table's foreign key): the flush writes a new video before its
+  // comments. The video must exist (in Redis or PostgreSQL): a comment on no video would be acknowledged and
+  // then refused by the database at every flush, a failed job instead of an answer.
+  app.post('/videos/:id/comments', async (req, res) => {
+    const videoId = req.params.id as string;
+    const { author, body } = commentOf(req);
+    // Reads PostgreSQL only for a video Redis does not hold (as a like does).
+    if (!(await cache.get('video', videoId))) {
+      throw new HttpError(404, 'NOT_FOUND', `video ${JSON.stringify(videoId)} does not exist`);
+    }
+    // The library checks the lengths (the columns' VarChar(64) and VarChar(2000)). Every field given: a new
+    // record, acknowledged from Redis without reading the database.
+    const commentId = randomUUID();
+    await cache.set('comment', commentId, { videoId, author, body, createdAt: new Date() });
+    // Accepted: Redis holds the comment, its row follows its video's within the flush window.
+    res.status(202).json({ id: videoId, commentId });
   });
 
   // Before `/videos/:id`, which would take `top` for an id.
@@ -189,7 +211,6 @@ function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
-/** The JSON body as an object; a missing body reads as `{}` when `optional`. */
 /** The `by` of a likes or views request: 1 unless the body names it. */
 function incrementOf(req: Request, maxIncrementBy: number): number {
   const body = objectBody(req, { optional: true });
@@ -197,6 +218,33 @@ function incrementOf(req: Request, maxIncrementBy: number): number {
   return body.by === undefined ? 1 : incrementBy(body.by, maxIncrementBy);
 }
 
+/** A comment's `author` and `body`: both required, each text that is not blank. */
+function commentOf(req: Request): Record<(typeof COMMENT_FIELDS)[number], string> {
+  const body = objectBody(req);
+  rejectUnknownFields(body, COMMENT_FIELDS);
+  const missing = COMMENT_FIELDS.filter((f) => body[f] === undefined);
+  if (missing.length > 0) {
+    throw new HttpError(
+      400,
+      'VALIDATION',
+      `a comment needs ${COMMENT_FIELDS.join(' and ')}; missing: ${missing.join(', ')}`,
+    );
+  }
+  for (const field of COMMENT_FIELDS) {
+    const value = body[field];
+    if (typeof value !== 'string' || value.trim() === '') {
+      const shown = JSON.stringify(value) ?? String(value);
+      throw new HttpError(
+        400,
+        'VALIDATION',
+        `${field} must be text that is not blank, got ${shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}`,
+      );
+    }
+  }
+  return { author: body.author as string, body: body.body as string };
+}
+
+/** The JSON body as an object; a missing body reads as `{}` when `optional`. */
 function objectBody(req: Request, { optional = false } = {}): Record<string, unknown> {
   const body: unknown = req.body;
   if (body === undefined && optional) return {};

@@ -109,6 +109,21 @@
     }
     section.dataset.points = String(data.at.length);
     section.dataset.series = names.join(',');
+    describeHeld(section, plot.uplot.data.slice(1));
+  }
+
+  /**
+   * What the chart holds, read back from uPlot, for tests and scripts (the canvas cannot be read): per series,
+   * in the order of `data-series`, how many samples have a value (`data-values`), how many a non-zero one
+   * (`data-non-zero`), and the largest (`data-max`, empty when none).
+   */
+  function describeHeld(section, held) {
+    const present = (values) => values.filter((v) => v !== null && v !== undefined);
+    section.dataset.values = held.map((values) => present(values).length).join(',');
+    section.dataset.nonZero = held.map((values) => present(values).filter((v) => v !== 0).length).join(',');
+    section.dataset.max = held
+      .map((values) => (present(values).length ? String(Math.max(...present(values))) : ''))
+      .join(',');
   }
 
   /** A tick's time of day: hours and minutes, with seconds when the window is short. */

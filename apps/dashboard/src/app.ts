@@ -2,7 +2,12 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ClosedError, type Logger, TimeoutError, UnavailableError } from '@write-behind/core';
 import { createBullBoardRouter } from '@write-behind/core/bull-board';
-import { createOperatorRouter, Operator, type OperatorOptions } from '@write-behind/core/operator';
+import {
+  createOperatorRouter,
+  Operator,
+  type OperatorOptions,
+  parseActivity,
+} from '@write-behind/core/operator';
 import {
   type BacklogSource,
   backlogReader,
@@ -68,15 +73,8 @@ export function cacheSampler(
           failedKeys: shard.failedKeys,
           keys: shard.keys,
           bytes: shard.bytes,
-          activity: activity[i] ?? {
-            shard: shard.shard,
-            acknowledged: 0,
-            refused: {},
-            rowsWritten: 0,
-            rowsRefused: 0,
-            eventsInserted: 0,
-            outages: 0,
-          },
+          // A shard that has counted nothing yet has no hash: its totals are an empty hash's, all zero.
+          activity: activity[i] ?? parseActivity(shard.shard, {}),
         })),
       };
     },

@@ -4,43 +4,21 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { dirname, resolve } from 'node:path';
-import {
-  ConfigError,
-  configSecrets,
-  createDemoCache,
-  createLogger,
-  exitOnUncaughtError,
-  LogLimiter,
-  libraryLogger,
-  listen,
-  loadConfigOrExit,
-  onShutdownSignal,
-} from '@write-behind/demo';
+import { exitOnConfigError, listen, loadConfigOrExit, startDemoProcess } from '@write-behind/demo';
 import { cacheSampler, createApp } from './app.ts';
-import { type DashboardAccess, dashboardAccess, dashboardConfigSpec } from './config.ts';
+import { dashboardAccess, dashboardConfigSpec } from './config.ts';
 
 const config = loadConfigOrExit('dashboard', process.env, dashboardConfigSpec);
-let access: DashboardAccess;
-try {
-  access = dashboardAccess(config);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`dashboard: ${error.message}`);
-  process.exit(1);
-}
-
-const logger = createLogger({
-  name: 'dashboard',
-  level: config.LOG_LEVEL,
-  // A generated password is a secret too: it goes to a file, never to the log.
-  secrets: [...configSecrets(dashboardConfigSpec, config), access.credentials.password],
-});
-const log = libraryLogger(logger);
-exitOnUncaughtError(log);
+const access = exitOnConfigError('dashboard', () => dashboardAccess(config));
 // The dashboard reads keys and their rows for the inspector, and changes a key only on an operator's action
 // (flush now, retry, discard), each audited; the cache also gives it the queues and the backlog figures.
-const { cache, close } = createDemoCache(config, libraryLogger(logger.child({ component: 'write-behind' })));
-const refusals = new LogLimiter(log);
+const { cache, log, logger, refusals, shutdownOnSignal } = startDemoProcess(
+  'dashboard',
+  dashboardConfigSpec,
+  config,
+  // A generated password is a secret too: it goes to a file, never to the log.
+  { secrets: [access.credentials.password] },
+);
 // Sampled from the start, so the charts have history when an operator first opens the dashboard.
 const sampler = cacheSampler(cache, { intervalMs: config.DASHBOARD_SAMPLE_MS }).start();
 const server = createServer(
@@ -68,14 +46,11 @@ if (access.generated) {
 }
 logger.info({ port, host: access.host }, 'dashboard listening');
 
-onShutdownSignal(
+shutdownOnSignal(
   async () => {
     sampler.stop();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    refusals.flush();
-    refusals.close();
-    await close();
   },
-  { logger: log, timeoutMs: 10_000 },
+  { timeoutMs: 10_000 },
 );

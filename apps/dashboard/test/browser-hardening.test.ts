@@ -6,31 +6,18 @@
 //
 // Needs /usr/bin/chromium; SKIP_BROWSER_TESTS=1 skips it.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Logger } from '@write-behind/core';
 import { type DemoEntities, demoEntities, listen } from '@write-behind/demo';
 import { createTestCache, eventually, type TestCache } from '@write-behind/testkit';
 import type { Queue } from 'bullmq';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { BOARD_PATH, createApp } from '../src/app.ts';
+import { BROWSER_SKIP, launchChromium, signedInPage } from './browser-harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-// As browser.test.ts: no calls to Google's services from a closed network.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-const SKIP = process.env.SKIP_BROWSER_TESTS === '1';
 const USER = 'operator';
 const PASSWORD = 'correct horse battery staple';
-const STEP_TIMEOUT_MS = 15_000;
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
 /**
@@ -50,7 +37,7 @@ function attackerPage(dashboardUrl: string): string {
 </body></html>`;
 }
 
-describe('the dashboard against another site, in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS=1' }, () => {
+describe('the dashboard against another site, in Chromium', { skip: BROWSER_SKIP }, () => {
   let world: TestCache<DemoEntities>;
   let queue: Queue;
   let dashboard: Server;
@@ -58,17 +45,12 @@ describe('the dashboard against another site, in Chromium', { skip: SKIP && 'SKI
   let attacker: Server;
   let attackerUrl: string;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   /** Every console message of the browser's pages: CSP refusals are reported there. */
-  const consoleMessages: string[] = [];
+  let consoleMessages: string[];
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\`, or set SKIP_BROWSER_TESTS=1.`,
-      );
-    }
+    browser = await launchChromium();
     world = await createTestCache({ entities: demoEntities, logger: silent });
     queue = world.cache.queues[0] as Queue;
     dashboard = createServer(
@@ -81,14 +63,10 @@ describe('the dashboard against another site, in Chromium', { skip: SKIP && 'SKI
     });
     attackerUrl = `http://localhost:${await listen(attacker, 0, '127.0.0.1')}`;
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    context = await browser.newContext({
-      httpCredentials: { username: USER, password: PASSWORD },
+    ({ page, consoleMessages } = await signedInPage(browser, {
+      credentials: { user: USER, password: PASSWORD },
       viewport: { width: 1200, height: 760 },
-    });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    context.on('console', (message) => consoleMessages.push(message.text()));
-    page = await context.newPage();
+    }));
   });
 
   after(async () => {

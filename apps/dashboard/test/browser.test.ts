@@ -1,121 +1,51 @@
 // The dashboard in a real browser: Debian's Chromium, driven through playwright-core, against the real
 // dashboard and worker processes on a prefix and a PostgreSQL schema of their own. An operator logs in,
 // watches the lag and dirty keys while writes come in, finds a flush the database refused in Bull Board,
-// fixes the cause, clicks Retry and the row reaches PostgreSQL. Takes screenshots of both pages each run,
-// into docs/dashboard.png and docs/bull-board.png with WB_SCREENSHOTS=docs, otherwise into a temporary
-// folder (so a test run leaves the checkout clean).
+// fixes the cause, clicks Retry and the row reaches PostgreSQL. Takes a screenshot of Bull Board each run,
+// into docs/bull-board.png with WB_SCREENSHOTS=docs, otherwise into a temporary folder (so a test run leaves
+// the checkout clean); the overview's, docs/dashboard.png, is charts-under-load.test.ts's.
 //
 // Needs /usr/bin/chromium (`apt-get install -y chromium`; CI's .ci/run installs it). SKIP_BROWSER_TESTS=1
 // skips the test instead.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { cacheConfigSpec, createDemoCache, type DemoCacheHandle, loadConfig } from '@write-behind/demo';
+import type { DemoCacheHandle } from '@write-behind/demo';
+import { type AppProcess, eventually, type TestDatabase } from '@write-behind/testkit';
+import type { BrowserContext, Page } from 'playwright-core';
 import {
-  type AppProcess,
-  cleanupRedis,
-  createTestDatabase,
-  eventually,
-  REDIS_URL,
-  startApp,
-  type TestDatabase,
-  testPrefix,
-} from '@write-behind/testkit';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+  BROWSER_SKIP,
+  type DashboardSession,
+  likesInDatabase,
+  screenshot,
+  startDashboardSession,
+  writeContinuously,
+} from './browser-harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Without the background-networking flags Chromium keeps calling Google's services, which a closed network
-// answers with nothing but timeouts. playwright-core adds --headless and a fresh temporary --user-data-dir
-// for every launch (and refuses a --user-data-dir of ours), and never downloads a browser.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-const SKIP = process.env.SKIP_BROWSER_TESTS === '1';
-const DOCS =
-  process.env.WB_SCREENSHOTS === 'docs'
-    ? fileURLToPath(new URL('../../../docs/', import.meta.url))
-    : join(tmpdir(), `wb-screenshots-${process.pid}/`);
 const BOARD = 'admin/queues';
 const USER = 'operator';
 const PASSWORD = 'correct horse battery staple';
 /** The row the database refuses until the constraint is dropped. */
 const REFUSED_ID = 'browser-refused';
 const CONSTRAINT = 'browser_test_refuse';
-/** How long any one step may take before the test fails. */
-const STEP_TIMEOUT_MS = 15_000;
 
-describe('the dashboard in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS=1' }, () => {
+describe('the dashboard in Chromium', { skip: BROWSER_SKIP }, () => {
+  let session: DashboardSession;
   let db: TestDatabase;
-  let prefix: string;
   let writer: DemoCacheHandle;
-  let apps: AppProcess[] = [];
   let dashboard: AppProcess;
-  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: this test drives Debian's Chromium through playwright-core. ` +
-          'Install it with `apt-get install -y chromium` (CI does), or set SKIP_BROWSER_TESTS=1 to skip it.',
-      );
-    }
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    const env = {
-      REDIS_URL,
-      DATABASE_URL: db.url,
-      WB_PREFIX: prefix,
-      FLUSH_WINDOW_MS: '1000',
-      // One attempt: a row the database refuses fails its job at once, and the job waits for an operator.
-      FLUSH_ATTEMPTS: '1',
-      WORKER_CLOSE_TIMEOUT_MS: '3000',
-    };
-    const started = await Promise.allSettled([
-      startApp('worker', env),
-      startApp('dashboard', {
-        ...env,
-        DASHBOARD_USER: USER,
-        DASHBOARD_PASSWORD: PASSWORD,
-        DASHBOARD_SAMPLE_MS: '500',
-        HOST: '127.0.0.1',
-      }),
-    ]);
-    apps = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-    for (const result of started) if (result.status === 'rejected') throw result.reason;
-    dashboard = apps[1] as AppProcess;
-    // The writes come from this process, through the library configured from the same environment as the apps.
-    writer = createDemoCache(loadConfig(env, cacheConfigSpec), { info() {}, warn() {}, error() {} });
-
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    context = await browser.newContext({
-      baseURL: `${dashboard.url}/`,
-      httpCredentials: { username: USER, password: PASSWORD },
+    session = await startDashboardSession({
+      credentials: { user: USER, password: PASSWORD },
+      flushWindowMs: 1000,
+      sampleMs: 500,
       viewport: { width: 1200, height: 760 },
     });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page = await context.newPage();
+    ({ db, writer, dashboard, context, page } = session);
   });
-
-  after(async () => {
-    await browser?.close();
-    await writer?.close();
-    await Promise.all(apps.map((app) => app.stop()));
-    if (prefix) await cleanupRedis(prefix);
-    await db?.drop();
-  });
+  after(() => session?.close());
 
   test('an operator watches the backlog, then retries a refused flush from Bull Board', async () => {
     // 1. Logs in: the context answers the HTTP Basic challenge; without credentials the page is refused.
@@ -144,8 +74,6 @@ describe('the dashboard in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS=1' }, 
         assert.equal(await page.locator(`${chart} canvas`).count(), 1, `${chart} draws a chart`);
         assert.ok((await page.locator(`${chart} .u-axis`).count()) >= 2, `${chart} has its axes`);
       }
-      await mkdir(DOCS, { recursive: true });
-      await page.screenshot({ path: `${DOCS}dashboard.png`, fullPage: true });
     } finally {
       await writes.stop();
     }
@@ -172,7 +100,7 @@ describe('the dashboard in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS=1' }, 
     assert.equal(await jobLinks.count(), 1, 'one failed job');
     const jobId = (await jobLinks.textContent()) ?? '';
     assert.ok(jobId.length > 0, 'the card shows the job id');
-    await page.screenshot({ path: `${DOCS}bull-board.png`, fullPage: true });
+    await screenshot(page, 'bull-board.png');
 
     // 4. Fixes the cause, clicks Retry on the job's card and confirms; the row reaches PostgreSQL.
     await db.pool.query(`ALTER TABLE "Video" DROP CONSTRAINT ${CONSTRAINT}`);
@@ -230,33 +158,4 @@ async function boardQueueName(context: BrowserContext): Promise<string> {
   const { queues } = (await response.json()) as { queues: { name: string }[] };
   assert.equal(queues.length, 1, 'one shard, one queue');
   return (queues[0] as { name: string }).name;
-}
-
-async function likesInDatabase(db: TestDatabase, id: string): Promise<number | undefined> {
-  const { rows } = await db.pool.query<{ likes: number }>(
-    'SELECT likes::int AS likes FROM "Video" WHERE id = $1',
-    [id],
-  );
-  return rows[0]?.likes;
-}
-
-/**
- * Increments `video` keys every 100 ms until stopped: each round a few more new keys than the last (up to 25),
- * so the dirty keys climb on the chart and each key's flush waits out its window, which the lag shows.
- */
-function writeContinuously({ cache }: DemoCacheHandle): { stop(): Promise<void> } {
-  let stopped = false;
-  const loop = (async () => {
-    for (let round = 0; !stopped; round++) {
-      const keys = Array.from({ length: Math.min(2 + round, 25) }, (_, i) => `chart-${round}-${i}`);
-      await Promise.all(keys.map((id) => cache.increment('video', id, 'likes')));
-      await delay(100); // the pace of the writes, not a wait for anything
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-    },
-  };
 }

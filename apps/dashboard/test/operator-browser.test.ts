@@ -3,115 +3,49 @@
 // charts render with time and value axes; the key inspector tells the story of a clean, a dirty, a deleted
 // and a failed key (a CHECK constraint the test adds), the operator fixes the cause, retries from the
 // inspector and sees the key clean with the row right; a cause group of 50 failed keys is retried in batches
-// from the failures page; every action leaves an audit line naming the operator. Screenshots go to
-// docs/dashboard-*.png with WB_SCREENSHOTS=docs, otherwise to a temporary folder.
+// from the failures page; every action leaves an audit line naming the operator. Screenshots of the inspector
+// and the failures page go to docs/dashboard-*.png with WB_SCREENSHOTS=docs, otherwise to a temporary folder
+// (the overview's, docs/dashboard.png, is charts-under-load.test.ts's: every chart filled there).
 //
 // Needs /usr/bin/chromium; SKIP_BROWSER_TESTS=1 skips it.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { cacheConfigSpec, createDemoCache, type DemoCacheHandle, loadConfig } from '@write-behind/demo';
+import type { DemoCacheHandle } from '@write-behind/demo';
+import { type AppProcess, eventually, type TestDatabase } from '@write-behind/testkit';
+import type { Page } from 'playwright-core';
 import {
-  type AppProcess,
-  cleanupRedis,
-  createTestDatabase,
-  eventually,
-  REDIS_URL,
-  startApp,
-  type TestDatabase,
-  testPrefix,
-} from '@write-behind/testkit';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+  BROWSER_SKIP,
+  type DashboardSession,
+  likesInDatabase,
+  screenshot,
+  startDashboardSession,
+  writeContinuously,
+} from './browser-harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-const SKIP = process.env.SKIP_BROWSER_TESTS === '1';
-const DOCS =
-  process.env.WB_SCREENSHOTS === 'docs'
-    ? fileURLToPath(new URL('../../../docs/', import.meta.url))
-    : join(tmpdir(), `wb-screenshots-${process.pid}/`);
 const USER = 'ada';
 const PASSWORD = 'correct horse battery staple';
 const CONSTRAINT = 'operator_browser_refuse';
-const STEP_TIMEOUT_MS = 15_000;
 /** Long enough that a dirty key is seen dirty; the tests flush it now from the inspector. */
 const WINDOW_MS = 5000;
 
-describe('the operator console in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS=1' }, () => {
+describe('the operator console in Chromium', { skip: BROWSER_SKIP }, () => {
+  let session: DashboardSession;
   let db: TestDatabase;
-  let prefix: string;
   let writer: DemoCacheHandle;
-  let apps: AppProcess[] = [];
   let dashboard: AppProcess;
-  let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
-  const consoleMessages: string[] = [];
+  let consoleMessages: string[];
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\`, or set SKIP_BROWSER_TESTS=1.`,
-      );
-    }
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    const env = {
-      REDIS_URL,
-      DATABASE_URL: db.url,
-      WB_PREFIX: prefix,
-      FLUSH_WINDOW_MS: String(WINDOW_MS),
-      // One attempt: a row the database refuses fails its job at once, and waits for an operator.
-      FLUSH_ATTEMPTS: '1',
-      WORKER_CLOSE_TIMEOUT_MS: '3000',
-    };
-    const started = await Promise.allSettled([
-      startApp('worker', env),
-      startApp('dashboard', {
-        ...env,
-        DASHBOARD_USER: USER,
-        DASHBOARD_PASSWORD: PASSWORD,
-        HOST: '127.0.0.1',
-        DASHBOARD_SAMPLE_MS: '250',
-      }),
-    ]);
-    apps = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-    for (const result of started) if (result.status === 'rejected') throw result.reason;
-    dashboard = apps[1] as AppProcess;
-    writer = createDemoCache(loadConfig(env, cacheConfigSpec), { info() {}, warn() {}, error() {} });
-
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    context = await browser.newContext({
-      baseURL: `${dashboard.url}/`,
-      httpCredentials: { username: USER, password: PASSWORD },
+    session = await startDashboardSession({
+      credentials: { user: USER, password: PASSWORD },
+      flushWindowMs: WINDOW_MS,
+      sampleMs: 250,
       viewport: { width: 1280, height: 900 },
     });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    context.on('console', (message) => consoleMessages.push(message.text()));
-    page = await context.newPage();
-    await mkdir(DOCS, { recursive: true });
+    ({ db, writer, dashboard, page, consoleMessages } = session);
   });
-
-  after(async () => {
-    await browser?.close();
-    await writer?.close();
-    await Promise.all(apps.map((app) => app.stop()));
-    if (prefix) await cleanupRedis(prefix);
-    await db?.drop();
-  });
+  after(() => session?.close());
 
   test('the overview charts the last hour with time and value axes', async () => {
     const writes = writeContinuously(writer);
@@ -152,7 +86,6 @@ describe('the operator console in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS
     assert.equal(await page.locator('#status').textContent(), '', 'the page reads its stats');
     const refused = consoleMessages.filter((text) => /Content Security Policy/i.test(text));
     assert.deepEqual(refused, [], 'the policy refuses nothing the pages load');
-    await page.screenshot({ path: `${DOCS}dashboard.png`, fullPage: true });
   });
 
   test('the inspector: a clean, a dirty and a deleted key, flushed now from the page', async () => {
@@ -172,7 +105,7 @@ describe('the operator console in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS
     assert.equal(await cell(page, 'likes', 'database'), '3');
     assert.equal(await page.locator('#job-state').textContent(), 'delayed');
     assert.match((await page.locator('#dirty-since').textContent()) ?? '', /s ago/);
-    await page.screenshot({ path: `${DOCS}dashboard-key.png`, fullPage: true });
+    await screenshot(page, 'dashboard-key.png');
     await act(page, 'flush');
     await expectState(page, 'clean');
     assert.equal(await cell(page, 'likes', 'database'), '5');
@@ -212,7 +145,7 @@ describe('the operator console in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS
       );
       assert.equal(await page.locator('#failures tbody tr').count(), 1);
       assert.equal(await page.locator('#retry').isEnabled(), true);
-      await page.screenshot({ path: `${DOCS}dashboard-failed-key.png`, fullPage: true });
+      await screenshot(page, 'dashboard-failed-key.png');
       // Retrying before the fix fails again, and says so.
     } finally {
       await db.pool.query(`ALTER TABLE "Video" DROP CONSTRAINT ${CONSTRAINT}`);
@@ -266,7 +199,7 @@ describe('the operator console in Chromium', { skip: SKIP && 'SKIP_BROWSER_TESTS
         `new row for relation "Video" violates check constraint "${CONSTRAINT}"`,
       );
       assert.equal(await group.locator('tbody tr').count(), 20, 'a sample of the newest 20');
-      await page.screenshot({ path: `${DOCS}dashboard-failures.png`, fullPage: true });
+      await screenshot(page, 'dashboard-failures.png');
     } finally {
       await db.pool.query(`ALTER TABLE "Video" DROP CONSTRAINT ${CONSTRAINT}`);
     }
@@ -341,30 +274,4 @@ async function act(page: Page, action: 'flush' | 'retry' | 'discard'): Promise<v
     .locator('#status')
     .filter({ hasText: new RegExp(`^${action}`) })
     .waitFor();
-}
-
-async function likesInDatabase(db: TestDatabase, id: string): Promise<number | undefined> {
-  const { rows } = await db.pool.query<{ likes: number }>(
-    'SELECT likes::int AS likes FROM "Video" WHERE id = $1',
-    [id],
-  );
-  return rows[0]?.likes;
-}
-
-/** Increments new `video` keys every 100 ms until stopped, so the charts have something to show. */
-function writeContinuously({ cache }: DemoCacheHandle): { stop(): Promise<void> } {
-  let stopped = false;
-  const loop = (async () => {
-    for (let round = 0; !stopped; round++) {
-      const keys = Array.from({ length: Math.min(2 + round, 25) }, (_, i) => `chart-${round}-${i}`);
-      await Promise.all(keys.map((id) => cache.increment('video', id, 'likes')));
-      await delay(100); // the pace of the writes, not a wait for anything
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-    },
-  };
 }

@@ -19,6 +19,13 @@ export const demoEntities = {
     append: { sequence: 'seq' },
     fields: { type: string(), context: json({ nullable: true }), createdAt: dateTime() },
   },
+  // A video's comments (POST /videos/:id/comments). Its parent, `video`, comes from the Prisma schema's
+  // relation `Comment.video` (its foreign key `videoId` is a declared field): the flush writes a new video's
+  // row before its comments' (see the package README, "Relations").
+  comment: {
+    model: 'Comment',
+    fields: { videoId: string(), author: string(), body: string(), createdAt: dateTime() },
+  },
 } satisfies EntityDefinitions;
 
 export type DemoEntities = typeof demoEntities;

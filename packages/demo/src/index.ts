@@ -41,7 +41,15 @@ export {
   registerBacklogMetrics,
   registerFlushMetrics,
 } from './metrics.ts';
-export { exitOnUncaughtError, listen, loadConfigOrExit, onShutdownSignal } from './process.ts';
+export {
+  type DemoProcess,
+  exitOnConfigError,
+  exitOnUncaughtError,
+  listen,
+  loadConfigOrExit,
+  onShutdownSignal,
+  startDemoProcess,
+} from './process.ts';
 export { MASK, Redactor, redactUrl, type SafeError, urlSecrets } from './redact.ts';
 export {
   type ClusterNode,

@@ -145,6 +145,11 @@ const FLUSH_COUNTERS: { field: keyof FlushCounters; name: string; help: string }
     help: 'Rows the database refused (their jobs fail and are retried).',
   },
   {
+    field: 'rowsDeferred',
+    name: 'write_behind_flush_rows_deferred_total',
+    help: 'Rows that waited for a related row pending in the cache (a parent, or a child whose delete is pending): not written, no attempt spent.',
+  },
+  {
     field: 'outages',
     name: 'write_behind_flush_outages_total',
     help: 'Flushes that found the database unreachable (the queue pauses).',

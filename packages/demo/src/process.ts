@@ -1,7 +1,11 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@write-behind/core';
-import { type Config, ConfigError, type ConfigSpec, loadConfig } from './config.ts';
+import type { Logger as PinoLogger } from 'pino';
+import { type CacheConfig, createDemoCache, type DemoCache, libraryLogger } from './cache.ts';
+import { type Config, ConfigError, type ConfigSpec, configSecrets, loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { LogLimiter } from './log-limiter.ts';
 
 /**
  * {@link loadConfig} for a process's entry point: a wrong variable prints one clear message (no stack trace)
@@ -12,13 +16,89 @@ export function loadConfigOrExit<S extends ConfigSpec>(
   env: Readonly<Record<string, string | undefined>>,
   spec: S,
 ): Config<S> {
+  return exitOnConfigError(app, () => loadConfig(env, spec));
+}
+
+/**
+ * Runs `derive` (a value a process derives from its configuration), and exits 1 with the message alone (no
+ * stack trace) when it throws a {@link ConfigError}.
+ */
+export function exitOnConfigError<T>(app: string, derive: () => T): T {
   try {
-    return loadConfig(env, spec);
+    return derive();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`${app}: ${error.message}`);
     process.exit(1);
   }
+}
+
+/** What {@link startDemoProcess} gives an app's entry point. */
+export interface DemoProcess {
+  /** The process's own logger (pino, every line redacted): its start-up and ready lines. */
+  logger: PinoLogger;
+  /** The same logger as the library's {@link Logger}: for the app, the limiter and the shutdown. */
+  log: Logger;
+  /** The cache of {@link createDemoCache}, logging through a `component: 'write-behind'` child. */
+  cache: DemoCache;
+  /** Warnings about refused requests and failed checks, a few lines per code and window. */
+  refusals: LogLimiter;
+  /**
+   * On the first SIGTERM or SIGINT, runs `stopServing` (the app's own part: stop taking requests or jobs,
+   * finish those in flight), then writes the refusal counts held back and closes the cache and the database
+   * pool; exits as {@link onShutdownSignal} says.
+   */
+  shutdownOnSignal(stopServing: () => Promise<void>, options: { timeoutMs: number }): void;
+}
+
+/**
+ * What every demo app does first once its configuration is loaded: a logger that masks the configuration's
+ * secrets (and `secrets`, values the process made itself), uncaught errors logged through it before exiting
+ * 1, the cache, and the limiter of refusal warnings. The app then builds its server, listens, and calls
+ * `shutdownOnSignal` with how it stops serving.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfigOrExit('api', process.env, apiConfigSpec);
+ * const { cache, log, logger, refusals, shutdownOnSignal } = startDemoProcess('api', apiConfigSpec, config);
+ * ```
+ */
+export function startDemoProcess<S extends ConfigSpec>(
+  app: string,
+  spec: S,
+  config: Config<S> & CacheConfig,
+  { secrets = [] }: { secrets?: Iterable<string> } = {},
+): DemoProcess {
+  const logger = createLogger({
+    name: app,
+    level: config.LOG_LEVEL,
+    secrets: [...configSecrets(spec, config), ...secrets],
+  });
+  const log = libraryLogger(logger);
+  exitOnUncaughtError(log);
+  const { cache, close } = createDemoCache(
+    config,
+    libraryLogger(logger.child({ component: 'write-behind' })),
+  );
+  const refusals = new LogLimiter(log);
+  return {
+    logger,
+    log,
+    cache,
+    refusals,
+    shutdownOnSignal(stopServing, { timeoutMs }) {
+      onShutdownSignal(
+        async () => {
+          await stopServing();
+          // The counts of refusals held back in the last window.
+          refusals.flush();
+          refusals.close();
+          await close();
+        },
+        { logger: log, timeoutMs },
+      );
+    },
+  };
 }
 
 /**

@@ -28,6 +28,21 @@ export function forwardingStore(target: Store | (() => Store), overrides: Partia
       if (!target.add) return Promise.reject(new Error('the wrapped store has no add()'));
       return target.add(e, rows);
     },
+    // The relation lookups a flush makes after a refusal on a foreign key (`23503`): without them a refused
+    // delete whose children's deletes are pending could not wait for them, and a refusal would not name the
+    // parent or children.
+    missingParents(fk, keys) {
+      const target = s();
+      if (!target.missingParents)
+        return Promise.reject(new Error('the wrapped store has no missingParents()'));
+      return target.missingParents(fk, keys);
+    },
+    referencingRows(fk, key, limit) {
+      const target = s();
+      if (!target.referencingRows)
+        return Promise.reject(new Error('the wrapped store has no referencingRows()'));
+      return target.referencingRows(fk, key, limit);
+    },
     upsert: (e, rows) => s().upsert(e, rows),
     delete: (e, rows) => s().delete(e, rows),
     purgeTombstones: (ms) => s().purgeTombstones(ms),

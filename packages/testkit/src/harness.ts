@@ -226,3 +226,23 @@ export async function videoRow(
     ? { likes: Number(row.likes), views: Number(row.views), version: Number(row.version) }
     : undefined;
 }
+
+/**
+ * Counts the row writes (inserts and updates) of each video from now on, by a trigger on "Video"; returns how
+ * many a video has had. How a test sees that a rerun, a retry or a replay wrote nothing.
+ */
+export async function countVideoRowWrites(db: TestDatabase): Promise<(id: string) => Promise<number>> {
+  await db.pool.query(`
+    CREATE TABLE row_writes (id text);
+    CREATE FUNCTION log_row_write() RETURNS trigger AS $$
+      BEGIN INSERT INTO row_writes (id) VALUES (NEW.id); RETURN NEW; END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER video_row_writes AFTER INSERT OR UPDATE ON "Video" FOR EACH ROW EXECUTE FUNCTION log_row_write();
+  `);
+  return async (id) => {
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM row_writes WHERE id = $1',
+      [id],
+    );
+    return rows[0]?.n ?? 0;
+  };
+}

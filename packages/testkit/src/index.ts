@@ -5,6 +5,7 @@
 // that bare `node` runs).
 export { type AppName, type AppProcess, type LogLine, startApp } from './app-process.ts';
 export { mastersOfShards, type SpreadOptions, spreadPrefix } from './cluster-spread.ts';
+export { type CrashAfterCommit, crashAfterCommit } from './crash-after-commit.ts';
 export {
   type ChaosTestEntities,
   chaosEntities,
@@ -32,9 +33,12 @@ export {
   testPrefix,
   uniqueName,
 } from './env.ts';
+export { FLOOD_USAGE, floodPassed, formatFloodReport, parseFloodArgs, runFlood } from './flood.ts';
+export { ZERO_FLUSH_COUNTERS } from './flush-counters.ts';
 export { forwardingStore } from './forwarding-store.ts';
 export { type GatedStore, gatedStore } from './gated-store.ts';
 export {
+  countVideoRowWrites,
   createHarness,
   createTestCache,
   createWorld,
@@ -49,6 +53,7 @@ export {
   type WorldOptions,
 } from './harness.ts';
 export { type IncrementLoad, type IncrementLoadOptions, startIncrementLoad } from './increment-load.ts';
+export { type PartitionWrites, writeAcrossPartition } from './partition-writes.ts';
 export { type PgProxy, startPgProxy } from './pg-proxy.ts';
 export { eventually, poll, waitFor } from './poll.ts';
 export { createProxiedWorld, type ProxiedWorld } from './proxied-world.ts';
@@ -67,7 +72,15 @@ export {
 } from './redis-replication.ts';
 export { type RedisSentinel, type StartRedisSentinelOptions, startRedisSentinel } from './redis-sentinel.ts';
 export { freePort, type RedisServer, type StartRedisOptions, startRedis, withNode } from './redis-server.ts';
-export { assertNoSecret, flatten, recordingLogger, rejectionOf, withTimeout } from './secrets.ts';
+export {
+  assertNoSecret,
+  flatten,
+  incrementRejection,
+  recordingLogger,
+  rejectionOf,
+  withTimeout,
+} from './secrets.ts';
+export { idsInShards } from './shard-ids.ts';
 export { stderrLogger } from './stderr-logger.ts';
 export { type ContractWorld, storeContract } from './store-contract.ts';
 export {

@@ -1,7 +1,10 @@
-// For tests that prove no secret leaks: a logger that keeps every line as a log shipper would print it, and
-// an assertion that none of a list of secrets appears in a text.
+// For tests that prove no secret leaks: a logger that keeps every line as a log shipper would print it, an
+// assertion that none of a list of secrets appears in a text, and the error of a write through a Redis the
+// cache cannot use.
 import assert from 'node:assert/strict';
-import type { Logger } from '@write-behind/core';
+import { createWriteBehind, type Logger } from '@write-behind/core';
+import { entities, type TestEntities } from './entities.ts';
+import type { TestDatabase } from './env.ts';
 
 /** Everything a log shipper could print: messages, stacks, causes, nested objects. */
 export function flatten(value: unknown, depth = 0): string {
@@ -58,4 +61,30 @@ export function rejectionOf(promise: Promise<unknown>, ms: number, what: string)
     ms,
     what,
   );
+}
+
+/**
+ * What an increment through a new cache over `redis` rejects with (`undefined` if it succeeds): for a Redis
+ * the cache cannot use, such as a wrong password or an untrusted certificate. Fails after 15 s, naming
+ * `what`. The cache is closed before it returns, so `logger` has had every line of the attempt.
+ */
+export async function incrementRejection({
+  redis,
+  db,
+  prefix,
+  logger,
+  what,
+}: {
+  redis: string;
+  db: TestDatabase;
+  prefix: string;
+  logger: Logger;
+  what: string;
+}): Promise<unknown> {
+  const cache = createWriteBehind<TestEntities>({ redis, entities, prefix, prisma: db.prisma, logger });
+  try {
+    return await rejectionOf(cache.increment('video', 'w', 'likes'), 15_000, what);
+  } finally {
+    await withTimeout(cache.close(), 5000, 'close').catch(() => {});
+  }
 }

@@ -70,18 +70,8 @@ export {
   string,
 } from './schema/fields.js';
 export type { PrismaClientLike } from './store/prisma-store.js';
-export type {
-  AppendRow,
-  DeleteRow,
-  DeltaRow,
-  LoadedKey,
-  Store,
-  StoreEntity,
-  StoreField,
-  StoreForeignKey,
-  StoreKeyPart,
-  UpsertRow,
-} from './store/store.js';
+// The whole store contract: what a custom store implements.
+export type * from './store/store.js';
 export { tombstoneTableSql } from './store/verify.js';
 export {
   createWriteBehind,

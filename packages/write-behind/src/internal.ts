@@ -13,7 +13,7 @@ export {
   waitAndDelayedKeys,
 } from './flush/bullmq-internals.js';
 export { coalesceWrites } from './flush/coalesce-writes.js';
-export { RowRejectedError } from './flush/flush-batcher.js';
+export { RowRejectedError, ZERO_FLUSH_COUNTERS } from './flush/flush-batcher.js';
 export { FLUSH_JOB, type FlushJobData, flushJob } from './flush/job.js';
 export { outageBackoff, planFlush, writeIsolatingFailures } from './flush/plan.js';
 export { isStuck, type QueueBacklog, type ShardActivity } from './flush/stuck.js';

@@ -8,20 +8,8 @@ export {
   parseActivity,
   type ShardActivity,
 } from './activity.js';
-export {
-  batches,
-  type Cause,
-  causeMatches,
-  causeOf,
-  type FailedJob,
-  type FailureGroup,
-  type FailureReason,
-  type FailureSelector,
-  groupFailures,
-  normaliseMessage,
-  parseFailedReason,
-  selectFailures,
-} from './operator/causes.js';
+// Every cause tool: the grouping of failed jobs is the operator's own vocabulary.
+export * from './operator/causes.js';
 export { type CliIo, formatFailures, formatInspection, processIo, runCli, USAGE } from './operator/cli.js';
 export { canonicalIdOf, type KeyPartInfo, operatorId, typedIdOf } from './operator/ids.js';
 export {

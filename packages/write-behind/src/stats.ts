@@ -5,8 +5,8 @@ import type { Context } from './context.js';
  * Global (every process reads the same), so dashboards aggregate them with `max`, not `sum`.
  */
 
-export interface ShardStats {
-  shard: number;
+/** What a cache's backlog is: per shard, and in total. */
+export interface BacklogFigures {
   dirtyKeys: number;
   /** Age of the oldest unflushed write in this shard, ms (0 when clean). */
   oldestDirtyAgeMs: number;
@@ -27,15 +27,12 @@ export interface ShardStats {
   evictions: number;
 }
 
-export interface Stats {
-  dirtyKeys: number;
-  oldestDirtyAgeMs: number;
-  failedKeys: number;
-  pendingEvents: number;
-  refusedEvents: number;
-  keys: number;
-  bytes: number;
-  evictions: number;
+/** One shard's figures; {@link Stats} holds their totals (the oldest age for `oldestDirtyAgeMs`). */
+export interface ShardStats extends BacklogFigures {
+  shard: number;
+}
+
+export interface Stats extends BacklogFigures {
   shards: ShardStats[];
 }
 

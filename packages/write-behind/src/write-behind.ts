@@ -64,7 +64,7 @@ export interface WriteOptions {
   durability?: DurabilityLevel;
 }
 
-export type { ShardStats, Stats } from './stats.js';
+export type { BacklogFigures, ShardStats, Stats } from './stats.js';
 
 type Values<E extends EntityDefinitions, N extends keyof E> = EntityValues<E[N]>;
 

@@ -64,3 +64,35 @@ export const kindsEntities = {
   },
 } as const satisfies EntityDefinitions;
 export type KindsEntities = typeof kindsEntities;
+
+/**
+ * The relation models' entities (test/relations): a composite-key parent (`team`) and its children
+ * (`athlete`, whose foreign key lists the key's columns the other way round), a self-reference (`message`
+ * replying to a message), and a parent the Prisma schema does not relate (`sensor` → `gateway`, a foreign
+ * key in the migration's SQL alone, declared under `parents`).
+ */
+export const relationKindsEntities = {
+  team: {
+    model: 'Team',
+    key: { league: 'string', code: 'string' },
+    fields: { name: string(), wins: counter() },
+  },
+  athlete: {
+    model: 'Athlete',
+    key: { id: 'int' },
+    fields: { league: string(), teamCode: string(), name: string(), goals: counter() },
+  },
+  message: { model: 'Message', fields: { replyToId: string({ nullable: true }), body: string() } },
+  gateway: {
+    model: 'Gateway',
+    key: { id: 'uuid' },
+    fields: { label: string({ nullable: true }), pings: counter() },
+  },
+  sensor: {
+    model: 'Sensor',
+    key: { id: 'int' },
+    fields: { gatewayId: string(), label: string() },
+    parents: { gateway: { entity: 'gateway', fields: ['gatewayId'] } },
+  },
+} as const satisfies EntityDefinitions;
+export type RelationKindsEntities = typeof relationKindsEntities;

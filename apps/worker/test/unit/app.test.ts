@@ -2,19 +2,11 @@
 // failed, never why (anyone who reaches the port may ask); the reason goes to the log, once a window.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FlushCounters, Stats } from '@write-behind/core';
+import type { Stats } from '@write-behind/core';
 import { LogLimiter } from '@write-behind/demo';
+import { ZERO_FLUSH_COUNTERS } from '@write-behind/testkit';
 import request from 'supertest';
 import { createApp, METRICS_UNAVAILABLE } from '../../src/app.ts';
-
-const counters = {
-  batches: 0,
-  statements: 0,
-  rowsWritten: 0,
-  keysFlushed: 0,
-  rowsRejected: 0,
-  outages: 0,
-} as FlushCounters;
 
 function fakeLogger() {
   const lines: { level: string; obj: Record<string, unknown>; msg: string | undefined }[] = [];
@@ -25,7 +17,11 @@ function fakeLogger() {
 
 test('while Redis answers: 200 ok and the metrics', async () => {
   const stats = async () => ({ dirtyKeys: 3, oldestDirtyAgeMs: 0, failedKeys: 0, pendingEvents: 0 }) as Stats;
-  const app = createApp({ cache: { stats, queues: [] }, counters, processMetrics: false });
+  const app = createApp({
+    cache: { stats, queues: [] },
+    counters: ZERO_FLUSH_COUNTERS,
+    processMetrics: false,
+  });
   await request(app).get('/healthz').expect(200, { status: 'ok' });
   const metrics = await request(app).get('/metrics').expect(200);
   assert.match(metrics.text, /^write_behind_dirty_keys 3$/m);
@@ -37,7 +33,13 @@ test('while it does not: 503 without the reason, and one warning per window in t
   const stats = async (): Promise<Stats> => {
     throw new Error('WRONGPASS invalid username-password pair or user is disabled.');
   };
-  const app = createApp({ cache: { stats, queues: [] }, counters, logger, refusals, processMetrics: false });
+  const app = createApp({
+    cache: { stats, queues: [] },
+    counters: ZERO_FLUSH_COUNTERS,
+    logger,
+    refusals,
+    processMetrics: false,
+  });
   try {
     for (let i = 0; i < 3; i++) {
       const health = await request(app).get('/healthz').expect(503);

@@ -27,6 +27,7 @@ const VALUE_FLAGS = {
   settings: ['settings', parseNumber],
   hot: ['hot', parseNumber],
   streams: ['streams', parseNumber],
+  comments: ['comments', parseNumber],
   workers: ['workers', parseNumber],
   'kill-every': ['killEveryMs', parseDuration],
   outage: ['outageMs', parseDuration],
@@ -38,10 +39,12 @@ const VALUE_FLAGS = {
 export const CHAOS_USAGE = `Usage: npm run chaos -- [flags]
   --duration 60s       how long the load runs
   --clients 32         concurrent clients, each owning a share of the videos and settings
-  --videos 2000        video keys (increments, adds, sets, deletes, reads by their owner)
+  --videos 2000        video keys (increments, adds, sets, deletes with their comments, reads by their owner)
   --settings 1000      settings keys (whole and partial sets, deletes, reads by their owner)
   --hot 8              video keys every client adds to (and increments, every other one)
   --streams 8          event streams (videoEvent keys) every client appends to
+  --comments 2         comment keys on each video (children of it: created with the video's first write or on
+                       it, updated, deleted), and one per client on each hot video; 0 for none
   --workers 2          flush worker processes
   --kill-every 3s      a worker killed this often
   --outage 10s         how long PostgreSQL is cut (0 for none)

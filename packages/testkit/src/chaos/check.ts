@@ -1,7 +1,8 @@
 // The chaos run's final check, once a clean worker has drained: every key's row in PostgreSQL and its record in
-// Redis (through `cache.get`) against the model, every event row against the acknowledged events, and what is
-// left behind (keys still dirty, jobs in the failed set).
-import { defineScripts, shardKeys } from '@write-behind/core/internal';
+// Redis (through `cache.get`) against the model, comments column by column (their video included), every event
+// row against the acknowledged events, and what is left behind (keys still dirty, jobs in the failed set: the
+// load never asks the database for what it must refuse, so any failed job is a failure).
+import { defineScripts, STALLED_REASON, shardKeys } from '@write-behind/core/internal';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -9,6 +10,7 @@ import { bump, type Counts } from './counts.ts';
 import type { ChaosCache } from './load.ts';
 import {
   type ChaosModel,
+  type CommentRecord,
   type EventRow,
   type Mismatch,
   type SettingsRecord,
@@ -20,10 +22,14 @@ import {
 const REDIS_CHECK_BATCH = 200;
 /** Keys still dirty listed in the report, at most. */
 const STUCK_KEYS_LISTED = 20;
+/** Failed jobs listed in the report, at most. */
+const FAILED_JOBS_LISTED = 20;
 
 export interface DatabaseCheck {
-  /** Video and settings rows read. */
+  /** Video, settings and comment rows read. */
   rows: number;
+  /** Of those, comment rows. */
+  commentRows: number;
   /** Event rows read. */
   eventRows: number;
   mismatches: Mismatch[];
@@ -31,23 +37,26 @@ export interface DatabaseCheck {
 
 /** Every row of the run's schema against the model. */
 export async function checkDatabase(pool: pg.Pool, model: ChaosModel): Promise<DatabaseCheck> {
-  const [videos, settings, events] = await Promise.all([
+  const [videos, settings, comments, events] = await Promise.all([
     readVideoRows(pool),
     readSettingsRows(pool),
+    readCommentRows(pool),
     readEventRows(pool),
   ]);
   return {
-    rows: videos.size + settings.size,
+    rows: videos.size + settings.size + comments.size,
+    commentRows: comments.size,
     eventRows: events.length,
     mismatches: [
       ...model.checkRows('video', videos),
       ...model.checkRows('settings', settings),
+      ...model.checkRows('comment', comments),
       ...model.checkEvents(events),
     ],
   };
 }
 
-/** Every video and settings key of the model (not unsure) read through `cache.get`. */
+/** Every video, settings and comment key of the model (not unsure) read through `cache.get`. */
 export async function checkRedis(cache: ChaosCache, model: ChaosModel): Promise<Mismatch[]> {
   const keys = [...model.checkedKeys()];
   const mismatches: Mismatch[] = [];
@@ -80,13 +89,35 @@ export async function stuckKeys(queue: Queue | undefined, redis: Redis, prefix: 
   return stuck;
 }
 
-/** Jobs in BullMQ's failed set, and how many failed for each reason. */
-export async function failedJobs(queue: Queue | undefined): Promise<{ count: number; reasons: Counts }> {
+export interface FailedJobs {
+  /** Jobs in BullMQ's failed set. */
+  count: number;
+  /**
+   * Of those, jobs BullMQ failed for stalling more than `maxStalledCount` (their workers were killed twice
+   * while holding them): by design, the sweep enqueues their key again (guarantee 7, docs/RELIABILITY.md), and
+   * the check of the key's row says whether it landed. Every other failed job is a failure of the run.
+   */
+  stalled: number;
+  /** How many failed for each entity and reason (`<entity>: <reason>`). */
+  reasons: Counts;
+  /** The first failed jobs other than the stalled ones (at most 20): `<entity> <id>: <reason>`. */
+  samples: string[];
+}
+
+/** Jobs in BullMQ's failed set, by reason, those that stalled too often apart. */
+export async function failedJobs(queue: Queue | undefined): Promise<FailedJobs> {
   const count = (await queue?.getJobCounts('failed'))?.failed ?? 0;
   const reasons: Counts = {};
-  for (const job of (await queue?.getFailed(0, 999)) ?? [])
-    bump(reasons, String(job.failedReason).slice(0, 120));
-  return { count, reasons };
+  const samples: string[] = [];
+  let stalled = 0;
+  for (const job of (await queue?.getFailed(0, 9999)) ?? []) {
+    const reason = String(job.failedReason);
+    bump(reasons, `${job.data?.entity}: ${reason.slice(0, 120)}`);
+    if (reason.includes(STALLED_REASON)) stalled++;
+    else if (samples.length < FAILED_JOBS_LISTED)
+      samples.push(`${job.data?.entity} ${job.data?.id}: ${reason.slice(0, 300)}`);
+  }
+  return { count, stalled, reasons, samples };
 }
 
 /**
@@ -119,6 +150,31 @@ async function readSettingsRows(pool: pg.Pool): Promise<Map<string, SettingsReco
     rows.map((row) => [
       row.user_id,
       { theme: row.theme, language: row.language, notifications: row.notifications },
+    ]),
+  );
+}
+
+async function readCommentRows(pool: pg.Pool): Promise<Map<string, CommentRecord>> {
+  // As for events: the epoch of the `timestamp` column reads it as UTC, as the flush stores it.
+  const { rows } = await pool.query<{
+    id: string;
+    video_id: string;
+    author: string;
+    body: string;
+    created_ms: string;
+  }>(
+    `SELECT id, video_id, author, body, round(extract(epoch FROM created_at) * 1000)::text AS created_ms
+     FROM comment`,
+  );
+  return new Map(
+    rows.map((row) => [
+      row.id,
+      {
+        videoId: row.video_id,
+        author: row.author,
+        body: row.body,
+        createdAt: new Date(Number(row.created_ms)),
+      },
     ]),
   );
 }

@@ -10,6 +10,7 @@ import {
 } from '../worker-process.ts';
 import { bump, type Counts } from './counts.ts';
 import type { RecoveryTracker } from './recovery-tracker.ts';
+import { type WorkerLogs, workerLogs } from './worker-logs.ts';
 
 /** How long a hung worker gets to commit once armed (ready, and its turn come) before it is killed anyway. */
 const COMMIT_WAIT_MS = 8000;
@@ -43,6 +44,8 @@ const HUNG_WORKERS: HungWorker[] = [
 export class WorkerPool {
   readonly config: WorkerProcessConfig;
   readonly #children = new Set<WorkerProcess>();
+  /** Every worker process of the run, the hung ones too: their output is read for {@link logs}. */
+  readonly #everyone: WorkerProcess[] = [];
 
   constructor(config: WorkerProcessConfig, size: number) {
     this.config = config;
@@ -52,19 +55,44 @@ export class WorkerPool {
   spawn(): WorkerProcess {
     const child = spawnWorkerProcess(this.config);
     this.#children.add(child);
+    this.#everyone.push(child);
     child.process.once('exit', () => this.#children.delete(child));
     return child;
+  }
+
+  /** A worker whose store hangs after a commit (see {@link HUNG_WORKERS}): not one of the pool's live ones. */
+  spawnHung(kind: HungWorker): WorkerProcess {
+    const child = spawnWorkerProcess({ ...this.config, store: kind.store, hangAfterGo: true });
+    this.#everyone.push(child);
+    return child;
+  }
+
+  /** What every worker process of the run logged so far (read once they have exited, it is all of it). */
+  logs(): WorkerLogs {
+    return workerLogs(this.#everyone.map((child) => child.output()));
   }
 
   live(): WorkerProcess[] {
     return [...this.#children].filter((child) => child.process.exitCode === null);
   }
 
-  /** Stops every worker (its jobs finish); one that does not stop within `timeoutMs` is killed. */
-  async stopAll(timeoutMs: number): Promise<void> {
+  /**
+   * Stops every worker (its jobs finish); one that does not stop within `timeoutMs` is killed. Resolves with
+   * the flush counters of those that stopped, summed (a killed worker's die with it).
+   */
+  async stopAll(timeoutMs: number): Promise<Counts> {
+    const total: Counts = {};
     await Promise.all(
-      [...this.#children].map((child) => child.stop(timeoutMs).then(noop, () => child.kill())),
+      [...this.#children].map((child) =>
+        child.stop(timeoutMs).then(
+          (counters) => {
+            for (const [name, value] of Object.entries(counters)) bump(total, name, value);
+          },
+          () => child.kill(),
+        ),
+      ),
     );
+    return total;
   }
 }
 
@@ -108,8 +136,7 @@ export async function runFaults(faults: Faults, start: number): Promise<void> {
   while (!faults.stopped()) {
     if (!hung && (kills + 1) % 3 === 0) {
       const kind = HUNG_WORKERS[hungSoFar++ % HUNG_WORKERS.length] as HungWorker;
-      const config = { ...faults.pool.config, store: kind.store, hangAfterGo: true };
-      hung = { worker: spawnWorkerProcess(config), kind };
+      hung = { worker: faults.pool.spawnHung(kind), kind };
     }
     await sleep(faults.schedule.killEveryMs);
     if (faults.stopped()) break;
@@ -208,5 +235,3 @@ async function killRandomWorker(faults: Faults): Promise<void> {
   faults.pool.spawn();
   faults.log('worker SIGKILLed and replaced');
 }
-
-function noop(): void {}

@@ -5,6 +5,7 @@ export {
   type ChaosEvent,
   type ChaosKeys,
   ChaosModel,
+  type CommentRecord,
   type EventRow,
   type Mismatch,
   type SettingsRecord,
@@ -12,5 +13,6 @@ export {
 } from './model.ts';
 export { type ChaosOptions, DEFAULT_CHAOS, resolveChaosOptions } from './options.ts';
 export { type KillRecovery, type RecoverySummary, RecoveryTracker, summarize } from './recovery-tracker.ts';
-export { type ChaosReport, formatReport, type LogCounts } from './report.ts';
+export { type ChaosReport, chaosPassed, formatReport, type LogCounts } from './report.ts';
 export { runChaos } from './run.ts';
+export type { WorkerLogs } from './worker-logs.ts';

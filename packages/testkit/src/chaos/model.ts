@@ -16,10 +16,19 @@
 // - A write whose outcome is unknown (refused with an error that does not promise nothing was written) makes its
 //   key unsure: the key is left out of the comparison, and counted, until a write that defines the whole record
 //   (a set or a delete) is acknowledged. In a stream, it allows one row nobody acknowledged.
+// - A comment is a child of a video (`comment.video_id` → `Video.id`, ON DELETE RESTRICT) and owned like the
+//   video it is on (a shared video's comments: one per client). The model only records what was acknowledged;
+//   keeping the foreign key satisfiable is the load's part (see load.ts): a comment is written only on a video
+//   the model holds, or right after the video's first write, and a video is deleted only right after the deletes
+//   of every comment of it that may exist. The database then refuses nothing: a refused row, or a job failed but
+//   for stalling, is a failure of the flush.
 
 export type VideoRecord = { likes: number; views: number };
 export type SettingsRecord = { theme: string; language: string; notifications: boolean };
-export type StateEntity = 'video' | 'settings';
+/** A comment as the library answers it (the `comment` entity's fields). */
+export type CommentRecord = { videoId: string; author: string; body: string; createdAt: Date };
+export type StateEntity = 'video' | 'settings' | 'comment';
+export type StateRecord = VideoRecord | SettingsRecord | CommentRecord;
 export type CounterField = keyof VideoRecord;
 
 /** An event as appended (the `videoEvent` entity's fields). */
@@ -53,6 +62,8 @@ export interface ChaosKeys {
   settings: readonly string[];
   hot: readonly string[];
   streams: readonly string[];
+  /** By video (owned or shared), the comment keys on it; omitted: a run without comments. */
+  comments?: ReadonlyMap<string, readonly string[]>;
 }
 
 const NO_VIDEO: VideoRecord = { likes: 0, views: 0 };
@@ -63,7 +74,9 @@ export class ChaosModel {
    * By `<entity> <id>`: the record the library last answered for an owned key, with the adds since; for a
    * shared video, the sums of its acknowledged deltas. `null` or none: absent.
    */
-  readonly #records = new Map<string, VideoRecord | SettingsRecord | null>();
+  readonly #records = new Map<string, StateRecord | null>();
+  /** Each comment key's video. */
+  readonly #videoOfComment = new Map<string, string>();
   /** Per stream, each acknowledged event by its sequence number. */
   readonly #events = new Map<string, Map<number, ChaosEvent>>();
   /** Per client and stream, the last sequence number it was answered. */
@@ -76,13 +89,33 @@ export class ChaosModel {
 
   constructor(keys: ChaosKeys) {
     this.keys = keys;
+    for (const [videoId, comments] of keys.comments ?? [])
+      for (const id of comments) this.#videoOfComment.set(id, videoId);
+  }
+
+  /** The video a comment key is on. */
+  videoOf(commentId: string): string {
+    const videoId = this.#videoOfComment.get(commentId);
+    if (videoId === undefined) throw new Error(`${commentId} is no comment key of the run`);
+    return videoId;
+  }
+
+  /** The comment keys on a video (none in a run without comments). */
+  commentsOf(videoId: string): readonly string[] {
+    return this.keys.comments?.get(videoId) ?? [];
+  }
+
+  /** Every comment key of the run. */
+  get commentIds(): string[] {
+    return [...this.#videoOfComment.keys()];
   }
 
   /** An owned key's whole record as the library answered it (a set; `null` after a delete). */
   record(entity: 'video', id: string, record: VideoRecord | null): void;
   record(entity: 'settings', id: string, record: SettingsRecord | null): void;
-  record(entity: StateEntity, id: string, record: VideoRecord | SettingsRecord | null): void;
-  record(entity: StateEntity, id: string, record: VideoRecord | SettingsRecord | null): void {
+  record(entity: 'comment', id: string, record: CommentRecord | null): void;
+  record(entity: StateEntity, id: string, record: StateRecord | null): void;
+  record(entity: StateEntity, id: string, record: StateRecord | null): void {
     this.#records.set(`${entity} ${id}`, record);
     this.#unsure.delete(`${entity} ${id}`);
   }
@@ -145,21 +178,20 @@ export class ChaosModel {
   /** What `entity` `id` must hold (`null`: no record), or `undefined` when its outcome is unknown. */
   expected(entity: 'video', id: string): VideoRecord | null | undefined;
   expected(entity: 'settings', id: string): SettingsRecord | null | undefined;
-  expected(entity: StateEntity, id: string): VideoRecord | SettingsRecord | null | undefined;
-  expected(entity: StateEntity, id: string): VideoRecord | SettingsRecord | null | undefined {
+  expected(entity: 'comment', id: string): CommentRecord | null | undefined;
+  expected(entity: StateEntity, id: string): StateRecord | null | undefined;
+  expected(entity: StateEntity, id: string): StateRecord | null | undefined {
     if (this.#unsure.has(`${entity} ${id}`)) return undefined;
     return this.#records.get(`${entity} ${id}`) ?? null;
   }
 
-  /** Every video and settings key of the run that is not unsure, with what it must hold. */
-  *checkedKeys(): Generator<[StateEntity, string, VideoRecord | SettingsRecord | null]> {
-    for (const id of [...this.keys.videos, ...this.keys.hot]) {
-      const want = this.expected('video', id);
-      if (want !== undefined) yield ['video', id, want];
-    }
-    for (const id of this.keys.settings) {
-      const want = this.expected('settings', id);
-      if (want !== undefined) yield ['settings', id, want];
+  /** Every video, settings and comment key of the run that is not unsure, with what it must hold. */
+  *checkedKeys(): Generator<[StateEntity, string, StateRecord | null]> {
+    for (const entity of ['video', 'settings', 'comment'] as const) {
+      for (const id of this.#idsOf(entity)) {
+        const want = this.expected(entity, id);
+        if (want !== undefined) yield [entity, id, want];
+      }
     }
   }
 
@@ -169,7 +201,7 @@ export class ChaosModel {
    */
   checkRows(entity: StateEntity, rows: ReadonlyMap<string, unknown>): Mismatch[] {
     const mismatches: Mismatch[] = [];
-    const ids = entity === 'video' ? [...this.keys.videos, ...this.keys.hot] : this.keys.settings;
+    const ids = this.#idsOf(entity);
     for (const id of ids) {
       const want = this.expected(entity, id);
       const row = rows.get(id) ?? null;
@@ -214,6 +246,11 @@ export class ChaosModel {
     return mismatches;
   }
 
+  #idsOf(entity: StateEntity): readonly string[] {
+    if (entity === 'video') return [...this.keys.videos, ...this.keys.hot];
+    return entity === 'settings' ? this.keys.settings : this.commentIds;
+  }
+
   #video(id: string): VideoRecord {
     return (this.#records.get(`video ${id}`) as VideoRecord | null | undefined) ?? NO_VIDEO;
   }
@@ -232,10 +269,15 @@ export function sameEvent(row: EventRow, event: ChaosEvent): boolean {
   );
 }
 
-/** Deep equality of plain data, whatever the order of object keys; `undefined` counts as `null`. */
+/**
+ * Deep equality of plain data, whatever the order of object keys; `undefined` counts as `null`, and dates are
+ * equal when they are the same instant (a `Date` has no keys of its own: compared as objects, any two would be).
+ */
 export function sameValue(a: unknown, b: unknown): boolean {
   if (a === null || b === null || a === undefined || b === undefined) return (a ?? null) === (b ?? null);
   if (typeof a !== 'object' || typeof b !== 'object') return a === b;
+  if (a instanceof Date || b instanceof Date)
+    return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   const ka = Object.keys(a).sort();
   const kb = Object.keys(b).sort();

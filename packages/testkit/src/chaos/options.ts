@@ -16,6 +16,12 @@ export interface ChaosOptions {
   hot: number;
   /** Event streams (keys of the append entity `videoEvent`) every client appends to. @defaultValue `8` */
   streams: number;
+  /**
+   * Comment keys on each owned video (`v7-c0`, `v7-c1`...), owned by the video's client; with any, each shared
+   * video also has one comment per client (`hot0-k3` is client 3's). `0`: a run without comments.
+   * @defaultValue `2`
+   */
+  comments: number;
   /** Flush worker processes running at any time (each killed one is replaced at once). @defaultValue `2` */
   workers: number;
   /** A worker is killed every `killEveryMs`. @defaultValue `3000` */
@@ -39,6 +45,7 @@ export const DEFAULT_CHAOS: ChaosOptions = {
   settings: 1000,
   hot: 8,
   streams: 8,
+  comments: 2,
   workers: 2,
   killEveryMs: 3000,
   outageMs: 10_000,
@@ -56,6 +63,7 @@ const LEAST: Partial<Record<keyof ChaosOptions, number>> = {
   settings: 0,
   hot: 0,
   streams: 0,
+  comments: 0,
   workers: 1,
   killEveryMs: 1,
   outageMs: 0,

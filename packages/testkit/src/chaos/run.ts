@@ -1,20 +1,21 @@
 // The consistency checker under faults (`npm run chaos`, test/chaos.test.ts).
 //
 // Many concurrent clients drive the library (increments and adds, whole and partial sets, deletes, appends,
-// reads; see load.ts) while flush workers (child processes) are SIGKILLed and replaced, PostgreSQL is cut
-// through a TCP proxy, and workers are killed right after a flush committed (faults.ts). Every ACKNOWLEDGED
-// write is recorded in a model (model.ts); after the load stops, a clean worker drains everything and every
-// key's row in PostgreSQL, its record in Redis and every event row are compared with the model (check.ts). For
-// each worker kill it also measures recovery: the time from the kill to the last key held by a job active at
-// the kill reaching PostgreSQL (recovery-tracker.ts), with the library's default lock and stalled-check
-// settings.
+// reads, and comments: children of the videos, created with a video's first write or on a video, updated,
+// deleted, and deleted with their video; see load.ts) while flush workers (child processes) are SIGKILLed and
+// replaced, PostgreSQL is cut through a TCP proxy, and workers are killed right after a flush committed
+// (faults.ts). Every ACKNOWLEDGED write is recorded in a model (model.ts); after the load stops, a clean worker
+// drains everything, every key's row in PostgreSQL, its record in Redis and every event row are compared with
+// the model, and the failed jobs and the workers' refused rows are counted (check.ts, worker-logs.ts). For each
+// worker kill it also measures recovery: the time from the kill to the last key held by a job active at the
+// kill reaching PostgreSQL (recovery-tracker.ts), with the library's default lock and stalled-check settings.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWriteBehind, type FlushWorker, type Logger } from '@write-behind/core';
 import { shardKeys } from '@write-behind/core/internal';
 import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { eventEntities } from '../entities.ts';
+import { chaosEntities } from '../entities.ts';
 import {
   cleanupRedis,
   createTestDatabase,
@@ -84,12 +85,21 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
     const model = new ChaosModel(chaosKeys(o));
     const tally = new LoadTally();
     log(
-      `load: ${o.clients} clients, ${o.videos}+${o.hot} videos, ${o.settings} settings, ${o.streams} event streams, ${o.durationMs} ms`,
+      `load: ${o.clients} clients, ${o.videos}+${o.hot} videos, ${model.commentIds.length} comments, ${o.settings} settings, ${o.streams} event streams, ${o.durationMs} ms`,
     );
-    const { loadMs, faults, tracker } = await loadUnderFaults(world, model, tally, o, log);
+    const { loadMs, faults, tracker, workerCounters, pool } = await loadUnderFaults(
+      world,
+      model,
+      tally,
+      o,
+      log,
+    );
     log('load stopped; clean worker draining');
     const { drainMs, drainError } = await drain(world, o.drainTimeoutMs);
     if (drainError) log(`drain failed: ${drainError}`);
+    const flushCounters = { ...workerCounters };
+    for (const [name, value] of Object.entries(world.drainer?.counters ?? {}))
+      bump(flushCounters, name, value);
     const recovery = await tracker.summary();
 
     const database = await checkDatabase(world.db.pool, model);
@@ -121,6 +131,7 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
       drainMs,
       ...(drainError ? { drainError } : {}),
       rowsChecked: database.rows,
+      commentRows: database.commentRows,
       keysChecked: [...model.checkedKeys()].length,
       eventsChecked: model.eventCount,
       eventRows: database.eventRows,
@@ -129,7 +140,11 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
         model.contradictions.length + tally.readMismatches + database.mismatches.length + redis.length,
       mismatchSamples: mismatches.slice(0, MISMATCH_SAMPLES),
       failedJobs: failed.count,
+      stalledJobs: failed.stalled,
       failedReasons: failed.reasons,
+      failedSamples: failed.samples,
+      flushCounters,
+      workerLogs: pool.logs(),
       stuckKeys: stuck,
       ...(mismatchesAfterRetry === undefined ? {} : { mismatchesAfterRetry }),
       recovery,
@@ -140,15 +155,20 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
   }
 }
 
-/** The keys of a run: `v<n>` videos, `u<n>` settings, `hot<n>` shared videos, `ev<n>` event streams. */
+/**
+ * The keys of a run: `v<n>` videos, `u<n>` settings, `hot<n>` shared videos, `ev<n>` event streams; with
+ * comments, `v<n>-c<k>` on each video and `hot<n>-k<client>` on each shared video.
+ */
 function chaosKeys(o: ChaosOptions): ChaosKeys {
   const ids = (label: string, count: number) => Array.from({ length: count }, (_, i) => `${label}${i}`);
-  return {
-    videos: ids('v', o.videos),
-    settings: ids('u', o.settings),
-    hot: ids('hot', o.hot),
-    streams: ids('ev', o.streams),
-  };
+  const videos = ids('v', o.videos);
+  const hot = ids('hot', o.hot);
+  const comments = new Map<string, string[]>();
+  if (o.comments > 0) {
+    for (const id of videos) comments.set(id, ids(`${id}-c`, o.comments));
+    for (const id of hot) comments.set(id, ids(`${id}-k`, o.clients));
+  }
+  return { videos, settings: ids('u', o.settings), hot, streams: ids('ev', o.streams), comments };
 }
 
 /** A schema, a key prefix, the proxy in front of PostgreSQL, and the clients' cache. */
@@ -162,7 +182,7 @@ async function openWorld(): Promise<ChaosWorld> {
   const logs: LogCounts = { warn: 0, error: 0, errorSamples: [], warnings: {} };
   const cache = createWriteBehind({
     redis: REDIS_URL,
-    entities: eventEntities,
+    entities: chaosEntities,
     prefix,
     prisma,
     flush: CHAOS_FLUSH,
@@ -179,7 +199,7 @@ async function openWorld(): Promise<ChaosWorld> {
     queue: cache.queues[0],
     redis,
     logs,
-    workerConfig: { prefix, databaseUrl: proxiedUrl, flush: CHAOS_FLUSH, entities: 'events' },
+    workerConfig: { prefix, databaseUrl: proxiedUrl, flush: CHAOS_FLUSH, entities: 'chaos' },
     async close() {
       await world.drainer?.close();
       redis.disconnect();
@@ -200,7 +220,13 @@ async function loadUnderFaults(
   tally: LoadTally,
   o: ChaosOptions,
   log: (line: string) => void,
-): Promise<{ loadMs: number; faults: Counts; tracker: RecoveryTracker }> {
+): Promise<{
+  loadMs: number;
+  faults: Counts;
+  tracker: RecoveryTracker;
+  workerCounters: Counts;
+  pool: WorkerPool;
+}> {
   let stopped = false;
   const pool = new WorkerPool(world.workerConfig, o.workers);
   const start = Date.now();
@@ -232,8 +258,8 @@ async function loadUnderFaults(
   await faulting;
   world.proxy.restore();
   // Stopped, not killed: their jobs finish, so the last kills' recovery is measured like the others.
-  await pool.stopAll(WORKER_STOP_TIMEOUT_MS);
-  return { loadMs, faults, tracker };
+  const workerCounters = await pool.stopAll(WORKER_STOP_TIMEOUT_MS);
+  return { loadMs, faults, tracker, workerCounters, pool };
 }
 
 /** A clean worker (with the sweep) flushes everything left. */

@@ -56,6 +56,18 @@ export interface FlushCounters {
   rowsDeferred: number;
 }
 
+/** A worker's counters before it has flushed anything: where each worker starts, and what tests compare with. */
+export const ZERO_FLUSH_COUNTERS: Readonly<FlushCounters> = Object.freeze({
+  batches: 0,
+  statements: 0,
+  rowsWritten: 0,
+  keysFlushed: 0,
+  rowsRejected: 0,
+  outages: 0,
+  eventsInserted: 0,
+  rowsDeferred: 0,
+});
+
 interface Pending {
   entity: string;
   id: string;

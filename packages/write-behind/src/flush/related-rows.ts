@@ -14,6 +14,7 @@ import {
   type Locate,
   missingParentMessage,
   waitingChildren,
+  writtenSinceDelete,
 } from './relation-plan.js';
 
 /** PostgreSQL's SQLSTATE for a row that breaks a foreign key. */
@@ -26,6 +27,14 @@ interface ParentCandidate {
   parentId?: string;
   shard?: number;
   key?: string;
+}
+
+/** Rows that point at a row whose delete the database refused, through one foreign key. */
+interface Blocking {
+  fk: ForeignKey;
+  /** Their ids (or key columns joined by `/`, for a table the cache does not write). */
+  rows: string[];
+  refs: { shard: number; key: string }[];
 }
 
 /** A row the database refused, as `RelatedRows.judge` looks at it. */
@@ -165,32 +174,48 @@ export class RelatedRows {
 
   /** Judges refused deletes; returns those for which nothing is amiss any more. */
   async #judgeDeletes(rows: readonly RefusedRow[], waiting: Set<string>): Promise<RefusedRow[]> {
-    const { entities, store } = this.#context;
     const settled: RefusedRow[] = [];
-    if (!store.referencingRows) return settled;
+    if (!this.#context.store.referencingRows) return settled;
     for (const row of rows) {
-      const key = keyColumnsOf(row.entity, row.id);
-      const found: { fk: ForeignKey; rows: string[]; refs: { shard: number; key: string }[] }[] = [];
-      let unchecked = false;
-      for (const fk of row.entity.children) {
-        const columns = await this.#tolerate(() => store.referencingRows?.(fk, key, CHILDREN_NAMED));
-        if (!columns) unchecked = true;
-        if (!columns || columns.length === 0) continue;
-        const child = fk.childEntity === undefined ? undefined : entities.get(fk.childEntity);
-        const ids = columns.map((c) => (child ? idFromColumns(child, c) : c.join('/')));
-        found.push({ fk, rows: ids, refs: child ? ids.map((id) => this.#locate(child.name, id)) : [] });
-      }
-      const refs = found.flatMap((f) => f.refs);
-      const states = await this.#states(refs);
-      if (refs.some((ref) => holdsParentDelete(states.get(ref.key)))) {
+      const first = await this.#children(row);
+      const refs = first.found.flatMap((f) => f.refs);
+      const states = await this.#states([...refs, this.#locate(row.entity.name, row.id)]);
+      if (
+        writtenSinceDelete(states.get(row.key)) ||
+        refs.some((ref) => holdsParentDelete(states.get(ref.key)))
+      ) {
         waiting.add(row.key);
-      } else if (found.length > 0) {
-        row.reason = { ...row.reason, message: blockingChildrenMessage(row.reason.message, found) };
-      } else if (!unchecked && row.entity.children.length > 0) {
+      } else if (first.found.length > 0) {
+        // A child's delete may have committed, and been acknowledged, between the lookup and the read of its
+        // state: look again. What is still there now, with no delete pending before, truly keeps the row.
+        const again = await this.#children(row);
+        if (again.found.length === 0 && !again.unchecked) settled.push(row);
+        else {
+          const named = again.found.length > 0 ? again.found : first.found;
+          row.reason = { ...row.reason, message: blockingChildrenMessage(row.reason.message, named) };
+        }
+      } else if (!first.unchecked && row.entity.children.length > 0) {
         settled.push(row);
       }
     }
     return settled;
+  }
+
+  /** The rows that point at a refused delete's row (a few per foreign key), and where the cache keeps them. */
+  async #children(row: RefusedRow): Promise<{ found: Blocking[]; unchecked: boolean }> {
+    const { entities, store } = this.#context;
+    const key = keyColumnsOf(row.entity, row.id);
+    const found: Blocking[] = [];
+    let unchecked = false;
+    for (const fk of row.entity.children) {
+      const columns = await this.#tolerate(() => store.referencingRows?.(fk, key, CHILDREN_NAMED + 1));
+      if (!columns) unchecked = true;
+      if (!columns || columns.length === 0) continue;
+      const child = fk.childEntity === undefined ? undefined : entities.get(fk.childEntity);
+      const ids = columns.map((c) => (child ? idFromColumns(child, c) : c.join('/')));
+      found.push({ fk, rows: ids, refs: child ? ids.map((id) => this.#locate(child.name, id)) : [] });
+    }
+    return { found, unchecked };
   }
 
   /** The states of keys (those without a key are parents the cache does not write), read once each. */

@@ -119,6 +119,14 @@ export function isPending(state: KeyState | undefined): boolean {
   return state?.dirty === true;
 }
 
+/**
+ * Whether a row whose delete the database refused has been written again since (its hash holds a record, not
+ * a delete): its next flush writes that record instead, so the delete waits rather than spend an attempt.
+ */
+export function writtenSinceDelete(state: KeyState | undefined): boolean {
+  return state?.present === true && !state.deleted;
+}
+
 /** Whether a child row keeps its parent's delete waiting: its own delete is pending. */
 export function holdsParentDelete(state: KeyState | undefined): boolean {
   return state?.dirty === true && state.deleted;
@@ -199,12 +207,14 @@ export function missingParentMessage(
     ({ fk, values, parentId }) =>
       `${describeParent(fk, values, parentId)} (${entity}.${fk.name}: column${fk.child.columns.length > 1 ? 's' : ''} ${fk.child.columns.join(', ')})`,
   );
-  return `${databaseMessage}; its parent ${named.join(' and ')} is neither in the database nor pending in the cache`;
+  const one = named.length === 1;
+  return `${databaseMessage}; its parent${one ? '' : 's'} ${named.join(' and ')} ${one ? 'is' : 'are'} neither in the database nor pending in the cache`;
 }
 
 /**
  * The reason of a delete refused because rows still point at the row, none of them with a write pending in
- * the cache: the database's own message, then those rows named (up to {@link CHILDREN_NAMED} per key).
+ * the cache: the database's own message, then those rows named (up to {@link CHILDREN_NAMED} per foreign key,
+ * then "..." when `rows` holds more: look up one more than that).
  */
 export function blockingChildrenMessage(
   databaseMessage: string,
@@ -212,8 +222,10 @@ export function blockingChildrenMessage(
 ): string {
   const named = blocking.map(({ fk, rows }) => {
     const who = fk.childEntity ?? `table "${fk.child.table}"`;
-    const more = rows.length >= CHILDREN_NAMED ? ', ...' : '';
-    return `${who} ${rows.map((r) => JSON.stringify(r)).join(', ')}${more} (through ${fk.childModel}.${fk.name})`;
+    // Asked for one more than it names: "..." only when there are more.
+    const more = rows.length > CHILDREN_NAMED ? ', ...' : '';
+    const shown = rows.slice(0, CHILDREN_NAMED).map((r) => JSON.stringify(r));
+    return `${who} ${shown.join(', ')}${more} (through ${fk.childModel}.${fk.name})`;
   });
-  return `${databaseMessage}; rows still point at it with no write pending in the cache: ${named.join('; ')} (delete or move them first)`;
+  return `${databaseMessage}; rows still point at it with no delete pending in the cache: ${named.join('; ')} (delete or move them first)`;
 }

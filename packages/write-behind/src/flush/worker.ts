@@ -8,7 +8,7 @@ import type { ResolvedWorkerOptions } from '../options.js';
 import type { SchemaCheck } from '../schema-check.js';
 import { abandonWorker, lockRenewalFailedJobId, STALLED_REASON } from './bullmq-internals.js';
 import { coalesceWrites } from './coalesce-writes.js';
-import { FlushBatcher, type FlushCounters, RowRejectedError } from './flush-batcher.js';
+import { FlushBatcher, type FlushCounters, RowRejectedError, ZERO_FLUSH_COUNTERS } from './flush-batcher.js';
 import { type FlushJobData, REFUSED_EVENT_JOB, type RefusedEventJobData, SWEEP_JOB } from './job.js';
 import { OutagePause } from './outage-pause.js';
 import { insertRefusedEvent } from './refused-events.js';
@@ -46,16 +46,7 @@ export class FlushWorker {
   readonly #running = new Set<string>();
   #closing: Promise<void> | undefined;
   /** Running totals, for metrics. */
-  readonly counters: FlushCounters = {
-    batches: 0,
-    statements: 0,
-    rowsWritten: 0,
-    keysFlushed: 0,
-    rowsRejected: 0,
-    outages: 0,
-    eventsInserted: 0,
-    rowsDeferred: 0,
-  };
+  readonly counters: FlushCounters = { ...ZERO_FLUSH_COUNTERS };
   /** Resolves when every shard's worker is connected and the sweep is scheduled. */
   readonly ready: Promise<void>;
 

@@ -235,11 +235,16 @@ export const ALLOWED_TYPES = { fields: KIND_TYPES, keys: KEY_TYPES };
 
 /** The limits `limitsOf` sets on a resolved field. */
 export interface FieldLimits {
+  /** Integers and counters: the column's range, within what a JavaScript number holds exactly. */
   min: number;
   max: number;
+  /** Strings: the longest value, in characters (the smaller of the declared and the column's limit). */
   maxLength?: number;
+  /** Strings in a `uuid` column must be UUIDs. */
   uuid: boolean;
+  /** Decimals: digits in all and after the point. */
   precision?: number;
   scale?: number;
+  /** Floats in a `real` column: single precision's range. */
   float4: boolean;
 }

@@ -112,22 +112,33 @@ export function resolveRelations(
   );
   const names = [...entities.keys()];
   const cycle = findCycle(names, edges);
-  if (cycle) throw cycleError(cycle);
+  if (cycle) throw cycleError(cycle, relations);
   for (const [name, depth] of relationDepths(names, edges)) {
     (relations.get(name) as EntityRelations).flushOrder = depth;
   }
   return relations;
 }
 
-function cycleError(cycle: readonly RelationEdge[]): ConfigurationError {
+function cycleError(
+  cycle: readonly RelationEdge[],
+  relations: ReadonlyMap<string, EntityRelations>,
+): ConfigurationError {
   const path = cycle.map((e) => `${e.child}.${e.name} → ${e.parent}`).join(', ');
+  // `false` takes a relation of the Prisma schema out; a declared parent is taken out by removing it (`false`
+  // under its name is refused: the model has no such relation field).
+  const declared = (e: RelationEdge) =>
+    relations.get(e.child)?.parents.find((fk) => fk.name === e.name)?.declared === true;
+  const fromSchema = cycle.find((e) => !declared(e));
   const first = cycle[0] as RelationEdge;
+  const wayOut = fromSchema
+    ? `e.g. \`entities.${fromSchema.child}.parents: { ${fromSchema.name}: false }\``
+    : `by removing its declaration, e.g. \`entities.${first.child}.parents.${first.name}\``;
   return new ConfigurationError(
     `entities ${cycle.map((e) => e.child).join(', ')} are each other's parents (${path}): new rows of each, written ` +
       'in the same flush window, would each wait for the other to reach the database first, for ever. Take one ' +
-      `relation out of the flush's ordering, e.g. \`entities.${first.child}.parents: { ${first.name}: false }\` ` +
+      `relation out of the flush's ordering, ${wayOut} ` +
       '(its rows are then written without waiting for their parent, so that foreign key must accept them: ' +
-      'nullable and set once both rows exist, or deferrable), or keep one of these tables out of the cache',
+      'nullable, and set once both rows are stored), or keep one of these tables out of the cache',
   );
 }
 

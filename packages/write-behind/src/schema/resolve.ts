@@ -4,6 +4,7 @@ import {
   type DynamicDefault,
   defaultColumnType,
   defaultKeyType,
+  type FieldLimits,
   KEY_PRISMA,
   KIND_BUILDER,
   KIND_PRISMA_TYPES,
@@ -30,24 +31,12 @@ export { ALLOWED_TYPES, MAX_SAFE, prismaColumnType, typeMatches } from './column
  * by the store).
  */
 
-export interface ResolvedField {
+export interface ResolvedField extends FieldLimits {
   name: string;
   kind: FieldKind;
   column: string;
   nullable: boolean;
   type: ColumnType;
-  /** Integers and counters: the column's range, within what a JavaScript number holds exactly. */
-  min: number;
-  max: number;
-  /** Strings: the longest value, in characters (the smaller of the declared and the column's limit). */
-  maxLength?: number;
-  /** Strings in a `uuid` column must be UUIDs. */
-  uuid: boolean;
-  /** Decimals: digits in all and after the point. */
-  precision?: number;
-  scale?: number;
-  /** Floats in a `real` column: single precision's range. */
-  float4: boolean;
   /** Counters declared `ranked: true`: the cache keeps a ranking of the field in Redis. */
   ranked: boolean;
   /** Enums: the Prisma value names accepted. */

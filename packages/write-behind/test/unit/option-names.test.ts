@@ -13,18 +13,8 @@ import {
   resolveWorkerOptions,
   type WriteBehindOptions,
 } from '../../src/options.ts';
-import {
-  boolean,
-  counter,
-  dateTime,
-  decimal,
-  type EntityDefinitions,
-  enumeration,
-  integer,
-  json,
-  number,
-  string,
-} from '../../src/schema/fields.ts';
+import * as fields from '../../src/schema/fields.ts';
+import { counter, type EntityDefinitions, enumeration, json, string } from '../../src/schema/fields.ts';
 import { resolveEntities } from '../../src/schema/resolve.ts';
 import type { Store } from '../../src/store/store.ts';
 import { tombstoneTableSql } from '../../src/store/verify.ts';
@@ -180,15 +170,10 @@ describe('field builders', () => {
     refused(() => counter({ nullable: true } as never), /`nullable` is not an option of counter\(\)/);
     refused(() => json({ defualt: {} } as never), /of json\(\): did you mean `default`\?/);
     refused(() => enumeration(['A'], { colum: 'x' } as never), /of enumeration\(\): did you mean `column`\?/);
-    for (const [name, build] of [
-      ['integer', integer],
-      ['number', number],
-      ['decimal', decimal],
-      ['boolean', boolean],
-      ['dateTime', dateTime],
-    ] as [string, (options: never) => unknown][]) {
+    const { integer, number, decimal, boolean, dateTime } = fields;
+    for (const [name, build] of Object.entries({ integer, number, decimal, boolean, dateTime })) {
       refused(
-        () => build({ maxLength: 3 } as never),
+        () => (build as (options: never) => unknown)({ maxLength: 3 } as never),
         new RegExp(`\`maxLength\` is not an option of ${name}\\(\\)`),
       );
     }
@@ -209,7 +194,7 @@ describe('entity definitions', () => {
   test('a misspelled key names the entity, the key and the closest name', () => {
     refused(
       () => resolve({ video: { model: 'Video', fields: { likes: counter() }, versionFeild: 'v' } as never }),
-      /^`entities\.video\.versionFeild` is not an option: did you mean `versionField`\? \(entities\.video takes: model, append, key, versionField, fields\)/,
+      /^`entities\.video\.versionFeild` is not an option: did you mean `versionField`\? \(entities\.video takes: model, append, key, versionField, fields, parents\)/,
     );
     refused(
       () => resolve({ video: { modle: 'Video', fields: { likes: counter() } } as never }),
@@ -218,7 +203,7 @@ describe('entity definitions', () => {
     refused(
       () =>
         resolve({
-          click: { model: 'Click', append: { sequense: 'seq' }, fields: { at: dateTime() } } as never,
+          click: { model: 'Click', append: { sequense: 'seq' }, fields: { at: fields.dateTime() } } as never,
         }),
       /`entities\.click\.append\.sequense` is not an option: did you mean `sequence`\?/,
     );
