@@ -1,8 +1,10 @@
 // What the relations tests share: a world whose videos and comments live in separate shards (so a worker over
 // some shards flushes one entity alone, whatever the timing), and the checks every test ends with.
-import type { Store } from '@write-behind/core';
+import assert from 'node:assert/strict';
+import type { FlushWorker, Store } from '@write-behind/core';
 import {
   createWorld,
+  forwardingStore,
   idsInShards,
   type RelationTestEntities,
   relationEntities,
@@ -10,6 +12,14 @@ import {
 } from '@write-behind/testkit';
 
 export const SHARDS = 4;
+
+/** The `n`th comment on a video, as the relations tests write it. */
+export const comment = (videoId: string, n: number) => ({
+  videoId,
+  author: `author${n}`,
+  body: `comment ${n} on ${videoId}`,
+  createdAt: new Date('2026-12-15T10:00:00.000Z'),
+});
 /** The shards of a split world's videos and of their comments. */
 export const VIDEO_SHARDS = [0, 1];
 export const COMMENT_SHARDS = [2, 3];
@@ -63,4 +73,58 @@ export async function failedJobs(world: World<RelationTestEntities>): Promise<st
 /** Warnings and errors that mention a foreign key violation (`23503`). */
 export function foreignKeyLogs(world: World<RelationTestEntities>) {
   return world.logs.filter((l) => l.level !== 'info' && JSON.stringify(l.obj).includes('23503'));
+}
+
+/**
+ * Writes every video of `split` with its comments, and flushes them with a worker over every shard, which is
+ * then closed: the rows are in PostgreSQL and no worker runs.
+ */
+export async function seedFlushed({ world, videos, comments }: SplitWorld): Promise<void> {
+  const all = await world.startWorker();
+  for (const v of videos) {
+    await world.cache.set('video', v, { likes: 1, views: 0 });
+    for (const [n, c] of (comments.get(v) ?? []).entries())
+      await world.cache.set('comment', c, comment(v, n));
+  }
+  await world.cache.flush();
+  await all.close();
+}
+
+/**
+ * A store whose next lookup of the rows pointing at a row (`referencingRows`) runs what `holdNext` was given
+ * after the database has answered and before the flush reads those rows' states in Redis.
+ */
+export function heldLookups(): {
+  wrap: (inner: Store) => Store;
+  holdNext: (run: () => Promise<void>) => void;
+  held: () => boolean;
+} {
+  let hold: (() => Promise<void>) | undefined;
+  let ran = false;
+  return {
+    wrap: (inner) =>
+      forwardingStore(inner, {
+        async referencingRows(fk, key, limit) {
+          const rows = (await inner.referencingRows?.(fk, key, limit)) ?? [];
+          const run = hold;
+          hold = undefined;
+          if (run) {
+            await run();
+            ran = true;
+          }
+          return rows;
+        },
+      }),
+    holdNext: (run) => {
+      hold = run;
+    },
+    held: () => ran,
+  };
+}
+
+/** The order of related rows cost nothing: no row refused, no failed job, no `23503` logged. */
+export async function assertNoOrderingCost(world: SplitWorld['world'], worker: FlushWorker): Promise<void> {
+  assert.equal(worker.counters.rowsRejected, 0, 'no row was refused');
+  assert.deepEqual(await failedJobs(world), []);
+  assert.deepEqual(foreignKeyLogs(world), []);
 }
