@@ -91,8 +91,10 @@ test('the api, the worker and the dashboard on REDIS_CLUSTER_NODES: writes on ev
   const failed = started.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
   const [api, worker, dashboard] = apps as [AppProcess, AppProcess, AppProcess];
-  assert.equal((await fetch(`${api.url}/healthz`)).status, 200);
-  assert.equal((await fetch(`${worker.url}/healthz`)).status, 200);
+  // Listening comes before healthy (the cluster's slots, the database's check): wait for the answer.
+  const healthy = (url: string) => eventually(async () => (await fetch(`${url}/healthz`)).status === 200);
+  assert.ok(await healthy(api.url), 'the api reports healthy');
+  assert.ok(await healthy(worker.url), 'the worker reports healthy');
 
   const ids = idPerShard('apps');
   for (const [i, id] of ids.entries()) await like(api.url, id, i + 1);
