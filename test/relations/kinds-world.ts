@@ -10,8 +10,9 @@ import {
   type RelationKindsEntities,
   relationKindsEntities,
 } from '../schemas/kinds/index.ts';
+import { failedJobs, foreignKeyLogs, SHARDS } from './split-world.ts';
 
-export const SHARDS = 4;
+export { SHARDS };
 
 type EntityName = keyof RelationKindsEntities & string;
 
@@ -132,16 +133,8 @@ export async function createRelationsWorld(
         },
       };
     },
-    async failedJobs() {
-      return (await Promise.all(world.cache.queues.map((q) => q.getFailed())))
-        .flat()
-        .map((j) => j.failedReason);
-    },
-    foreignKeyLogs(since = 0) {
-      return world.logs
-        .slice(since)
-        .filter((l) => l.level !== 'info' && JSON.stringify(l.obj).includes('23503'));
-    },
+    failedJobs: () => failedJobs(world),
+    foreignKeyLogs: (since) => foreignKeyLogs(world, since),
     async retryFailed() {
       for (const queue of world.cache.queues) for (const job of await queue.getFailed()) await job.retry();
     },

@@ -1,7 +1,7 @@
 // What the relations tests share: a world whose videos and comments live in separate shards (so a worker over
 // some shards flushes one entity alone, whatever the timing), and the checks every test ends with.
 import assert from 'node:assert/strict';
-import type { FlushWorker, Store } from '@write-behind/core';
+import type { EntityDefinitions, FlushWorker, Store } from '@write-behind/core';
 import {
   createWorld,
   forwardingStore,
@@ -10,6 +10,7 @@ import {
   relationEntities,
   type World,
 } from '@write-behind/testkit';
+import type { Queue } from 'bullmq';
 
 export const SHARDS = 4;
 
@@ -66,13 +67,16 @@ export async function splitWorld(
 }
 
 /** The reasons of every failed job of the world's queues. */
-export async function failedJobs(world: World<RelationTestEntities>): Promise<string[]> {
+export async function failedJobs(world: { cache: { queues: readonly Queue[] } }): Promise<string[]> {
   return (await Promise.all(world.cache.queues.map((q) => q.getFailed()))).flat().map((j) => j.failedReason);
 }
 
-/** Warnings and errors that mention a foreign key violation (`23503`). */
-export function foreignKeyLogs(world: World<RelationTestEntities>) {
-  return world.logs.filter((l) => l.level !== 'info' && JSON.stringify(l.obj).includes('23503'));
+/** Warnings and errors logged since `since` (a length of `logs`) that mention a foreign key violation (`23503`). */
+export function foreignKeyLogs(
+  world: Pick<World<EntityDefinitions>, 'logs'>,
+  since = 0,
+): World<EntityDefinitions>['logs'] {
+  return world.logs.slice(since).filter((l) => l.level !== 'info' && JSON.stringify(l.obj).includes('23503'));
 }
 
 /**

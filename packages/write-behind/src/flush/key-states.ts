@@ -21,6 +21,23 @@ export interface KeyState {
 
 const ABSENT: KeyState = { present: false, dirty: false, deleted: false, flushedBefore: false };
 
+/**
+ * Keys grouped by shard, each once, as `readKeyStates` takes them; refs without a key (rows of tables the cache
+ * does not write) are left out.
+ */
+export function keysByShard(refs: Iterable<{ key?: string; shard?: number }>): Map<number, string[]> {
+  const byShard = new Map<number, string[]>();
+  const seen = new Set<string>();
+  for (const { key, shard } of refs) {
+    if (key === undefined || shard === undefined || seen.has(key)) continue;
+    seen.add(key);
+    const keys = byShard.get(shard);
+    if (keys) keys.push(key);
+    else byShard.set(shard, [key]);
+  }
+  return byShard;
+}
+
 /** The state of each of `keysByShard`'s data keys (those Redis lacks are `present: false`). */
 export async function readKeyStates(
   redis: Redis | Cluster,

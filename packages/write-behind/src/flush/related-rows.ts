@@ -3,7 +3,7 @@ import { dataKey, shardOf } from '../keys.js';
 import { idFromColumns, keyColumnsOf } from '../schema/id-codec.js';
 import { type ForeignKey, foreignKeyValues } from '../schema/relations.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
-import { type KeyState, readKeyStates } from './key-states.js';
+import { type KeyState, keysByShard, readKeyStates } from './key-states.js';
 import type { EntityPlan } from './plan.js';
 import {
   batchParents,
@@ -220,13 +220,7 @@ export class RelatedRows {
 
   /** The states of keys (those without a key are parents the cache does not write), read once each. */
   async #states(refs: readonly { key?: string; shard?: number }[]): Promise<Map<string, KeyState>> {
-    const byShard = new Map<number, string[]>();
-    const seen = new Set<string>();
-    for (const { key, shard } of refs) {
-      if (key === undefined || shard === undefined || seen.has(key)) continue;
-      seen.add(key);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), key]);
-    }
+    const byShard = keysByShard(refs);
     return byShard.size > 0 ? readKeyStates(this.#context.redis, byShard) : new Map();
   }
 

@@ -1,7 +1,7 @@
 import { idFromColumns, keyColumnsOf } from '../schema/id-codec.js';
 import { type ForeignKey, foreignKeyValues, isOrdered } from '../schema/relations.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
-import type { KeyState } from './key-states.js';
+import { type KeyState, keysByShard } from './key-states.js';
 import type { EntityPlan } from './plan.js';
 
 /*
@@ -88,15 +88,7 @@ export function batchParents(
     for (const row of plan.deltas) add(entity, plan, row.id);
     for (const row of plan.appends) add(entity, plan, row.id, row.sqlTexts);
   }
-  const toRead = new Map<number, string[]>();
-  const seen = new Set<string>();
-  for (const list of refs.values()) {
-    for (const ref of list) {
-      if (written.has(ref.key) || seen.has(ref.key)) continue;
-      seen.add(ref.key);
-      toRead.set(ref.shard, [...(toRead.get(ref.shard) ?? []), ref.key]);
-    }
-  }
+  const toRead = keysByShard([...refs.values()].flat().filter((ref) => !written.has(ref.key)));
   return { refs, toRead, written };
 }
 
