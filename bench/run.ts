@@ -124,6 +124,10 @@ const keep = (result: CaseResult | undefined) => {
   if (result) results.push(result);
   return result;
 };
+/** {@link run} for a case that makes several rows: keeps them all. */
+async function runRows(id: CaseId, label: string, body: () => Promise<CaseResult[]>): Promise<void> {
+  for (const row of (await run(id, label, body)) ?? []) keep(row);
+}
 
 const machine = {
   nproc: os.cpus().length,
@@ -176,39 +180,21 @@ try {
     ])
       keep(row);
   keep(await run('F1', 'M1 on a Redis tuned for small hashes', () => listpackMemory(ctx)));
-  for (const row of (await run('F2', 'flush of parent + child keys vs as many unrelated keys', () =>
-    relatedFlush(ctx),
-  )) ?? [])
-    keep(row);
+  await runRows('F2', 'flush of parent + child keys vs as many unrelated keys', () => relatedFlush(ctx));
   keep(await run('C1', 'coalescing', () => coalescing(ctx)));
   if (w1?.rate) {
     const rate = w1.rate / 2;
-    for (const row of (await run('L1', 'lag at half of W1', () => lag(ctx, rate))) ?? []) keep(row);
+    await runRows('L1', 'lag at half of W1', () => lag(ctx, rate));
   }
-  for (const row of (await run('E1', 'append entities: acked events, flush rows, plain INSERT', () =>
-    appendEvents(ctx),
-  )) ?? [])
-    keep(row);
-  for (const row of (await run('R1', 'Redis commands of the lock and stalled-check settings', () =>
-    recoveryCost(ctx),
-  )) ?? [])
-    keep(row);
-  for (const row of (await run(
-    'O1',
-    "the dashboard's own Redis commands, with the overview open and without",
-    () => dashboardCost(ctx),
-  )) ?? [])
-    keep(row);
-  for (const row of (await run('D1', "durability 'memory' vs 'replicas' vs 'fsync'", () =>
-    durabilityCost(ctx),
-  )) ?? [])
-    keep(row);
-  for (const row of (await run(
-    'S1',
-    'scale-out: 1 Redis vs a 3-master cluster, 1 and 2 worker processes',
-    () => scaleOut(ctx),
-  )) ?? [])
-    keep(row);
+  await runRows('E1', 'append entities: acked events, flush rows, plain INSERT', () => appendEvents(ctx));
+  await runRows('R1', 'Redis commands of the lock and stalled-check settings', () => recoveryCost(ctx));
+  await runRows('O1', "the dashboard's own Redis commands, with the overview open and without", () =>
+    dashboardCost(ctx),
+  );
+  await runRows('D1', "durability 'memory' vs 'replicas' vs 'fsync'", () => durabilityCost(ctx));
+  await runRows('S1', 'scale-out: 1 Redis vs a 3-master cluster, 1 and 2 worker processes', () =>
+    scaleOut(ctx),
+  );
 } finally {
   progress('cleaning up');
   await cleanup();

@@ -5,23 +5,17 @@
 // write was lost or a row is not exact. The run lives in packages/testkit/src/flood.ts, which
 // test/api-memory-budget.test.ts runs at a small scale.
 import { FLOOD_USAGE, floodPassed, formatFloodReport, parseFloodArgs, runFlood } from '@write-behind/testkit';
+import { runCheckCommand } from './lib/command-line.ts';
 
-let command: ReturnType<typeof parseFloodArgs>;
-try {
-  command = parseFloodArgs(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`flood: ${(error as Error).message}\n${FLOOD_USAGE}\n`);
-  process.exit(2);
-}
-if (command.help) {
-  process.stdout.write(`${FLOOD_USAGE}\n`);
-  process.exit(0);
-}
-const report = await runFlood({
-  ...command.options,
-  ...(command.quiet ? {} : { progress: (line: string) => process.stderr.write(`${line}\n`) }),
+await runCheckCommand({
+  name: 'flood',
+  usage: FLOOD_USAGE,
+  parse: parseFloodArgs,
+  run: (command) =>
+    runFlood({
+      ...command.options,
+      ...(command.quiet ? {} : { progress: (line: string) => process.stderr.write(`${line}\n`) }),
+    }),
+  format: formatFloodReport,
+  passed: floodPassed,
 });
-process.stdout.write(
-  command.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatFloodReport(report)}\n`,
-);
-process.exit(floodPassed(report) ? 0 : 1);

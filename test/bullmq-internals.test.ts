@@ -4,14 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import {
-  blockingConnectionOf,
-  dueAtOfDelayedScore,
-  lockManagerOf,
-  lockRenewalFailedJobId,
-  STALLED_REASON,
-  waitAndDelayedKeys,
-} from '@write-behind/core/internal';
+import { bullmqInternals } from '@write-behind/core/internal';
 import { deleteKeys, eventually, REDIS_URL } from '@write-behind/testkit';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -49,13 +42,13 @@ const hang = () => new Promise<void>(() => {});
 
 test('the wait list and delayed set keys, and a delayed score decoded to its due time', async () => {
   const queue = newQueue('keys');
-  const { wait, delayed } = waitAndDelayedKeys(queue);
+  const { wait, delayed } = bullmqInternals.waitAndDelayedKeys(queue);
   await queue.add('now', {}, { jobId: 'now' });
   const later = await queue.add('later', {}, { jobId: 'later', delay: 60_000 });
   assert.equal(await redis.llen(wait), 1, 'the waiting job is in the wait list');
   const score = await redis.zscore(delayed, 'later');
   assert.ok(score, 'the delayed job is in the delayed set');
-  assert.equal(dueAtOfDelayedScore(Number(score)), later.timestamp + 60_000);
+  assert.equal(bullmqInternals.dueAtOfDelayedScore(Number(score)), later.timestamp + 60_000);
   await queue.obliterate({ force: true });
 });
 
@@ -65,8 +58,8 @@ test("a worker's lock manager and blocking connection are where the forced close
   workers.push(worker);
   void worker.run();
   await worker.waitUntilReady();
-  assert.equal(typeof lockManagerOf(worker)?.close, 'function');
-  const client = await blockingConnectionOf(worker)?.client;
+  assert.equal(typeof bullmqInternals.lockManagerOf(worker)?.close, 'function');
+  const client = await bullmqInternals.blockingConnectionOf(worker)?.client;
   assert.ok(client && typeof client.disconnect === 'function', 'its blocking client');
 });
 
@@ -80,10 +73,10 @@ test('a lost lock is reported as the error whose text names the job', async () =
   assert.ok(await eventually(async () => (await job.getState()) === 'active'));
   await redis.del(`${prefix}:lock:lost:lock`);
   assert.ok(
-    await eventually(() => errors.some((e) => lockRenewalFailedJobId(e) === 'lost'), 10_000),
+    await eventually(() => errors.some((e) => bullmqInternals.lockRenewalFailedJobId(e) === 'lost'), 10_000),
     `errors: ${errors.map((e) => e.message).join('; ')}`,
   );
-  assert.equal(lockRenewalFailedJobId(new Error('something else')), undefined);
+  assert.equal(bullmqInternals.lockRenewalFailedJobId(new Error('something else')), undefined);
   await worker.close(true);
 });
 
@@ -107,5 +100,5 @@ test('a job that stalls more than allowed fails with the reason the sweep looks 
   workers.push(checker);
   assert.ok(await eventually(async () => (await job.getState()) === 'failed', 15_000));
   const failed = await queue.getJob('stall');
-  assert.match(failed?.failedReason ?? '', new RegExp(STALLED_REASON));
+  assert.match(failed?.failedReason ?? '', new RegExp(bullmqInternals.STALLED_REASON));
 });

@@ -31,6 +31,15 @@ async function tombstone(entity: string, id: string): Promise<number | undefined
 async function versionInRedis(entity: string, id: string): Promise<number> {
   return exact(await h.redis.hget(h.key(entity, id), '_v'));
 }
+/** Waits for the flush of user `id`'s settings, then checks that its row holds `settings` at `version`. */
+async function assertFlushedRow(
+  id: string,
+  settings: { theme: string; language: string; notifications: boolean },
+  version: number,
+): Promise<void> {
+  await h.cache.flushed('settings', id);
+  assert.deepEqual(await settingsRow(id), { ...settings, version });
+}
 function exact(text: string | null): number {
   const number = Number(text);
   assert.ok(text !== null && Number.isSafeInteger(number), `version ${text}`);
@@ -40,13 +49,7 @@ function exact(text: string | null): number {
 test('a delete reaches the database and is remembered', async () => {
   await h.cache.set('settings', 'u1', { theme: 'dark', language: 'en', notifications: false });
   const created = await versionInRedis('settings', 'u1');
-  await h.cache.flushed('settings', 'u1');
-  assert.deepEqual(await settingsRow('u1'), {
-    theme: 'dark',
-    language: 'en',
-    notifications: false,
-    version: created,
-  });
+  await assertFlushedRow('u1', { theme: 'dark', language: 'en', notifications: false }, created);
   assert.equal(await h.cache.delete('settings', 'u1'), true);
   const deleted = await versionInRedis('settings', 'u1');
   assert.ok(deleted > created, `the delete's version ${deleted} follows ${created}`);
@@ -74,13 +77,7 @@ test('delete then set inside one window ends with the new record, defaults for f
   assert.deepEqual(created, { theme: 'light', language: 'it', notifications: true });
   const version = await versionInRedis('settings', 'u3');
   assert.ok(version > 3, `version ${version} follows the stored 3`);
-  await h.cache.flushed('settings', 'u3');
-  assert.deepEqual(await settingsRow('u3'), {
-    theme: 'light',
-    language: 'it',
-    notifications: true,
-    version,
-  });
+  await assertFlushedRow('u3', { theme: 'light', language: 'it', notifications: true }, version);
 });
 
 test('put, delete, put across windows keep their order', async () => {
@@ -96,13 +93,7 @@ test('put, delete, put across windows keep their order', async () => {
   await h.cache.set('settings', 'u4', { language: 'pt', theme: 'dark' });
   const recreated = await versionInRedis('settings', 'u4');
   assert.ok(recreated > deleted, `the second put's version ${recreated} follows the delete's ${deleted}`);
-  await h.cache.flushed('settings', 'u4');
-  assert.deepEqual(await settingsRow('u4'), {
-    theme: 'dark',
-    language: 'pt',
-    notifications: true,
-    version: recreated,
-  });
+  await assertFlushedRow('u4', { theme: 'dark', language: 'pt', notifications: true }, recreated);
 });
 
 test('a put older than a delete cannot bring the row back', async () => {

@@ -13,13 +13,13 @@ import {
   eventually,
   type PgProxy,
   type RedisReplication,
-  startPgProxy,
   startRedisReplication,
   type TestEntities,
   videoRow,
   type World,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
+import { type ProxiedReplication, startProxiedReplication } from './fixtures/proxies.ts';
 
 let servers: RedisReplication;
 let replica: Redis;
@@ -86,8 +86,7 @@ test("'replicas': a write is acknowledged only once the replica holds it", async
   // The replica follows the primary through a proxy that can hold the link: without the library's WAIT, a
   // write would be acknowledged while the replica lacks it (asynchronous replication alone is fast enough on
   // loopback to hide that, so the link is held until the write is seen waiting).
-  let link: PgProxy | undefined;
-  let pair: RedisReplication | undefined;
+  let proxied: ProxiedReplication | undefined;
   let world: World<TestEntities> | undefined;
   const nodes: Redis[] = [];
   const connect = (port: number) => {
@@ -97,13 +96,8 @@ test("'replicas': a write is acknowledged only once the replica holds it", async
     return node;
   };
   try {
-    pair = await startRedisReplication([], {
-      via: async (port) => {
-        link = await startPgProxy({ host: '127.0.0.1', port });
-        return link;
-      },
-    });
-    assert.ok(link, 'the replica follows through the proxy');
+    proxied = await startProxiedReplication();
+    const { servers: pair, link } = proxied;
     const primary = connect(pair.primary.port);
     const behind = connect(pair.replica.port);
     // A timeout far beyond the test's: a write may only be acknowledged by the replica's confirmation.
@@ -144,11 +138,10 @@ test("'replicas': a write is acknowledged only once the replica holds it", async
     assert.equal(deleted, true);
     assert.equal(await behind.hget(doomed, '_d'), '1');
   } finally {
-    link?.release();
+    proxied?.link.release();
     for (const node of nodes) node.disconnect();
     await world?.close();
-    await link?.close();
-    await pair?.stop();
+    await proxied?.stop();
   }
 });
 
@@ -182,17 +175,12 @@ test("'fsync' where Redis cannot give it is a ConfigurationError saying why, and
 test("a partition, then a failover: 'memory' loses what it acknowledged since, 'replicas' acknowledged none of it", async (t) => {
   // The replica follows the primary through a proxy, so the link between them can be frozen (a partition)
   // while clients still reach the primary: exactly the writes acknowledged during it are on the primary only.
-  let link: PgProxy | undefined;
-  let pair: RedisReplication | undefined;
+  let proxied: ProxiedReplication | undefined;
   let promoted: Redis | undefined;
   let world: World<TestEntities> | undefined;
   try {
-    pair = await startRedisReplication([], {
-      via: async (port) => {
-        link = await startPgProxy({ host: '127.0.0.1', port });
-        return link;
-      },
-    });
+    proxied = await startProxiedReplication();
+    const { servers: pair, link } = proxied;
     promoted = new Redis({ port: pair.replica.port, host: '127.0.0.1', retryStrategy: () => null });
     promoted.on('error', () => {});
     world = await createWorld(entities, {
@@ -202,7 +190,6 @@ test("a partition, then a failover: 'memory' loses what it acknowledged since, '
     const held = await world.cache.increment('video', 'p', 'likes', 10, { durability: 'replicas' });
     assert.equal(held, 10, 'confirmed by the replica before the partition');
 
-    assert.ok(link, 'the replica follows through the proxy');
     link.freeze();
     const MEMORY_WRITES = 5;
     for (let i = 0; i < MEMORY_WRITES; i++) await world.cache.increment('video', 'p', 'likes', 1);
@@ -225,8 +212,7 @@ test("a partition, then a failover: 'memory' loses what it acknowledged since, '
   } finally {
     promoted?.disconnect();
     await world?.close();
-    await link?.close();
-    await pair?.stop();
+    await proxied?.stop();
   }
 });
 

@@ -22,6 +22,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../apps/api/src/app.ts';
+import { scanKeys } from './fixtures/scan-keys.ts';
 
 const NUM_RUNS = 100;
 const SEED = fuzzSeed();
@@ -41,17 +42,9 @@ after(() => redis.quit());
 async function snapshot(prefix: string): Promise<string> {
   const shard = shardKeys(prefix, 0, 1);
   const writerRecord = writerKey(shard, '');
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1000);
-    cursor = next;
-    keys.push(
-      ...found.filter(
-        (key) => !key.endsWith(':meta') && !key.startsWith(writerRecord) && key !== shard.activity,
-      ),
-    );
-  } while (cursor !== '0');
+  const keys = (await scanKeys(redis, prefixPattern(prefix))).filter(
+    (key) => !key.endsWith(':meta') && !key.startsWith(writerRecord) && key !== shard.activity,
+  );
   keys.sort();
   const parts: string[] = [];
   for (const key of keys) {

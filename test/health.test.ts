@@ -17,12 +17,12 @@ import {
   type PgProxy,
   REDIS_URL,
   schemaUrl,
-  startPgProxy,
   type TestDatabase,
   type TestEntities,
   testPrefix,
   withTimeout,
 } from '@write-behind/testkit';
+import { startProxyTo } from './fixtures/proxies.ts';
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 const PROBE_MS = 500;
@@ -35,10 +35,8 @@ const opened: { cache: WriteBehind<TestEntities>; disconnect: () => Promise<void
 
 before(async () => {
   db = await createTestDatabase();
-  const pg = new URL(DATABASE_URL);
-  pgProxy = await startPgProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-  const redis = new URL(REDIS_URL);
-  redisProxy = await startPgProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+  pgProxy = await startProxyTo(DATABASE_URL);
+  redisProxy = await startProxyTo(REDIS_URL);
 });
 
 after(async () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { BacklogFullError } from '@write-behind/core';
 import { createHarness, type Harness, videoRow } from '@write-behind/testkit';
+import { scanKeys } from './fixtures/scan-keys.ts';
 
 const harnesses: Harness[] = [];
 after(() => Promise.all(harnesses.map((h) => h.close())));
@@ -16,15 +17,8 @@ async function harness(memory: { maxKeys?: number; maxBytes?: number }): Promise
 }
 
 /** The data keys Redis holds under the harness's prefix. */
-async function dataKeys(h: Harness): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await h.redis.scan(cursor, 'MATCH', h.key('*', '*'), 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-  } while (cursor !== '0');
-  return keys;
+function dataKeys(h: Harness): Promise<string[]> {
+  return scanKeys(h.redis, h.key('*', '*'));
 }
 
 test('distinct keys beyond the budget: Redis keeps at most maxKeys, and every write lands', async () => {

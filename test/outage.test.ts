@@ -3,18 +3,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type FlushOptions, type Store, UnavailableError } from '@write-behind/core';
-import { PrismaStore } from '@write-behind/core/internal';
-import { createPrismaClient, type PrismaClient } from '@write-behind/db';
+import { type FlushOptions, UnavailableError } from '@write-behind/core';
 import {
-  createHarness,
-  DATABASE_URL,
+  createProxiedWorld,
+  entities,
   eventually,
-  forwardingStore,
-  type Harness,
-  type PgProxy,
-  schemaUrl,
-  startPgProxy,
+  type ProxiedWorld,
+  settingsRow,
+  type TestEntities,
   videoRow,
 } from '@write-behind/testkit';
 
@@ -24,47 +20,11 @@ const SWEEP_MS = 300;
 /** For waits on something that happens within a second or two on an idle machine. */
 const GENEROUS_MS = 30_000;
 
-interface World {
-  h: Harness;
-  proxy: PgProxy;
-  close(): Promise<void>;
-}
+type World = ProxiedWorld<TestEntities>;
 
-/**
- * A harness whose store reaches PostgreSQL through a proxy that can be cut. The harness makes the schema, so
- * the proxy-backed Prisma client is built after it; until then the store it was given delegates to nothing.
- */
-async function createWorld(flush: FlushOptions): Promise<World> {
-  const target = new URL(DATABASE_URL);
-  const proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  let inner: Store | undefined;
-  const s = (): Store => {
-    if (!inner) throw new Error('the proxied store is not built yet');
-    return inner;
-  };
-  const h = await createHarness({
-    flush,
-    sweep: { intervalMs: SWEEP_MS },
-    // The schema is read and checked through the direct connection: only the flush's traffic goes through
-    // the proxy, which the tests cut.
-    wrapStore: (base) =>
-      forwardingStore(s, { dataModel: base.dataModel, verify: (entities) => base.verify(entities) }),
-  });
-  // Same schema as the harness (whose db.pool reads rows directly), reached through the proxy.
-  const prisma: PrismaClient = createPrismaClient(schemaUrl(h.db.schema, proxy.url(DATABASE_URL)), {
-    max: 4,
-  });
-  inner = new PrismaStore(prisma, { tombstoneTable: 'write_behind_tombstone' });
-  return {
-    h,
-    proxy,
-    async close() {
-      proxy.restore();
-      await h.close();
-      await prisma.$disconnect();
-      await proxy.close();
-    },
-  };
+/** The demo schema's world, its store reaching PostgreSQL through a proxy the tests cut. */
+function createWorld(flush: FlushOptions): Promise<World> {
+  return createProxiedWorld(entities, { flush, sweep: { intervalMs: SWEEP_MS } });
 }
 
 /**
@@ -73,26 +33,14 @@ async function createWorld(flush: FlushOptions): Promise<World> {
  * that count leaves out the limiter's ordinary counting window (up to a second after any job starts, while the
  * library's global rate limit is set), which `getRateLimitTtl()` alone reports once that limit is lifted.
  */
-function pausedForMs(h: Harness): Promise<number> {
+function pausedForMs(h: World): Promise<number> {
   return h.queue.getRateLimitTtl(Number.MAX_SAFE_INTEGER);
 }
 
-async function settingsRow(
-  h: Harness,
-  id: string,
-): Promise<{ theme: string; language: string; notifications: boolean; version: number } | undefined> {
-  const { rows } = await h.db.pool.query(
-    'SELECT theme, language, notifications, version::text FROM user_settings WHERE user_id = $1',
-    [id],
-  );
-  const row = rows[0];
-  return row ? { ...row, version: Number(row.version) } : undefined;
-}
-
 describe('a database outage', () => {
-  let w: World;
+  let h: World;
   before(async () => {
-    w = await createWorld({
+    h = await createWorld({
       windowMs: 100,
       backoffMs: 50,
       attempts: 2,
@@ -100,10 +48,10 @@ describe('a database outage', () => {
       maxOutageBackoffMs: 500,
     });
   });
-  after(() => w.close());
+  after(() => h.close());
 
   test('writes are acknowledged, spend no attempt, and all land after it', async () => {
-    const { h, proxy } = w;
+    const { proxy } = h;
     // No sweep here (a later suite runs one during an outage): this test is about flush jobs alone.
     const worker = await h.startWorker({ sweep: false });
 
@@ -119,7 +67,7 @@ describe('a database outage', () => {
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((id) => videoRow(h.db, id)));
     assert.equal(a?.likes, 5);
     assert.equal((await videoRow(h.db, 'doomed'))?.views, 3);
-    const u1 = await settingsRow(h, 'u1');
+    const u1 = await settingsRow(h.db, 'u1');
     assert.equal(u1?.language, 'en');
 
     proxy.cut();
@@ -193,7 +141,7 @@ describe('a database outage', () => {
     });
     assert.equal(await videoRow(h.db, 'doomed'), undefined, 'the delete landed');
     assert.equal(await videoRow(h.db, 'cold'), undefined, 'the refused write left nothing behind');
-    const { version, ...settings } = (await settingsRow(h, 'u1')) ?? { version: 0 };
+    const { version, ...settings } = (await settingsRow(h.db, 'u1')) ?? { version: 0 };
     assert.deepEqual(settings, { theme: 'dark', language: 'en', notifications: false });
     assert.ok(u1 && version > u1.version, 'the settings at a newer version');
     assert.equal((await h.queue.getJobCounts('failed')).failed, 0);
@@ -205,15 +153,15 @@ describe('a database outage', () => {
 });
 
 describe('a database whose connections are reset in the middle of a flush', () => {
-  let w: World;
+  let h: World;
   before(async () => {
     // One attempt: a flush wrongly counted as the row's failure goes straight to the failed set.
-    w = await createWorld({ windowMs: 100, attempts: 1, outageBackoffMs: 100, maxOutageBackoffMs: 500 });
+    h = await createWorld({ windowMs: 100, attempts: 1, outageBackoffMs: 100, maxOutageBackoffMs: 500 });
   });
-  after(() => w.close());
+  after(() => h.close());
 
   test('treats ECONNRESET under its statement as an outage, not as a bad row', async () => {
-    const { h, proxy } = w;
+    const { proxy } = h;
     const worker = await h.startWorker({ sweep: false });
     await h.cache.increment('video', 'mid', 'likes', 1);
     await h.cache.drain({ timeoutMs: 15_000 });
@@ -248,14 +196,14 @@ describe('a database whose connections are reset in the middle of a flush', () =
 });
 
 describe('a database outage during which the sweep runs', () => {
-  let w: World;
+  let h: World;
   before(async () => {
-    w = await createWorld({ windowMs: 100, outageBackoffMs: 100, maxOutageBackoffMs: 500 });
+    h = await createWorld({ windowMs: 100, outageBackoffMs: 100, maxOutageBackoffMs: 500 });
   });
-  after(() => w.close());
+  after(() => h.close());
 
   test('sends no sweep job to the failed set', async () => {
-    const { h, proxy } = w;
+    const { proxy } = h;
     await h.startWorker();
     await h.cache.increment('video', 'swept', 'likes', 2);
     await h.cache.drain({ timeoutMs: 15_000 });
@@ -285,9 +233,9 @@ describe('a database outage during which the sweep runs', () => {
 describe('a short database blip', () => {
   const OUTAGE_BACKOFF_MS = 200;
   const MAX_OUTAGE_BACKOFF_MS = 5000;
-  let w: World;
+  let h: World;
   before(async () => {
-    w = await createWorld({
+    h = await createWorld({
       windowMs: 100,
       // Long enough that every job due at once shares one batch, that is one probe of the database.
       batchLingerMs: 50,
@@ -295,10 +243,10 @@ describe('a short database blip', () => {
       maxOutageBackoffMs: MAX_OUTAGE_BACKOFF_MS,
     });
   });
-  after(() => w.close());
+  after(() => h.close());
 
   test('pauses flushing for the first outage pause, not the longest, and logs it', async () => {
-    const { h, proxy } = w;
+    const { proxy } = h;
     const ids = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
     const warm = await h.startWorker({ sweep: false });
     await Promise.all(ids.map((id) => h.cache.increment('video', id, 'likes')));
@@ -352,15 +300,15 @@ describe('a short database blip', () => {
 
 describe('an outage pause', () => {
   const PAUSE_MS = 2500;
-  let w: World;
+  let h: World;
   before(async () => {
     // A fixed pause (base and cap equal, ±25 % jitter), long enough to watch a second worker wait it out.
-    w = await createWorld({ windowMs: 50, outageBackoffMs: PAUSE_MS, maxOutageBackoffMs: PAUSE_MS });
+    h = await createWorld({ windowMs: 50, outageBackoffMs: PAUSE_MS, maxOutageBackoffMs: PAUSE_MS });
   });
-  after(() => w.close());
+  after(() => h.close());
 
   test('holds every worker of the queue, also one that saw no failure, and is lifted once flushing works', async () => {
-    const { h, proxy } = w;
+    const { proxy } = h;
     const warm = await h.startWorker({ sweep: false });
     await h.cache.increment('video', 'early', 'likes');
     await h.cache.drain({ timeoutMs: GENEROUS_MS });

@@ -2,21 +2,20 @@
 // the password appears in no log line and no error message, also when it is wrong.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createWriteBehind, WriteBehindError } from '@write-behind/core';
+import { WriteBehindError } from '@write-behind/core';
 import {
   assertNoSecret,
   createTestDatabase,
-  entities,
   flatten,
   incrementRejection,
   type RedisServer,
   recordingLogger,
   startRedis,
   type TestDatabase,
-  type TestEntities,
   videoRow,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
+import { flushingCache } from './fixtures/flushing-cache.ts';
 
 const PASSWORD = 'Zq8pSecretPw91';
 const ACL_PASSWORD = 'AclSecretPw73';
@@ -47,14 +46,7 @@ for (const [name, url] of [
 ] as const) {
   test(`works with ${name} in the URL and logs no password`, async () => {
     const prefix = name === 'requirepass' ? 'authpass' : 'authacl';
-    const cache = createWriteBehind<TestEntities>({
-      redis: url(),
-      entities,
-      prefix,
-      prisma: db.prisma,
-      flush: { windowMs: 50 },
-      logger,
-    });
+    const cache = flushingCache({ redis: url(), db, prefix, logger });
     const worker = cache.createWorker({ closeTimeoutMs: 2000 });
     try {
       await worker.ready;

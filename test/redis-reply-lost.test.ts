@@ -4,23 +4,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { scriptSource, shardKeys, writeProtocol, writerKey } from '@write-behind/core/internal';
-import {
-  createHarness,
-  eventually,
-  type Harness,
-  type PgProxy,
-  REDIS_URL,
-  startPgProxy,
-} from '@write-behind/testkit';
+import { createHarness, eventually, type Harness, type PgProxy, REDIS_URL } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
+import { startProxyTo } from './fixtures/proxies.ts';
 
 let h: Harness;
 let proxy: PgProxy;
 let direct: Redis;
 
 before(async () => {
-  const target = new URL(REDIS_URL);
-  proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  proxy = await startProxyTo(REDIS_URL);
   // The library opens its own connection, through the proxy.
   h = await createHarness({ redis: proxy.url(REDIS_URL), flush: { windowMs: 60_000 } });
   direct = new Redis(REDIS_URL);

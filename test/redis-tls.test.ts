@@ -13,11 +13,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createWriteBehind, WriteBehindError } from '@write-behind/core';
+import { WriteBehindError } from '@write-behind/core';
 import {
   assertNoSecret,
   createTestDatabase,
-  entities,
   flatten,
   incrementRejection,
   type RedisServer,
@@ -25,11 +24,11 @@ import {
   spawnWorkerProcess,
   startRedis,
   type TestDatabase,
-  type TestEntities,
   testWorkerConfig,
   videoRow,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
+import { flushingCache } from './fixtures/flushing-cache.ts';
 
 const PASSWORD = 'TlsSecretPw38';
 
@@ -126,14 +125,7 @@ test('rediss:// with the CA on an ioredis instance: writes reach PostgreSQL, no 
   const { logger, lines } = recordingLogger();
   // The password comes from the URL; the server requires it (requirepass), so it was sent and accepted.
   const redis = new Redis(url, { tls: { ca } });
-  const cache = createWriteBehind<TestEntities>({
-    redis,
-    entities,
-    prefix: 'tlsinst',
-    prisma: db.prisma,
-    flush: { windowMs: 50 },
-    logger,
-  });
+  const cache = flushingCache({ redis, db, prefix: 'tlsinst', logger });
   // The worker's connections are duplicates of `redis`: TLS options and password included.
   const worker = cache.createWorker({ closeTimeoutMs: 2000 });
   try {
@@ -165,14 +157,7 @@ test('a bare rediss:// URL string works once Node trusts the CA (NODE_EXTRA_CA_C
     env: { NODE_EXTRA_CA_CERTS: tls.files.caFile },
   });
   const redis = new Redis(url, { tls: { ca } });
-  const cache = createWriteBehind<TestEntities>({
-    redis,
-    entities,
-    prefix: 'tlsurl',
-    prisma: db.prisma,
-    flush: { windowMs: 50 },
-    logger,
-  });
+  const cache = flushingCache({ redis, db, prefix: 'tlsurl', logger });
   try {
     await child.waitFor('ready', 30_000);
     assert.equal(await cache.increment('video', 'tls-url-v', 'views', 7), 7);

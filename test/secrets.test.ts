@@ -11,11 +11,9 @@
 // PostgreSQL's own error code and message) plays the server that refuses a password. The real server is
 // used for a user it does not know.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   type AppName,
   cleanupRedis,
@@ -23,12 +21,13 @@ import {
   eventually,
   freePort,
   type RedisServer,
+  type SpawnedApp,
+  spawnApp,
   startRedis,
   type TestDatabase,
   testPrefix,
 } from '@write-behind/testkit';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 /** The distinctive part of each secret: found in any form (raw, percent-encoded, cut), it is a leak. */
 const core = (label: string) => `${label}${randomBytes(12).toString('hex')}`;
 const REDIS_CORE = core('wbredis');
@@ -56,13 +55,10 @@ const REQUEST_MS = 3_000;
  */
 const STOP_MS = 5_000;
 
-interface Run {
-  name: AppName;
-  child: ChildProcess;
+interface Run extends SpawnedApp {
   port: number;
   /** stdout, stderr and the answers to every request made, in order. */
   transcript: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exitCode(): number | null;
 }
 
@@ -90,31 +86,23 @@ after(async () => {
  * Starts `app` with `env` and the test's dashboard credentials. Not `startApp`: an app whose Redis refuses
  * it never logs that it is ready, so the ports are chosen here.
  */
-async function spawnApp(name: AppName, env: Record<string, string>): Promise<Run> {
+async function spawnRun(name: AppName, env: Record<string, string>): Promise<Run> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${name}/src/index.ts`], {
-    cwd: root,
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'info',
-      PORT: String(port),
-      METRICS_PORT: String(port),
-      HOST: '127.0.0.1',
-      METRICS_HOST: '127.0.0.1',
-      DASHBOARD_USER,
-      DASHBOARD_PASSWORD,
-      WORKER_CLOSE_TIMEOUT_MS: '2000',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const app = spawnApp(name, {
+    LOG_LEVEL: 'info',
+    PORT: String(port),
+    METRICS_PORT: String(port),
+    HOST: '127.0.0.1',
+    METRICS_HOST: '127.0.0.1',
+    DASHBOARD_USER,
+    DASHBOARD_PASSWORD,
+    WORKER_CLOSE_TIMEOUT_MS: '2000',
+    ...env,
   });
   const transcript: string[] = [];
-  child.stdout?.on('data', (chunk) => transcript.push(String(chunk)));
-  child.stderr?.on('data', (chunk) => transcript.push(String(chunk)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { name, child, port, transcript, exited, exitCode: () => child.exitCode };
+  app.child.stdout.on('data', (chunk) => transcript.push(String(chunk)));
+  app.child.stderr.on('data', (chunk) => transcript.push(String(chunk)));
+  return { ...app, port, transcript, exitCode: () => app.child.exitCode };
 }
 
 /** A request whose answer, headers included, goes to the transcript; never throws. */
@@ -185,7 +173,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
   prefixes.push(prefix);
   const runs = await Promise.all(
     (['api', 'worker', 'dashboard'] as const).map((name) =>
-      spawnApp(name, {
+      spawnRun(name, {
         REDIS_URL: 'redis://127.0.0.1:6379',
         DATABASE_URL: db.url,
         WB_PREFIX: prefix,

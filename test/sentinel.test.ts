@@ -95,23 +95,27 @@ const report = (o: Outcome) =>
   `acknowledged but lost ${o.lost}, failover ${o.failoverMs} ms, drain ${o.drainMs} ms`;
 
 // 'replicas' first: it needs the promoted replica to have a replica of its own (the other one follows it).
-test("durability 'replicas': nothing acknowledged is lost when Sentinel fails the primary over", {
-  timeout: 120_000,
-}, async (t) => {
-  const outcome = await failoverUnderLoad('replicas');
-  t.diagnostic(report(outcome));
-  assert.equal(outcome.lost, 0, 'every acknowledged increment reached PostgreSQL');
-  assert.deepEqual(outcome.overcounted, [], 'no increment applied twice');
-});
-
-test("durability 'memory': a Sentinel failover refuses writes with typed errors only and reports what it lost", {
-  timeout: 120_000,
-}, async (t) => {
-  const outcome = await failoverUnderLoad('memory');
-  t.diagnostic(report(outcome));
-  assert.equal(outcome.unconfirmed, 0, "no write at durability 'memory' waits for a replica");
-  assert.deepEqual(outcome.overcounted, [], 'no increment applied twice');
-});
+for (const { durability, title, holds } of [
+  {
+    durability: 'replicas',
+    title: "durability 'replicas': nothing acknowledged is lost when Sentinel fails the primary over",
+    holds: (o: Outcome) => assert.equal(o.lost, 0, 'every acknowledged increment reached PostgreSQL'),
+  },
+  {
+    durability: 'memory',
+    title:
+      "durability 'memory': a Sentinel failover refuses writes with typed errors only and reports what it lost",
+    holds: (o: Outcome) =>
+      assert.equal(o.unconfirmed, 0, "no write at durability 'memory' waits for a replica"),
+  },
+] as const) {
+  test(title, { timeout: 120_000 }, async (t) => {
+    const outcome = await failoverUnderLoad(durability);
+    t.diagnostic(report(outcome));
+    holds(outcome);
+    assert.deepEqual(outcome.overcounted, [], 'no increment applied twice');
+  });
+}
 
 test("a partition between the primary and both replicas, then a failover: no 'replicas' write acknowledged is lost", {
   timeout: 120_000,

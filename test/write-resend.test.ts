@@ -16,15 +16,12 @@ import {
   createWorld,
   entities,
   eventually,
-  type PgProxy,
-  type RedisReplication,
-  startPgProxy,
-  startRedisReplication,
   type TestEntities,
   testPrefix,
   type World,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
+import { type ProxiedReplication, startProxiedReplication } from './fixtures/proxies.ts';
 
 /**
  * A TCP link to Redis that, once armed, watches for a call of the write script and loses it: its reply (the
@@ -118,55 +115,73 @@ async function startLink(targetPort: number): Promise<Link> {
   };
 }
 
-let servers: RedisReplication;
-/** The replica's link to the primary. */
-let replication: PgProxy;
+/** A private primary and its replica, whose link to the primary is `replication.link`. */
+let replication: ProxiedReplication;
 let primary: Redis;
 let replica: Redis;
 before(async () => {
-  servers = await startRedisReplication([], {
-    via: async (port) => {
-      replication = await startPgProxy({ host: '127.0.0.1', port });
-      return { host: '127.0.0.1', port: replication.port };
-    },
-  });
+  replication = await startProxiedReplication();
+  const { servers } = replication;
   primary = new Redis({ port: servers.primary.port, host: '127.0.0.1' });
   replica = new Redis({ port: servers.replica.port, host: '127.0.0.1' });
 });
 after(async () => {
   primary?.disconnect();
   replica?.disconnect();
-  await servers?.stop();
-  await replication?.close();
+  await replication?.stop();
 });
 
-/** A cache on the private primary through a link of its own; `world.close()` also closes the link. */
-async function worldThroughLink(
+interface ThroughLink {
+  world: World<TestEntities>;
+  link: Link;
+  /** The likes of a video as the primary holds them. */
+  likes: (id: string) => Promise<number>;
+}
+
+/**
+ * Runs `body` with a cache on the private primary through a link of its own, then closes the cache and the
+ * link (restored first, so that the close does not wait on a link that is down). Resolves to what `body` did.
+ */
+async function throughLink<T>(
   resolveTimeoutMs: number,
-): Promise<{ world: World<TestEntities>; link: Link; likes: (id: string) => Promise<number> }> {
-  const link = await startLink(servers.primary.port);
+  body: (cache: ThroughLink) => Promise<T>,
+): Promise<T> {
+  const link = await startLink(replication.servers.primary.port);
   const world = await createWorld(entities, {
     redis: link.url,
     flush: { windowMs: 60_000 },
     writes: { resolveTimeoutMs },
     replication: { replicas: 1, timeoutMs: 300 },
   });
-  const close = world.close.bind(world);
-  world.close = async () => {
-    await link.restore();
-    await close();
-    await link.close();
-  };
   const likes = async (id: string) => Number(await primary.hget(world.dataKey('video', id), 'likes'));
-  return { world, link, likes };
+  try {
+    return await body({ world, link, likes });
+  } finally {
+    await link.restore();
+    await world.close();
+    await link.close();
+  }
 }
 
 /** Long enough for ioredis to give up on a call after its reconnects are refused (retries 50 + 100 + 150 ms). */
 const IOREDIS_GIVES_UP_MS = 1000;
 
-test('a reply lost as the link went down: the batch is sent again once the link is back, applied once', async () => {
-  const { world, link, likes } = await worldThroughLink(10_000);
-  try {
+/**
+ * Adds 5 likes to `id` through a link that loses the reply, once Redis applied it: what the write rejects with
+ * (`undefined` if it resolves), and after how long.
+ */
+async function replyLostWrite(
+  { world, link }: ThroughLink,
+  id: string,
+): Promise<{ error: unknown; afterMs: number }> {
+  link.loseNextReply();
+  const started = Date.now();
+  const error = await world.cache.increment('video', id, 'likes', 5).catch((e: unknown) => e);
+  return { error, afterMs: Date.now() - started };
+}
+
+test('a reply lost as the link went down: the batch is sent again once the link is back, applied once', () =>
+  throughLink(10_000, async ({ world, link, likes }) => {
     assert.equal(await world.cache.increment('video', 'r', 'likes', 10), 10);
     link.loseNextReply();
     const write = world.cache.increment('video', 'r', 'likes', 5);
@@ -178,14 +193,10 @@ test('a reply lost as the link went down: the batch is sent again once the link 
     assert.ok(link.writeCalls >= 3, `the batch went out again (${link.writeCalls} write calls)`);
     assert.equal(await likes('r'), 15, 'applied once');
     assert.equal(await world.cache.increment('video', 'r', 'likes'), 16);
-  } finally {
-    await world.close();
-  }
-});
+  }));
 
-test('a call lost before Redis saw it: sent again once the link is back, and applied then, once', async () => {
-  const { world, link, likes } = await worldThroughLink(10_000);
-  try {
+test('a call lost before Redis saw it: sent again once the link is back, and applied then, once', () =>
+  throughLink(10_000, async ({ world, link, likes }) => {
     assert.equal(await world.cache.increment('video', 'q', 'likes', 10), 10);
     link.loseNextCall();
     const write = world.cache.increment('video', 'q', 'likes', 5);
@@ -195,38 +206,27 @@ test('a call lost before Redis saw it: sent again once the link is back, and app
     await link.restore();
     assert.equal(await write, 15);
     assert.equal(await likes('q'), 15, 'applied once');
-  } finally {
-    await world.close();
-  }
-});
+  }));
 
-test('without resending (resolveTimeoutMs 0), the same lost reply is an IndeterminateError at once', async () => {
-  const { world, link, likes } = await worldThroughLink(0);
-  try {
+test('without resending (resolveTimeoutMs 0), the same lost reply is an IndeterminateError at once', () =>
+  throughLink(0, async (cache) => {
+    const { world, likes } = cache;
     await world.cache.increment('video', 'z', 'likes', 10);
-    link.loseNextReply();
-    const started = Date.now();
-    const error = await world.cache.increment('video', 'z', 'likes', 5).catch((e: unknown) => e);
+    const { error, afterMs } = await replyLostWrite(cache, 'z');
     assert.ok(error instanceof IndeterminateError, `got ${String(error)}`);
-    assert.ok(Date.now() - started < IOREDIS_GIVES_UP_MS, `after ${Date.now() - started} ms`);
+    assert.ok(afterMs < IOREDIS_GIVES_UP_MS, `after ${afterMs} ms`);
     assert.equal(await likes('z'), 15, 'it was applied: the error said it may have been');
-  } finally {
-    await world.close();
-  }
-});
+  }));
 
-test('the link down past the deadline: IndeterminateError, and the counter shows the write applied at most once', async (t) => {
-  const { world, link, likes } = await worldThroughLink(1000);
-  try {
+test('the link down past the deadline: IndeterminateError, and the counter shows the write applied at most once', (t) =>
+  throughLink(1000, async (cache) => {
+    const { world, link, likes } = cache;
     // Reply lost: Redis applied it.
     await world.cache.increment('video', 'a', 'likes', 10);
-    link.loseNextReply();
-    let started = Date.now();
-    let error = await world.cache.increment('video', 'a', 'likes', 5).catch((e: unknown) => e);
+    const { error, afterMs: replyLostAfter } = await replyLostWrite(cache, 'a');
     assert.ok(error instanceof IndeterminateError, `got ${String(error)}`);
     assert.equal(error.code, 'UNKNOWN_RESULT');
     assert.match(error.message, /may have applied/);
-    const replyLostAfter = Date.now() - started;
     assert.ok(replyLostAfter >= 1000, `rejected after ${replyLostAfter} ms, within writes.resolveTimeoutMs`);
     assert.ok(link.isDown, 'while the link was still down');
     await link.restore();
@@ -237,9 +237,9 @@ test('the link down past the deadline: IndeterminateError, and the counter shows
 
     // Call lost: Redis had not applied it; a resend still queued when the error came may apply it now, once.
     link.loseNextCall();
-    started = Date.now();
-    error = await world.cache.increment('video', 'a', 'likes', 5).catch((e: unknown) => e);
-    assert.ok(error instanceof IndeterminateError, `got ${String(error)}`);
+    const started = Date.now();
+    const callLost = await world.cache.increment('video', 'a', 'likes', 5).catch((e: unknown) => e);
+    assert.ok(callLost instanceof IndeterminateError, `got ${String(callLost)}`);
     await link.restore();
     assert.equal(await world.cache.increment('video', 'other', 'likes'), 2);
     await sleep(200);
@@ -250,14 +250,10 @@ test('the link down past the deadline: IndeterminateError, and the counter shows
         `${Date.now() - started} ms, ${after === 20 ? 'applied once by a resend queued in the connection' : 'not applied'}`,
     );
     assert.equal(await world.cache.increment('video', 'a', 'likes'), after + 1);
-  } finally {
-    await world.close();
-  }
-});
+  }));
 
-test('Redis unreachable before the write went out: UnavailableError, without waiting for the deadline', async () => {
-  const { world, link, likes } = await worldThroughLink(10_000);
-  try {
+test('Redis unreachable before the write went out: UnavailableError, without waiting for the deadline', () =>
+  throughLink(10_000, async ({ world, link, likes }) => {
     await world.cache.increment('video', 'u', 'likes', 10);
     link.loseNextCall();
     // That call is lost; this one finds the link down, waits in ioredis's offline queue and is never sent.
@@ -279,34 +275,32 @@ test('Redis unreachable before the write went out: UnavailableError, without wai
       0,
       'the refused write changed nothing',
     );
-  } finally {
-    await world.close();
-  }
-});
+  }));
 
 test("'replicas': a batch answered from the replies Redis kept still waits for its replica", async () => {
-  const { world, link, likes } = await worldThroughLink(10_000);
-  const key = world.dataKey('video', 'd');
-  try {
-    assert.equal(await world.cache.increment('video', 'd', 'likes', 10, { durability: 'replicas' }), 10);
-    replication.hold();
-    link.loseNextReply();
-    const write = world.cache.increment('video', 'd', 'likes', 5, { durability: 'replicas' });
-    const settled = write.catch((e: unknown) => e);
-    assert.ok(await eventually(async () => (await likes('d')) === 15), 'the primary applied it');
-    await sleep(IOREDIS_GIVES_UP_MS);
-    await link.restore();
-    // The batch is answered from the replies kept, and the WAIT behind it must still count it: the replica,
-    // held back, does not hold it.
-    const error = await settled;
-    assert.ok(error instanceof NotReplicatedError, `got ${String(error)}`);
-    assert.equal(error.confirmed, 0);
-    assert.equal(await replica.hget(key, 'likes'), '10', 'the replica lacks it');
-    assert.equal(await likes('d'), 15, 'applied once');
-  } finally {
-    replication.release();
-    await world.close();
-  }
+  const key = await throughLink(10_000, async ({ world, link, likes }) => {
+    const key = world.dataKey('video', 'd');
+    try {
+      assert.equal(await world.cache.increment('video', 'd', 'likes', 10, { durability: 'replicas' }), 10);
+      replication.link.hold();
+      link.loseNextReply();
+      const write = world.cache.increment('video', 'd', 'likes', 5, { durability: 'replicas' });
+      const settled = write.catch((e: unknown) => e);
+      assert.ok(await eventually(async () => (await likes('d')) === 15), 'the primary applied it');
+      await sleep(IOREDIS_GIVES_UP_MS);
+      await link.restore();
+      // The batch is answered from the replies kept, and the WAIT behind it must still count it: the replica,
+      // held back, does not hold it.
+      const error = await settled;
+      assert.ok(error instanceof NotReplicatedError, `got ${String(error)}`);
+      assert.equal(error.confirmed, 0);
+      assert.equal(await replica.hget(key, 'likes'), '10', 'the replica lacks it');
+      assert.equal(await likes('d'), 15, 'applied once');
+    } finally {
+      replication.link.release();
+    }
+    return key;
+  });
   assert.ok(
     await eventually(async () => (await replica.hget(key, 'likes')) === '15'),
     'then the replica has it',
@@ -394,10 +388,10 @@ test('the write script: a batch answered from the replies kept is a write, so a 
     return new RegExp(`slave0:.*offset=${offset},`).test(await primary.info('replication'));
   };
   assert.ok(await eventually(caughtUp, 5000, 100), 'the replica caught up');
-  replication.hold();
+  replication.link.hold();
   // A connection opened before the batch is applied elsewhere, as a Cluster client's connection to a replica
   // that a failover then promotes: Redis counts a WAIT on it from its own last write, or its opening.
-  const earlier = new Redis({ port: servers.primary.port, host: '127.0.0.1' });
+  const earlier = new Redis({ port: replication.servers.primary.port, host: '127.0.0.1' });
   try {
     await earlier.ping();
     assert.deepEqual(answer(await primary.eval(...call.argv)), [writeProtocol.WriteStatus.OK, '1']);
@@ -409,7 +403,7 @@ test('the write script: a batch answered from the replies kept is a write, so a 
     assert.deepEqual(answer(replayed), [writeProtocol.WriteStatus.OK, '1'], 'answered, not applied again');
     assert.equal(confirmed, 0, 'the held-back replica does not hold the batch, and WAIT says so');
   } finally {
-    replication.release();
+    replication.link.release();
     earlier.disconnect();
   }
 });

@@ -179,25 +179,17 @@ export async function flushThroughput(ctx: BenchContext): Promise<FlushResults> 
     const ceilingOne = poolCeilingRounds(ceilingRounds);
     const flushRow = (id: string, round: FlushRound, workers: number): CaseResult => {
       const { statements = 0, keysFlushed = 0, batches = 0 } = round.counters;
-      return {
-        id,
-        title: `flush ${round.keys.toLocaleString('en')} dirty keys, ${workers} worker process${workers > 1 ? 'es' : ''}`,
-        count: round.keys,
-        countUnit: 'keys',
-        rate: (round.keys / round.ms) * 1000,
-        rateUnit: 'keys/s',
-        cpu: round.cpu,
-        notes: [
-          ...poolNote(round.rates, 'keys/s'),
-          ...busyNote(round.cpu.machineBusyPct),
-          `${(statements / keysFlushed).toFixed(4)} SQL statements per key (${statements} statements, ${keysFlushed.toLocaleString('en')} keys flushed, ${(keysFlushed / Math.max(1, batches)).toFixed(0)} keys per batch)`,
-        ],
-        metrics: {
-          ms: round.ms,
-          statementsPerKey: statements / keysFlushed,
-          ...round.counters,
+      return roundRow(
+        {
+          id,
+          title: `flush ${round.keys.toLocaleString('en')} dirty keys, ${processes(workers, 'worker ')}`,
+          note: `${(statements / keysFlushed).toFixed(4)} SQL statements per key (${statements} statements, ${keysFlushed.toLocaleString('en')} keys flushed, ${(keysFlushed / Math.max(1, batches)).toFixed(0)} keys per batch)`,
+          metrics: { statementsPerKey: statements / keysFlushed, ...round.counters },
         },
-      };
+        round,
+        round.keys,
+        'keys',
+      );
     };
     return {
       flush: flushRow('F1', one, 1),
@@ -255,20 +247,41 @@ interface CeilingRound {
 }
 
 function ceilingRow(id: string, round: CeilingRound, workers: number, concurrency: number): CaseResult {
+  return roundRow(
+    {
+      id,
+      title: `BullMQ no-op Worker, ${round.jobs.toLocaleString('en')} jobs, ${processes(workers)}`,
+      note: `concurrency ${concurrency} per process, jobs added beforehand with addBulk`,
+    },
+    round,
+    round.jobs,
+    'jobs',
+  );
+}
+
+/** `1 process`, `2 worker processes`. */
+const processes = (workers: number, kind = '') => `${workers} ${kind}process${workers > 1 ? 'es' : ''}`;
+
+/**
+ * What every row of F1 and of its ceiling shows: `count` `unit` over the round's time, the rates of the rounds
+ * it pools, how busy the machine was, then the row's own note and metrics.
+ */
+function roundRow(
+  row: { id: string; title: string; note: string; metrics?: Record<string, number> },
+  round: { ms: number; rates?: number[]; cpu: CpuPerOp },
+  count: number,
+  unit: 'keys' | 'jobs',
+): CaseResult {
   return {
-    id,
-    title: `BullMQ no-op Worker, ${round.jobs.toLocaleString('en')} jobs, ${workers} process${workers > 1 ? 'es' : ''}`,
-    count: round.jobs,
-    countUnit: 'jobs',
-    rate: (round.jobs / round.ms) * 1000,
-    rateUnit: 'jobs/s',
+    id: row.id,
+    title: row.title,
+    count,
+    countUnit: unit,
+    rate: (count / round.ms) * 1000,
+    rateUnit: `${unit}/s`,
     cpu: round.cpu,
-    notes: [
-      ...poolNote(round.rates, 'jobs/s'),
-      ...busyNote(round.cpu.machineBusyPct),
-      `concurrency ${concurrency} per process, jobs added beforehand with addBulk`,
-    ],
-    metrics: { ms: round.ms },
+    notes: [...poolNote(round.rates, `${unit}/s`), ...busyNote(round.cpu.machineBusyPct), row.note],
+    metrics: { ms: round.ms, ...row.metrics },
   };
 }
 

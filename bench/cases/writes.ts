@@ -60,29 +60,48 @@ export function hotIncrements(ctx: BenchContext, inFlight?: number): SlicedCase 
 }
 
 /**
+ * What W2 and W2a share: a cache of their own, and `write` on keys never seen before (`<name>-<index>`), at most
+ * `plan.distinctKeys` of them, once a warm-up on keys outside that set has warmed the JIT and the connections.
+ */
+function distinctKeysCase(
+  ctx: BenchContext,
+  name: string,
+  write: (cache: WriteBehind<BenchEntities>, key: string) => Promise<unknown>,
+) {
+  const { plan } = ctx;
+  const { cache, teardown } = caseCache(ctx, name);
+  const shared = {
+    budgetMs: plan.distinctMs,
+    maxOps: plan.distinctKeys,
+    async setup() {
+      await runLoad({
+        concurrency: plan.inFlight,
+        total: 2000,
+        maxMs: 30_000,
+        op: (index) => write(cache, `${name}-warm-${index}`),
+      });
+    },
+    op: (index: number) => write(cache, `${name}-${index}`),
+    teardown,
+  };
+  return { cache, shared };
+}
+
+/**
  * W2: cache.increment on keys never seen before: each write is a cold key (one batched database load, a
  * second script call) and makes the key dirty (one BullMQ add). Also M1 over the keys it leaves dirty,
  * counting only the memory W2's own slices added.
  */
 export function distinctIncrements(ctx: BenchContext): SlicedCase {
   const { plan } = ctx;
-  const { cache, teardown } = caseCache(ctx, 'w2');
+  const { cache, shared } = distinctKeysCase(ctx, 'w2', (cache, key) =>
+    cache.increment('video', key, 'likes'),
+  );
   let memoryDelta = 0;
   let dirtyDelta = 0;
   return {
     id: 'W2',
-    budgetMs: plan.distinctMs,
-    maxOps: plan.distinctKeys,
-    async setup() {
-      // Warm the JIT and the connections on keys outside the measured set.
-      await runLoad({
-        concurrency: plan.inFlight,
-        total: 2000,
-        maxMs: 30_000,
-        op: (index) => cache.increment('video', `w2-warm-${index}`, 'likes'),
-      });
-    },
-    op: (index) => cache.increment('video', `w2-${index}`, 'likes'),
+    ...shared,
     async aroundSlice(slice) {
       const memoryBefore = await usedMemory(ctx.redis);
       const dirtyBefore = (await cache.stats()).dirtyKeys;
@@ -118,7 +137,6 @@ export function distinctIncrements(ctx: BenchContext): SlicedCase {
         },
       ];
     },
-    teardown,
   };
 }
 
@@ -127,21 +145,10 @@ export function distinctIncrements(ctx: BenchContext): SlicedCase {
  * with the batch, and one BullMQ add per key (it becomes dirty). J is its floor.
  */
 export function distinctAdds(ctx: BenchContext): SlicedCase {
-  const { plan } = ctx;
-  const { cache, teardown } = caseCache(ctx, 'w2a');
+  const { shared } = distinctKeysCase(ctx, 'w2a', (cache, key) => cache.add('video', key, 'likes'));
   return {
     id: 'W2a',
-    budgetMs: plan.distinctMs,
-    maxOps: plan.distinctKeys,
-    async setup() {
-      await runLoad({
-        concurrency: plan.inFlight,
-        total: 2000,
-        maxMs: 30_000,
-        op: (index) => cache.add('video', `w2a-warm-${index}`, 'likes'),
-      });
-    },
-    op: (index) => cache.add('video', `w2a-${index}`, 'likes'),
+    ...shared,
     finish: async (load): Promise<CaseResult[]> => [
       {
         id: 'W2a',
@@ -151,7 +158,6 @@ export function distinctAdds(ctx: BenchContext): SlicedCase {
         metrics: { distinctKeys: load.completed },
       },
     ],
-    teardown,
   };
 }
 

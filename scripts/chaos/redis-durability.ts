@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createWriteBehind, type LoadedKey, type Store } from '@write-behind/core';
 import { dataKey, shardKeys } from '@write-behind/core/internal';
 import { entities, startRedis, type TestEntities } from '@write-behind/testkit';
 import { parseDuration, parseNumber } from '@write-behind/testkit/chaos';
 import { Redis } from 'ioredis';
+import { readFlags } from '../lib/command-line.ts';
 
 export interface DurabilityOptions {
   loadMs: number;
@@ -164,21 +164,13 @@ export function formatDurability(results: DurabilityResult[]): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({
-    options: {
-      load: { type: 'string' },
-      clients: { type: 'string' },
-      keys: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  const results = await runDurability({
-    ...(values.load ? { loadMs: parseDuration(values.load) } : {}),
-    ...(values.clients ? { clients: parseNumber(values.clients, 'clients') } : {}),
-    ...(values.keys ? { keys: parseNumber(values.keys, 'keys') } : {}),
-  });
+  const { options, flags } = readFlags<DurabilityOptions, 'json'>(
+    { load: ['loadMs', parseDuration], clients: ['clients', parseNumber], keys: ['keys', parseNumber] },
+    ['json'],
+  );
+  const results = await runDurability(options);
   process.stdout.write(
-    values.json ? `${JSON.stringify(results, null, 2)}\n` : `${formatDurability(results)}\n`,
+    flags.json ? `${JSON.stringify(results, null, 2)}\n` : `${formatDurability(results)}\n`,
   );
   process.exit(0);
 }

@@ -10,19 +10,17 @@ import {
   resolveChaosOptions,
   runChaos,
 } from '@write-behind/testkit/chaos';
+import { runCheckCommand } from '../lib/command-line.ts';
 
-let command: ReturnType<typeof parseChaosArgs>;
-try {
-  command = parseChaosArgs(process.argv.slice(2));
-  resolveChaosOptions(command.options);
-} catch (error) {
-  process.stderr.write(`chaos: ${(error as Error).message}\n${CHAOS_USAGE}\n`);
-  process.exit(2);
-}
-if (command.help) {
-  process.stdout.write(`${CHAOS_USAGE}\n`);
-  process.exit(0);
-}
-const report = await runChaos(command.options);
-process.stdout.write(command.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
-process.exit(chaosPassed(report) ? 0 : 1);
+await runCheckCommand({
+  name: 'chaos',
+  usage: CHAOS_USAGE,
+  parse: (argv) => {
+    const command = parseChaosArgs(argv);
+    resolveChaosOptions(command.options);
+    return command;
+  },
+  run: (command) => runChaos(command.options),
+  format: formatReport,
+  passed: chaosPassed,
+});

@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createWriteBehind } from '@write-behind/core';
 import {
   cleanupRedis,
@@ -19,6 +18,7 @@ import {
 } from '@write-behind/testkit';
 import { parseDuration, parseNumber } from '@write-behind/testkit/chaos';
 import { Redis } from 'ioredis';
+import { readFlags } from '../lib/command-line.ts';
 
 export interface SoakOptions {
   durationMs: number;
@@ -124,20 +124,13 @@ export async function runSoak(partial: Partial<SoakOptions> = {}) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string' },
-      rate: { type: 'string' },
-      keys: { type: 'string' },
-      'sample-every': { type: 'string' },
-    },
+  const { options } = readFlags<SoakOptions>({
+    duration: ['durationMs', parseDuration],
+    rate: ['rate', parseNumber],
+    keys: ['keys', parseNumber],
+    'sample-every': ['sampleEveryMs', parseDuration],
   });
-  const report = await runSoak({
-    ...(values.duration ? { durationMs: parseDuration(values.duration) } : {}),
-    ...(values.rate ? { rate: parseNumber(values.rate, 'rate') } : {}),
-    ...(values.keys ? { keys: parseNumber(values.keys, 'keys') } : {}),
-    ...(values['sample-every'] ? { sampleEveryMs: parseDuration(values['sample-every']) } : {}),
-  });
+  const report = await runSoak(options);
   const { samples: _, ...summary } = report;
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   process.exit(0);

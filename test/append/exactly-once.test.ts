@@ -14,10 +14,10 @@ import {
   STALLED,
   schemaUrl,
   spawnWorkerProcess,
-  startPgProxy,
   testWorkerConfig,
   type WorkerProcess,
 } from '@write-behind/testkit';
+import { startProxyTo } from '../fixtures/proxies.ts';
 import {
   assertConsecutive,
   createEventWorld,
@@ -161,8 +161,7 @@ describe('a database outage (Guarantee 6 for events)', () => {
   let proxy: PgProxy;
   let prisma: PrismaClient;
   before(async () => {
-    const target = new URL(DATABASE_URL);
-    proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    proxy = await startProxyTo(DATABASE_URL);
     let inner: Store | undefined;
     w = await createEventWorld({
       flush: { windowMs: 100, backoffMs: 50, attempts: 2, outageBackoffMs: 100, maxOutageBackoffMs: 500 },

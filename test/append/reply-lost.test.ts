@@ -2,8 +2,9 @@
 // sent again by ioredis after the reconnect; each is answered with the number it got, none is appended twice.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually, type PgProxy, REDIS_URL, startPgProxy } from '@write-behind/testkit';
+import { eventually, type PgProxy, REDIS_URL } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
+import { startProxyTo } from '../fixtures/proxies.ts';
 import { createEventWorld, type EventWorld, eventRows, events, expectedRows } from './helpers.ts';
 
 let w: EventWorld;
@@ -11,8 +12,7 @@ let proxy: PgProxy;
 let direct: Redis;
 
 before(async () => {
-  const target = new URL(REDIS_URL);
-  proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  proxy = await startProxyTo(REDIS_URL);
   // The library opens its own connection, through the proxy.
   w = await createEventWorld({ redis: proxy.url(REDIS_URL), flush: { windowMs: 60_000 } });
   direct = new Redis(REDIS_URL);

@@ -12,6 +12,7 @@ import {
   type World,
   type WorldOptions,
 } from '@write-behind/testkit';
+import { scanKeys } from '../fixtures/scan-keys.ts';
 import {
   createKindsPrisma,
   KINDS_MIGRATIONS_DIR,
@@ -72,16 +73,7 @@ export async function createKindsHarness(options: WorldOptions<KindsEntities> = 
     key: (name, id) => world.dataKey(name, canonical(name, id)),
     versionOf: async (name, id) =>
       exactVersion(await world.redis.hget(world.dataKey(name, canonical(name, id)), '_v')),
-    async dataKeys() {
-      const keys: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, found] = await world.redis.scan(cursor, 'MATCH', world.dataKey('*', '*'), 'COUNT', 1000);
-        cursor = next;
-        keys.push(...found);
-      } while (cursor !== '0');
-      return keys;
-    },
+    dataKeys: () => scanKeys(world.redis, world.dataKey('*', '*')),
   };
 }
 

@@ -44,17 +44,15 @@ test("athletes written with their new teams, in other shards, wait while the tea
   const athletes = teams.flatMap((team, t) =>
     w.pick('athlete', 3, { notIn: teamShard }, (n) => 1000 + 100 * t + n).map((id) => ({ id, team })),
   );
-  const deferredBefore = w.worker.counters.rowsDeferred;
   const rejectedBefore = w.worker.counters.rowsRejected;
-  const held = w.hold('upsert', 'team');
-  await Promise.all([
-    ...teams.map((team, t) => w.cache.set('team', team, { name: `Team ${t}` })),
-    ...athletes.map(({ id, team }) => setAthlete(id, team)),
-  ]);
-  await held.reached;
-  assert.ok(
-    await eventually(() => w.worker.counters.rowsDeferred - deferredBefore >= athletes.length),
-    'the athletes were tried and wait for their teams',
+  const held = await w.writeWhileHeld(
+    { kind: 'upsert', entity: 'team' },
+    () =>
+      Promise.all([
+        ...teams.map((team, t) => w.cache.set('team', team, { name: `Team ${t}` })),
+        ...athletes.map(({ id, team }) => setAthlete(id, team)),
+      ]),
+    { deferred: athletes.length, waiting: 'the athletes were tried and wait for their teams' },
   );
   assert.deepEqual(await athleteRows(league), [], 'no athlete before its team');
   held.release();
@@ -70,9 +68,7 @@ test("athletes written with their new teams, in other shards, wait while the tea
       .map(({ id, team }) => ({ id, teamCode: team.code, name: `Athlete ${id}`, goals: 0 }))
       .sort((a, b) => a.id - b.id),
   );
-  assert.equal(w.worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark, rejectedBefore);
 });
 
 test('teams and athletes written together, then updated in one window, an athlete moved to a new team: exact rows', async () => {
@@ -109,8 +105,7 @@ test('teams and athletes written together, then updated in one window, an athlet
     { id: 2004, teamCode: 'b', name: 'Athlete 2004', goals: 0 },
     { id: 2005, teamCode: 'c', name: 'Athlete 2005', goals: 0 },
   ]);
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark);
 });
 
 test('a team deleted with its athletes in one window waits for their deletes (held): no attempt spent, rows gone', async () => {
@@ -124,15 +119,14 @@ test('a team deleted with its athletes in one window waits for their deletes (he
   await w.cache.flush();
   assert.equal((await athleteRows(league)).length, 4);
 
-  const deferredBefore = w.worker.counters.rowsDeferred;
   const rejectedBefore = w.worker.counters.rowsRejected;
-  const held = w.hold('delete', 'athlete');
-  await w.cache.delete('team', team);
-  await Promise.all(athletes.map((id) => w.cache.delete('athlete', id)));
-  await held.reached;
-  assert.ok(
-    await eventually(() => w.worker.counters.rowsDeferred > deferredBefore),
-    "the team's delete, refused for the athletes, waits for their pending deletes",
+  const held = await w.writeWhileHeld(
+    { kind: 'delete', entity: 'athlete' },
+    async () => {
+      await w.cache.delete('team', team);
+      await Promise.all(athletes.map((id) => w.cache.delete('athlete', id)));
+    },
+    { deferred: 1, waiting: "the team's delete, refused for the athletes, waits for their pending deletes" },
   );
   assert.equal((await teamRows(league)).length, 1, 'the team is still there');
   held.release();
@@ -140,9 +134,7 @@ test('a team deleted with its athletes in one window waits for their deletes (he
 
   assert.deepEqual(await teamRows(league), []);
   assert.deepEqual(await athleteRows(league), []);
-  assert.equal(w.worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark, rejectedBefore);
 });
 
 test('teams and athletes deleted together in one flush, whatever the order of their batches: rows gone', async () => {
@@ -160,9 +152,7 @@ test('teams and athletes deleted together in one flush, whatever the order of th
   await w.cache.flush();
   assert.deepEqual(await teamRows(league), []);
   assert.deepEqual(await athleteRows(league), []);
-  assert.equal(w.worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark, rejectedBefore);
 });
 
 test('an athlete whose team is in neither the cache nor the database fails, naming the team', async () => {

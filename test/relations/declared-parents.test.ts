@@ -48,17 +48,17 @@ test("sensors written with their new gateways, in other shards, wait while the g
         gateway,
       })),
   );
-  const deferredBefore = w.worker.counters.rowsDeferred;
   const rejectedBefore = w.worker.counters.rowsRejected;
-  const held = w.hold('upsert', 'gateway');
-  await Promise.all([
-    ...gateways.map((gateway, d) => w.cache.set('gateway', gateway, { label: `gateway ${d}` })),
-    ...sensors.map(({ id, gatewayId }) => w.cache.set('sensor', id, { gatewayId, label: `sensor ${id}` })),
-  ]);
-  await held.reached;
-  assert.ok(
-    await eventually(() => w.worker.counters.rowsDeferred - deferredBefore >= sensors.length),
-    'the sensors were tried and wait for their gateways',
+  const held = await w.writeWhileHeld(
+    { kind: 'upsert', entity: 'gateway' },
+    () =>
+      Promise.all([
+        ...gateways.map((gateway, d) => w.cache.set('gateway', gateway, { label: `gateway ${d}` })),
+        ...sensors.map(({ id, gatewayId }) =>
+          w.cache.set('sensor', id, { gatewayId, label: `sensor ${id}` }),
+        ),
+      ]),
+    { deferred: sensors.length, waiting: 'the sensors were tried and wait for their gateways' },
   );
   assert.deepEqual(await sensorRows(1000, 1999), [], 'no sensor before its gateway');
   held.release();
@@ -74,9 +74,7 @@ test("sensors written with their new gateways, in other shards, wait while the g
       .map(({ id, gateway }) => ({ id, gatewayId: gateway, label: `sensor ${id}` }))
       .sort((a, b) => a.id - b.id),
   );
-  assert.equal(w.worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark, rejectedBefore);
 });
 
 test('gateways and sensors updated in one window, a sensor moved to a new gateway: exact rows', async () => {
@@ -108,8 +106,7 @@ test('gateways and sensors updated in one window, a sensor moved to a new gatewa
     { id: 2002, gatewayId: d1, label: 'relabelled' },
     { id: 2003, gatewayId: d2, label: 's3' },
   ]);
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark);
 });
 
 test('a gateway deleted with its sensors in one window waits for their deletes (held): rows gone, nothing failed', async () => {
@@ -120,24 +117,24 @@ test('a gateway deleted with its sensors in one window waits for their deletes (
   await Promise.all(sensors.map((id) => w.cache.set('sensor', id, { gatewayId: gateway, label: 'on it' })));
   await w.cache.flush();
 
-  const deferredBefore = w.worker.counters.rowsDeferred;
   const rejectedBefore = w.worker.counters.rowsRejected;
-  const held = w.hold('delete', 'sensor');
-  await w.cache.delete('gateway', gateway);
-  await Promise.all(sensors.map((id) => w.cache.delete('sensor', id)));
-  await held.reached;
-  assert.ok(
-    await eventually(() => w.worker.counters.rowsDeferred > deferredBefore),
-    "the gateway's delete, refused for its sensors, waits for their pending deletes",
+  const held = await w.writeWhileHeld(
+    { kind: 'delete', entity: 'sensor' },
+    async () => {
+      await w.cache.delete('gateway', gateway);
+      await Promise.all(sensors.map((id) => w.cache.delete('sensor', id)));
+    },
+    {
+      deferred: 1,
+      waiting: "the gateway's delete, refused for its sensors, waits for their pending deletes",
+    },
   );
   assert.equal((await gatewayRows(3)).length, 1, 'the gateway is still there');
   held.release();
   await w.cache.flush();
   assert.deepEqual(await gatewayRows(3), []);
   assert.deepEqual(await sensorRows(3000, 3999), []);
-  assert.equal(w.worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark, rejectedBefore);
 });
 
 test('a sensor whose gateway is in neither the cache nor the database fails, naming the gateway', async () => {

@@ -1,16 +1,23 @@
 // The relations tests on the kinds schema (test/schemas/kinds): a world of four shards over its relation
 // models, a store whose writes of chosen rows can be held mid-flush (to make a parent's or a child's flush
 // come last whatever the timing), ids picked by shard, and the checks each test ends with.
+import assert from 'node:assert/strict';
 import { DEFAULT_OPTIONS, type FlushWorker, type IdOf, type Store } from '@write-behind/core';
 import { encodeId, shardOf } from '@write-behind/core/internal';
-import { createWorld, forwardingStore, type World, type WorldOptions } from '@write-behind/testkit';
+import {
+  createWorld,
+  eventually,
+  forwardingStore,
+  type World,
+  type WorldOptions,
+} from '@write-behind/testkit';
 import { KINDS_SCHEMA } from '../kinds/harness.ts';
 import {
   type PrismaClient,
   type RelationKindsEntities,
   relationKindsEntities,
 } from '../schemas/kinds/index.ts';
-import { failedJobs, foreignKeyLogs, SHARDS } from './split-world.ts';
+import { failedJobs, foreignKeyLogs, retryFailed, SHARDS } from './split-world.ts';
 
 export { SHARDS };
 
@@ -45,12 +52,28 @@ export interface RelationsWorld extends World<RelationKindsEntities, PrismaClien
    * `release()`. The batch holding them stops there; the other shards' batches go on.
    */
   hold(kind: 'upsert' | 'delete', entity: EntityName, ids?: readonly string[]): Held;
+  /**
+   * Holds the store's `kind` writes of `entity`'s rows (as {@link hold}), runs `write`, and once a held write has
+   * started, checks that the worker deferred at least `deferred` rows since: rows that wait for the held ones
+   * were tried and wait (`waiting` says which). The writes stay held until `release()`.
+   */
+  writeWhileHeld(
+    held: { kind: 'upsert' | 'delete'; entity: EntityName; ids?: readonly string[] },
+    write: () => Promise<unknown>,
+    expected: { deferred: number; waiting: string },
+  ): Promise<Held>;
   /** The reasons of the failed jobs of every shard. */
   failedJobs(): Promise<string[]>;
   /** Warnings and errors logged since `since` (a length of `logs`) that mention a foreign key violation. */
   foreignKeyLogs(since?: number): World<RelationKindsEntities>['logs'];
   /** Retries every failed job (after the test fixed what failed them). */
   retryFailed(): Promise<void>;
+  /**
+   * The order of related rows cost nothing: no row refused since `rejectedBefore` (a count of
+   * `worker.counters.rowsRejected`; not checked without it), no failed job, no foreign key violation logged since
+   * `mark` (a length of `logs`).
+   */
+  assertNoOrderingCost(mark: number, rejectedBefore?: number): Promise<void>;
 }
 
 interface Hold {
@@ -95,6 +118,30 @@ export async function createRelationsWorld(
   const canonical: RelationsWorld['canonical'] = (entity, id) =>
     encodeId(world.resolvedEntity(entity), id, DEFAULT_OPTIONS.limits.maxIdBytes);
   const shard: RelationsWorld['shardOf'] = (entity, id) => shardOf(entity, canonical(entity, id), SHARDS);
+  const hold: RelationsWorld['hold'] = (kind, entity, ids) => {
+    let open: () => void = () => {};
+    let signal: () => void = () => {};
+    const reached = new Promise<void>((resolve) => {
+      signal = resolve;
+    });
+    const entry: Hold = {
+      kind,
+      entity,
+      ids: ids && new Set(ids),
+      open: new Promise<void>((resolve) => {
+        open = resolve;
+      }),
+      signal: () => signal(),
+    };
+    holds.push(entry);
+    return {
+      reached,
+      release() {
+        entry.open = undefined;
+        open();
+      },
+    };
+  };
   return {
     ...world,
     worker,
@@ -109,34 +156,23 @@ export async function createRelationsWorld(
       }
       return ids;
     },
-    hold(kind, entity, ids) {
-      let open: () => void = () => {};
-      let signal: () => void = () => {};
-      const reached = new Promise<void>((resolve) => {
-        signal = resolve;
-      });
-      const hold: Hold = {
-        kind,
-        entity,
-        ids: ids && new Set(ids),
-        open: new Promise<void>((resolve) => {
-          open = resolve;
-        }),
-        signal: () => signal(),
-      };
-      holds.push(hold);
-      return {
-        reached,
-        release() {
-          hold.open = undefined;
-          open();
-        },
-      };
+    hold,
+    async writeWhileHeld({ kind, entity, ids }, write, { deferred, waiting }) {
+      const deferredBefore = worker.counters.rowsDeferred;
+      const held = hold(kind, entity, ids);
+      await write();
+      await held.reached;
+      assert.ok(await eventually(() => worker.counters.rowsDeferred - deferredBefore >= deferred), waiting);
+      return held;
     },
     failedJobs: () => failedJobs(world),
     foreignKeyLogs: (since) => foreignKeyLogs(world, since),
-    async retryFailed() {
-      for (const queue of world.cache.queues) for (const job of await queue.getFailed()) await job.retry();
+    retryFailed: () => retryFailed(world),
+    async assertNoOrderingCost(mark, rejectedBefore) {
+      if (rejectedBefore !== undefined)
+        assert.equal(worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
+      assert.deepEqual(await failedJobs(world), []);
+      assert.deepEqual(foreignKeyLogs(world, mark), []);
     },
   };
 }

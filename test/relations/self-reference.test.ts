@@ -46,15 +46,14 @@ test('a thread written in one window, its root held: every reply waits, however 
     [s1, 'deep-root'],
     [s2, a],
   ];
-  const deferredBefore = w.worker.counters.rowsDeferred;
   const rejectedBefore = w.worker.counters.rowsRejected;
-  const held = w.hold('upsert', 'message', ['deep-root']);
-  // The deepest reply first: no order of writes makes it land before its parents.
-  await Promise.all([...thread].reverse().map(([id, replyToId]) => say(id, replyToId)));
-  await held.reached;
-  assert.ok(
-    await eventually(() => w.worker.counters.rowsDeferred - deferredBefore >= thread.length - 1),
-    'the replies were tried and wait for their parents',
+  const held = await w.writeWhileHeld(
+    { kind: 'upsert', entity: 'message', ids: ['deep-root'] },
+    async () => {
+      // The deepest reply first: no order of writes makes it land before its parents.
+      await Promise.all([...thread].reverse().map(([id, replyToId]) => say(id, replyToId)));
+    },
+    { deferred: thread.length - 1, waiting: 'the replies were tried and wait for their parents' },
   );
   assert.deepEqual(await messageRows('deep-'), [], 'no reply before the message it answers');
   held.release();
@@ -66,9 +65,7 @@ test('a thread written in one window, its root held: every reply waits, however 
       .map(([id, replyToId]) => ({ id, replyToId, body: `${id} says hi` }))
       .sort((x, y) => x.id.localeCompare(y.id)),
   );
-  assert.equal(w.worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark, rejectedBefore);
 });
 
 test('a thread in one shard, replies written before the messages they answer: exact rows, nothing refused', async () => {
@@ -85,9 +82,7 @@ test('a thread in one shard, replies written before the messages they answer: ex
       .map((id, i) => ({ id, replyToId: ids[i + 1] ?? null, body: `${id} says hi` }))
       .sort((x, y) => x.id.localeCompare(y.id)),
   );
-  assert.equal(w.worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark, rejectedBefore);
 });
 
 test('a thread updated in one window: bodies edited, a reply moved, a new reply to a new message: exact rows', async () => {
@@ -113,8 +108,7 @@ test('a thread updated in one window: bodies edited, a reply moved, a new reply 
     { id: 'upd-e', replyToId: 'upd-d', body: 'upd-e says hi' },
     { id: 'upd-root', replyToId: null, body: 'edited root' },
   ]);
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark);
 });
 
 test("a thread deleted in one window: the root's delete waits for its replies' (held), rows gone", async () => {
@@ -128,14 +122,11 @@ test("a thread deleted in one window: the root's delete waits for its replies' (
   await w.cache.flush();
   assert.equal((await messageRows('del-')).length, 4);
 
-  const deferredBefore = w.worker.counters.rowsDeferred;
   const rejectedBefore = w.worker.counters.rowsRejected;
-  const held = w.hold('delete', 'message', [a, b, c]);
-  await Promise.all(['del-root', a, b, c].map((id) => w.cache.delete('message', id)));
-  await held.reached;
-  assert.ok(
-    await eventually(() => w.worker.counters.rowsDeferred > deferredBefore),
-    "the root's delete, refused for its replies, waits for their pending deletes",
+  const held = await w.writeWhileHeld(
+    { kind: 'delete', entity: 'message', ids: [a, b, c] },
+    () => Promise.all(['del-root', a, b, c].map((id) => w.cache.delete('message', id))),
+    { deferred: 1, waiting: "the root's delete, refused for its replies, waits for their pending deletes" },
   );
   assert.deepEqual(
     (await messageRows('del-')).map((r) => r.id),
@@ -144,9 +135,7 @@ test("a thread deleted in one window: the root's delete waits for its replies' (
   held.release();
   await w.cache.flush();
   assert.deepEqual(await messageRows('del-'), []);
-  assert.equal(w.worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
-  assert.deepEqual(await w.failedJobs(), []);
-  assert.deepEqual(w.foreignKeyLogs(mark), []);
+  await w.assertNoOrderingCost(mark, rejectedBefore);
 });
 
 test('a reply to a message in neither the cache nor the database fails, naming that message; its thread lands', async () => {

@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import type { EntityDefinitions, FlushWorker, Store } from '@write-behind/core';
 import {
   createWorld,
+  eventually,
   forwardingStore,
   idsInShards,
   type RelationTestEntities,
   relationEntities,
   type World,
+  type WorldOptions,
 } from '@write-behind/testkit';
 import type { Queue } from 'bullmq';
 
@@ -24,6 +26,20 @@ export const comment = (videoId: string, n: number) => ({
 /** The shards of a split world's videos and of their comments. */
 export const VIDEO_SHARDS = [0, 1];
 export const COMMENT_SHARDS = [2, 3];
+
+/**
+ * A world of {@link SHARDS} shards over the videos and their comments, no worker yet. A flush job gets 3
+ * attempts 50 ms apart unless `options.flush` says otherwise.
+ */
+export function createVideoCommentWorld(
+  options: WorldOptions<RelationTestEntities> = {},
+): Promise<World<RelationTestEntities>> {
+  return createWorld(relationEntities, {
+    shards: SHARDS,
+    ...options,
+    flush: { attempts: 3, backoffMs: 50, ...options.flush },
+  });
+}
 
 export interface SplitWorld {
   world: World<RelationTestEntities>;
@@ -58,17 +74,27 @@ export async function splitWorld(
       ),
     ]),
   );
-  const world = await createWorld(relationEntities, {
-    shards: SHARDS,
-    flush: { attempts: 3, backoffMs: 50 },
-    ...(wrapStore ? { wrapStore } : {}),
-  });
+  const world = await createVideoCommentWorld(wrapStore ? { wrapStore } : {});
   return { world, videos: videoIds, comments };
 }
 
 /** The reasons of every failed job of the world's queues. */
 export async function failedJobs(world: { cache: { queues: readonly Queue[] } }): Promise<string[]> {
   return (await Promise.all(world.cache.queues.map((q) => q.getFailed()))).flat().map((j) => j.failedReason);
+}
+
+/** The reason of the one failed job of the world's queues, once one has failed (within 10 s). */
+export async function soleFailure(world: {
+  cache: { queues: readonly Queue[] };
+}): Promise<string | undefined> {
+  assert.ok(await eventually(async () => (await failedJobs(world)).length === 1, 10_000), 'its job failed');
+  const [reason] = await failedJobs(world);
+  return reason;
+}
+
+/** Retries every failed job of the world's queues (after the test fixed what failed them). */
+export async function retryFailed(world: { cache: { queues: readonly Queue[] } }): Promise<void> {
+  for (const queue of world.cache.queues) for (const job of await queue.getFailed()) await job.retry();
 }
 
 /** Warnings and errors logged since `since` (a length of `logs`) that mention a foreign key violation (`23503`). */
@@ -92,6 +118,28 @@ export async function seedFlushed({ world, videos, comments }: SplitWorld): Prom
   }
   await world.cache.flush();
   await all.close();
+}
+
+/**
+ * Runs `body` on a {@link splitWorld} of `videos` videos with `commentsEach` comments each, their rows flushed
+ * first ({@link seedFlushed}), then closes the world.
+ */
+export async function withSeededSplitWorld(
+  {
+    label,
+    videos,
+    commentsEach,
+    wrapStore,
+  }: { label: string; videos: number; commentsEach: number; wrapStore?: (store: Store) => Store },
+  body: (split: SplitWorld) => Promise<void>,
+): Promise<void> {
+  const split = await splitWorld(label, videos, commentsEach, wrapStore);
+  try {
+    await seedFlushed(split);
+    await body(split);
+  } finally {
+    await split.world.close();
+  }
 }
 
 /**
@@ -126,9 +174,16 @@ export function heldLookups(): {
   };
 }
 
-/** The order of related rows cost nothing: no row refused, no failed job, no `23503` logged. */
-export async function assertNoOrderingCost(world: SplitWorld['world'], worker: FlushWorker): Promise<void> {
-  assert.equal(worker.counters.rowsRejected, 0, 'no row was refused');
+/**
+ * The order of related rows cost nothing: no row refused by `worker` since it had refused `rejectedBefore` (not
+ * checked without a worker), no failed job, no `23503` logged.
+ */
+export async function assertNoOrderingCost(
+  world: SplitWorld['world'],
+  worker?: FlushWorker,
+  rejectedBefore = 0,
+): Promise<void> {
+  if (worker) assert.equal(worker.counters.rowsRejected, rejectedBefore, 'no row was refused');
   assert.deepEqual(await failedJobs(world), []);
   assert.deepEqual(foreignKeyLogs(world), []);
 }

@@ -155,16 +155,12 @@ export function createApp({
   });
 
   app.put('/users/:id/settings', async (req, res) => {
-    const body = objectBody(req);
-    rejectUnknownFields(body, SETTINGS_FIELDS);
-    const missing = SETTINGS_FIELDS.filter((f) => body[f] === undefined);
-    if (missing.length > 0) {
-      throw new HttpError(
-        400,
-        'VALIDATION',
-        `PUT replaces the whole record and needs ${SETTINGS_FIELDS.join(', ')}; missing: ${missing.join(', ')} (PATCH changes some fields)`,
-      );
-    }
+    const body = completeBody(
+      req,
+      SETTINGS_FIELDS,
+      (missing) =>
+        `PUT replaces the whole record and needs ${SETTINGS_FIELDS.join(', ')}; missing: ${missing} (PATCH changes some fields)`,
+    );
     const settings = await cache.set('settings', req.params.id, body as SettingsWrite);
     res.json({ userId: req.params.id, ...settings });
   });
@@ -220,16 +216,11 @@ function incrementOf(req: Request, maxIncrementBy: number): number {
 
 /** A comment's `author` and `body`: both required, each text that is not blank. */
 function commentOf(req: Request): Record<(typeof COMMENT_FIELDS)[number], string> {
-  const body = objectBody(req);
-  rejectUnknownFields(body, COMMENT_FIELDS);
-  const missing = COMMENT_FIELDS.filter((f) => body[f] === undefined);
-  if (missing.length > 0) {
-    throw new HttpError(
-      400,
-      'VALIDATION',
-      `a comment needs ${COMMENT_FIELDS.join(' and ')}; missing: ${missing.join(', ')}`,
-    );
-  }
+  const body = completeBody(
+    req,
+    COMMENT_FIELDS,
+    (missing) => `a comment needs ${COMMENT_FIELDS.join(' and ')}; missing: ${missing}`,
+  );
   for (const field of COMMENT_FIELDS) {
     const value = body[field];
     if (typeof value !== 'string' || value.trim() === '') {
@@ -242,6 +233,22 @@ function commentOf(req: Request): Record<(typeof COMMENT_FIELDS)[number], string
     }
   }
   return { author: body.author as string, body: body.body as string };
+}
+
+/**
+ * The JSON body, an object of exactly `fields`, all given: any other field, or one of them missing, is a 400 whose
+ * message `needs` writes from the missing fields' names.
+ */
+function completeBody(
+  req: Request,
+  fields: readonly string[],
+  needs: (missing: string) => string,
+): Record<string, unknown> {
+  const body = objectBody(req);
+  rejectUnknownFields(body, fields);
+  const missing = fields.filter((f) => body[f] === undefined);
+  if (missing.length > 0) throw new HttpError(400, 'VALIDATION', needs(missing.join(', ')));
+  return body;
 }
 
 /** The JSON body as an object; a missing body reads as `{}` when `optional`. */

@@ -103,29 +103,17 @@ test('GET /videos/top and /videos/:id/rank: the leaderboard from Redis, with 400
     const app = createApp({ cache: board.cache, logger: silent });
     await request(app).post('/videos/v1/likes').send({ by: 11 }).expect(200);
     await request(app).post('/videos/v2/likes').send({ by: 6 }).expect(200);
-    await request(app)
-      .get('/videos/top?by=likes&n=3')
-      .expect(200, {
-        by: 'likes',
-        top: [
-          { id: 'v1', likes: 11, rank: 1 },
-          { id: 'v2', likes: 6, rank: 2 },
-          { id: 'stored', likes: 6, rank: 2 },
-        ],
-      });
-    await request(app)
-      .get('/videos/top?by=views')
-      .expect(200, {
-        by: 'views',
-        top: [
-          { id: 'stored', views: 2, rank: 1 },
-          { id: 'v2', views: 0, rank: 2 },
-          { id: 'v1', views: 0, rank: 2 },
-        ],
-      });
-    await request(app)
-      .get('/videos/stored/rank?by=likes')
-      .expect(200, { id: 'stored', by: 'likes', rank: 2, likes: 6 });
+    /** A `/videos/top` answer: `by`, then its entries in order, given as their ids, values of `by` and ranks. */
+    const leaderboard = (by: string, ids: string[], values: number[], ranks: number[]) => ({
+      by,
+      top: ids.map((id, i) => ({ id, [by]: values[i], rank: ranks[i] })),
+    });
+    const answers: [string, object][] = [
+      ['/videos/top?by=likes&n=3', leaderboard('likes', ['v1', 'v2', 'stored'], [11, 6, 6], [1, 2, 2])],
+      ['/videos/top?by=views', leaderboard('views', ['stored', 'v2', 'v1'], [2, 0, 0], [1, 2, 2])],
+      ['/videos/stored/rank?by=likes', { id: 'stored', by: 'likes', rank: 2, likes: 6 }],
+    ];
+    for (const [path, body] of answers) await request(app).get(path).expect(200, body);
     const cases: [string, number, string][] = [
       ['/videos/nobody/rank?by=likes', 404, 'NOT_FOUND'],
       ['/videos/top', 400, 'VALIDATION'],

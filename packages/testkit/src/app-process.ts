@@ -1,7 +1,8 @@
 // The demo apps as real child processes (`node --import tsx apps/<name>/src/index.ts`), for end-to-end
 // tests: they read their configuration from the environment exactly as in production.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -19,6 +20,30 @@ export interface LogLine {
   level: number;
   msg: string;
   [field: string]: unknown;
+}
+
+/** An app's process as spawned, ready or not: see {@link spawnApp}. */
+export interface SpawnedApp {
+  name: AppName;
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Settles once the process has exited, with how it ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Spawns an app with `env` over the current environment, its stdout and stderr piped, without waiting for it:
+ * for a test of an app that may never get ready. {@link startApp} waits.
+ */
+export function spawnApp(name: AppName, env: Record<string, string>): SpawnedApp {
+  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${name}/src/index.ts`], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { name, child, exited };
 }
 
 export interface AppProcess {
@@ -44,16 +69,9 @@ export function startApp(
   env: Record<string, string>,
   { timeoutMs = 30_000 } = {},
 ): Promise<AppProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${name}/src/index.ts`], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child, exited } = spawnApp(name, { PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env });
   const logs: LogLine[] = [];
   const output: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
   createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
 
   return new Promise<AppProcess>((resolve, reject) => {

@@ -228,6 +228,22 @@ export async function videoRow(
 }
 
 /**
+ * Reads a settings row straight from PostgreSQL. Its version comes from the shard's clock (about 1.8e15): read
+ * as text, beyond `::int`, and exact as a number below 2^53.
+ */
+export async function settingsRow(
+  db: TestDatabase,
+  id: string,
+): Promise<{ theme: string; language: string; notifications: boolean; version: number } | undefined> {
+  const { rows } = await db.pool.query(
+    'SELECT theme, language, notifications, version::text FROM user_settings WHERE user_id = $1',
+    [id],
+  );
+  const row = rows[0];
+  return row ? { ...row, version: Number(row.version) } : undefined;
+}
+
+/**
  * Counts the row writes (inserts and updates) of each video from now on, by a trigger on "Video"; returns how
  * many a video has had. How a test sees that a rerun, a retry or a replay wrote nothing.
  */

@@ -3,7 +3,14 @@
 // Besides this entry: `@write-behind/testkit/chaos` (the chaos run: model, load, faults, final check),
 // `@write-behind/testkit/migrations` and `@write-behind/testkit/redact-url` (plain .mjs, for the root scripts
 // that bare `node` runs).
-export { type AppName, type AppProcess, type LogLine, startApp } from './app-process.ts';
+export {
+  type AppName,
+  type AppProcess,
+  type LogLine,
+  type SpawnedApp,
+  spawnApp,
+  startApp,
+} from './app-process.ts';
 export { mastersOfShards, type SpreadOptions, spreadPrefix } from './cluster-spread.ts';
 export { type CrashAfterCommit, crashAfterCommit } from './crash-after-commit.ts';
 export {
@@ -46,6 +53,7 @@ export {
   type Harness,
   type HarnessOptions,
   STALLED,
+  settingsRow,
   type TestCache,
   testWorkerConfig,
   videoRow,

@@ -5,7 +5,7 @@
 // configured store fault (`upsert-started`, `upsert-committed`), and on { type: 'stop' } the worker's
 // counters ({ type: 'counters' }, with `cpuMicros`, the CPU used since ready), after which it exits. It stays
 // up until then, or until it is killed. Warnings and errors of the library go to stderr.
-import { createWriteBehind, DEFAULT_OPTIONS, type Store } from '@write-behind/core';
+import { createWriteBehind, DEFAULT_OPTIONS, type Store, type StoreEntity } from '@write-behind/core';
 import { PrismaStore, shardKeys } from '@write-behind/core/internal';
 import { createPrismaClient } from '@write-behind/db';
 import { Worker } from 'bullmq';
@@ -33,10 +33,6 @@ const report = (event: WorkerEvent) => send({ type: 'event', event });
 
 const logger = stderrLogger(`worker ${process.pid}`);
 
-/**
- * The configured store wrapped around a Prisma store; `undefined` for the plain one, which the cache builds
- * itself from `prisma`, as the apps do.
- */
 /** Settles when the parent sends `go` (the `hold-add` store waits for it). */
 let release: () => void = () => {};
 const go = new Promise<void>((resolve) => {
@@ -48,6 +44,10 @@ void go.then(() => {
   armed = true;
 });
 
+/**
+ * The configured store wrapped around a Prisma store; `undefined` for the plain one, which the cache builds
+ * itself from `prisma`, as the apps do.
+ */
 function configuredStore(inner: Store): Store | undefined {
   const never = new Promise<never>(() => {});
   let reported = false;
@@ -55,57 +55,42 @@ function configuredStore(inner: Store): Store | undefined {
     if (!reported) report(event);
     reported = true;
   };
+  type HeldWrite = 'upsert' | 'append' | 'add';
+  // The write's arguments pass through untouched, whatever its rows' type.
+  type Write = (entity: StoreEntity, rows: never) => Promise<void>;
+  /** `write` never settles: reports `<write>-started` on the first call. */
+  const hangOn = (write: HeldWrite): Store =>
+    forwardingStore(inner, {
+      [write]: (() => {
+        once(`${write}-started`);
+        return never;
+      }) satisfies Write,
+    });
+  /** `write` commits, then, once armed, never settles: reports `<write>-committed` on the first such call. */
+  const hangAfter = (write: HeldWrite): Store =>
+    forwardingStore(inner, {
+      [write]: (async (entity, rows) => {
+        await (inner[write] as Write | undefined)?.call(inner, entity, rows);
+        if (!armed) return;
+        once(`${write}-committed`);
+        return never;
+      }) satisfies Write,
+    });
   switch (config.store ?? 'prisma') {
     case 'prisma':
       return undefined;
     case 'hang-on-upsert':
-      return forwardingStore(inner, {
-        upsert: () => {
-          once('upsert-started');
-          return never;
-        },
-      });
+      return hangOn('upsert');
     case 'hang-after-upsert':
-      return forwardingStore(inner, {
-        upsert: async (entity, rows) => {
-          await inner.upsert(entity, rows);
-          if (!armed) return;
-          once('upsert-committed');
-          return never;
-        },
-      });
+      return hangAfter('upsert');
     case 'hang-on-append':
-      return forwardingStore(inner, {
-        append: () => {
-          once('append-started');
-          return never;
-        },
-      });
+      return hangOn('append');
     case 'hang-after-append':
-      return forwardingStore(inner, {
-        append: async (entity, rows) => {
-          await inner.append?.(entity, rows);
-          if (!armed) return;
-          once('append-committed');
-          return never;
-        },
-      });
+      return hangAfter('append');
     case 'hang-on-add':
-      return forwardingStore(inner, {
-        add: () => {
-          once('add-started');
-          return never;
-        },
-      });
+      return hangOn('add');
     case 'hang-after-add':
-      return forwardingStore(inner, {
-        add: async (entity, rows) => {
-          await inner.add?.(entity, rows);
-          if (!armed) return;
-          once('add-committed');
-          return never;
-        },
-      });
+      return hangAfter('add');
     case 'hold-add':
       return forwardingStore(inner, {
         add: async (entity, rows) => {

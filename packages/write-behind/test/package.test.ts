@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { tombstoneTableSql } from '@write-behind/core';
 import {
   cleanupRedis,
   DATABASE_URL,
@@ -135,21 +136,17 @@ model WriteBehindTombstone {
 }
 `;
 
-/** The same tables as SQL (what `prisma migrate` would create; it cannot run here). */
+/**
+ * The same tables as SQL (what `prisma migrate` would create; it cannot run here), the tombstone table's as the
+ * library prints it for users who create it by hand.
+ */
 const CREATE_TABLES = `
 CREATE TABLE "Post" (
   "id" TEXT NOT NULL PRIMARY KEY,
   "likes" BIGINT NOT NULL DEFAULT 0,
   "version" BIGINT NOT NULL DEFAULT 0
 );
-CREATE TABLE "write_behind_tombstone" (
-  "entity" TEXT NOT NULL,
-  "key" TEXT NOT NULL,
-  "version" BIGINT NOT NULL,
-  "deleted_at" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  CONSTRAINT "write_behind_tombstone_pkey" PRIMARY KEY ("entity", "key")
-);
-CREATE INDEX "write_behind_tombstone_deleted_at_idx" ON "write_behind_tombstone"("deleted_at");
+${tombstoneTableSql()}
 `;
 
 /** A user's strict settings: no skipLibCheck, and the default lib of the target (no ES2024 string methods). */

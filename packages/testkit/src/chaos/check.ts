@@ -2,7 +2,7 @@
 // Redis (through `cache.get`) against the model, comments column by column (their video included), every event
 // row against the acknowledged events, and what is left behind (keys still dirty, jobs in the failed set: the
 // load never asks the database for what it must refuse, so any failed job is a failure).
-import { defineScripts, STALLED_REASON, shardKeys } from '@write-behind/core/internal';
+import { bullmqInternals, defineScripts, shardKeys } from '@write-behind/core/internal';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -113,7 +113,7 @@ export async function failedJobs(queue: Queue | undefined): Promise<FailedJobs> 
   for (const job of (await queue?.getFailed(0, 9999)) ?? []) {
     const reason = String(job.failedReason);
     bump(reasons, `${job.data?.entity}: ${reason.slice(0, 120)}`);
-    if (reason.includes(STALLED_REASON)) stalled++;
+    if (reason.includes(bullmqInternals.STALLED_REASON)) stalled++;
     else if (samples.length < FAILED_JOBS_LISTED)
       samples.push(`${job.data?.entity} ${job.data?.id}: ${reason.slice(0, 300)}`);
   }

@@ -190,13 +190,9 @@ export class PrismaStore implements Store {
     );
   }
 
-  /** The id, key and field arrays of `rows`, as the upsert and the append take them. */
-  #rowParams(entity: ResolvedEntity, rows: readonly (UpsertRow | AppendRow)[]) {
-    const [ids, ...keys] = this.#keyParams(
-      entity,
-      rows.map((r) => r.id),
-    );
-    const columns = entity.fields.map((field, i) =>
+  /** The field arrays of `rows`, one per field in the entity's order, as the upsert and the append take them. */
+  #fieldParams(entity: ResolvedEntity, rows: readonly (UpsertRow | AppendRow)[]): string[] {
+    return entity.fields.map((field, i) =>
       arrayLiteral(
         rows.map((r) =>
           r.sqlTexts ? (r.sqlTexts[i] as string | null) : toSqlText(field, r.values[field.name]),
@@ -204,30 +200,34 @@ export class PrismaStore implements Store {
         needsQuotes(field.kind),
       ),
     );
-    return { ids, keys, columns };
+  }
+
+  /**
+   * Runs a write guarded by the keys' versions (the upsert, the delta, the delete) with the parameters sql.ts
+   * gives them all: $1 ids, $2 versions, the key arrays, then `columns`, then the entity name.
+   */
+  async #writeVersioned(
+    entity: ResolvedEntity,
+    sql: string,
+    rows: readonly { id: string; version: number }[],
+    columns: readonly string[] = [],
+  ): Promise<void> {
+    const [ids, ...keys] = this.#keyParams(
+      entity,
+      rows.map((r) => r.id),
+    );
+    await this.#prisma.$executeRawUnsafe(sql, ids, versionsOf(rows), ...keys, ...columns, entity.name);
   }
 
   async upsert(view: StoreEntity, rows: readonly UpsertRow[]): Promise<void> {
     const entity = resolved(view);
     if (rows.length === 0) return;
-    const { ids, keys, columns } = this.#rowParams(entity, rows);
-    await this.#prisma.$executeRawUnsafe(
-      this.#prepare(entity).upsert,
-      ids,
-      versionsOf(rows),
-      ...keys,
-      ...columns,
-      entity.name,
-    );
+    await this.#writeVersioned(entity, this.#prepare(entity).upsert, rows, this.#fieldParams(entity, rows));
   }
 
   async add(view: StoreEntity, rows: readonly DeltaRow[]): Promise<void> {
     const entity = resolved(view);
     if (rows.length === 0) return;
-    const [ids, ...keys] = this.#keyParams(
-      entity,
-      rows.map((r) => r.id),
-    );
     const columns = deltaColumns(entity).map((field) => {
       if (field.kind === 'counter') {
         return arrayLiteral(
@@ -242,20 +242,16 @@ export class PrismaStore implements Store {
         needsQuotes(field.kind),
       );
     });
-    await this.#prisma.$executeRawUnsafe(
-      this.#prepare(entity).delta,
-      ids,
-      versionsOf(rows),
-      ...keys,
-      ...columns,
-      entity.name,
-    );
+    await this.#writeVersioned(entity, this.#prepare(entity).delta, rows, columns);
   }
 
   async append(view: StoreEntity, rows: readonly AppendRow[]): Promise<void> {
     const entity = resolved(view);
     if (rows.length === 0) return;
-    const { ids, keys, columns } = this.#rowParams(entity, rows);
+    const [ids, ...keys] = this.#keyParams(
+      entity,
+      rows.map((r) => r.id),
+    );
     await this.#prisma.$executeRawUnsafe(
       this.#prepare(entity).append as string,
       ids,
@@ -264,24 +260,14 @@ export class PrismaStore implements Store {
         false,
       ),
       ...keys,
-      ...columns,
+      ...this.#fieldParams(entity, rows),
     );
   }
 
   async delete(view: StoreEntity, rows: readonly DeleteRow[]): Promise<void> {
     const entity = resolved(view);
     if (rows.length === 0) return;
-    const [ids, ...keys] = this.#keyParams(
-      entity,
-      rows.map((r) => r.id),
-    );
-    await this.#prisma.$executeRawUnsafe(
-      this.#prepare(entity).delete,
-      ids,
-      versionsOf(rows),
-      ...keys,
-      entity.name,
-    );
+    await this.#writeVersioned(entity, this.#prepare(entity).delete, rows);
   }
 
   async missingParents(fk: StoreForeignKey, keys: readonly (readonly string[])[]): Promise<boolean[]> {

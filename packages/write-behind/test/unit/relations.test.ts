@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { ConfigurationError } from '../../src/errors.ts';
 import { type EntityDefinitions, string } from '../../src/schema/fields.ts';
 import {
+  type EntityRelations,
   type ForeignKey,
   foreignKeyValues,
   isOrdered,
@@ -21,10 +22,11 @@ const parentLine = (fk: ForeignKey) => `${fk.childModel}.${fk.name} → ${fk.par
 const childLine = (fk: ForeignKey) =>
   `${fk.childModel}.${fk.name}${fk.childEntity ? ` (${fk.childEntity}${isOrdered(fk) ? '' : ', unordered'})` : ''}`;
 
-function graph(entities: ReadonlyMap<string, ResolvedEntity>) {
+/** Each entity's flush order, parents and children, by name: resolved entities or `resolveRelations`'s. */
+function graph(entities: ReadonlyMap<string, EntityRelations>) {
   return Object.fromEntries(
-    [...entities.values()].map((e) => [
-      e.name,
+    [...entities].map(([name, e]) => [
+      name,
       { flushOrder: e.flushOrder, parents: e.parents.map(parentLine), children: e.children.map(childLine) },
     ]),
   );
@@ -233,30 +235,17 @@ describe('relations read from the Prisma schema and parents declared', () => {
   });
 
   test('without a Prisma schema (a store of another kind), the declared parents alone', () => {
-    const relations = resolveRelations(related, undefined);
-    assert.deepEqual(
-      Object.fromEntries(
-        [...relations].map(([name, r]) => [
-          name,
-          {
-            flushOrder: r.flushOrder,
-            parents: r.parents.map(parentLine),
-            children: r.children.map(childLine),
-          },
-        ]),
-      ),
-      {
-        video: { flushOrder: 0, parents: [], children: ['VideoEvent.video (videoEvent)'] },
-        comment: { flushOrder: 0, parents: [], children: [] },
-        videoStat: { flushOrder: 0, parents: [], children: [] },
-        flag: { flushOrder: 0, parents: [], children: [] },
-        team: { flushOrder: 0, parents: [], children: [] },
-        athlete: { flushOrder: 0, parents: [], children: [] },
-        device: { flushOrder: 0, parents: [], children: ['Sensor.device (sensor)'] },
-        sensor: { flushOrder: 1, parents: ['Sensor.device → device'], children: [] },
-        videoEvent: { flushOrder: 1, parents: ['VideoEvent.video → video'], children: [] },
-      },
-    );
+    assert.deepEqual(graph(resolveRelations(related, undefined)), {
+      video: { flushOrder: 0, parents: [], children: ['VideoEvent.video (videoEvent)'] },
+      comment: { flushOrder: 0, parents: [], children: [] },
+      videoStat: { flushOrder: 0, parents: [], children: [] },
+      flag: { flushOrder: 0, parents: [], children: [] },
+      team: { flushOrder: 0, parents: [], children: [] },
+      athlete: { flushOrder: 0, parents: [], children: [] },
+      device: { flushOrder: 0, parents: [], children: ['Sensor.device (sensor)'] },
+      sensor: { flushOrder: 1, parents: ['Sensor.device → device'], children: [] },
+      videoEvent: { flushOrder: 1, parents: ['VideoEvent.video → video'], children: [] },
+    });
   });
 });
 

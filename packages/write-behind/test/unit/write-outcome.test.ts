@@ -18,85 +18,103 @@ const inScript = (message: string) =>
   new ReplyError(`${message} script: 6ec08ad11cab7be51329de2e972aad9465025e75, on @user_script:12.`);
 
 describe('failureOutcome: what a failed call says about its batch', () => {
-  test('never written to a connection: not applied, whatever the error', () => {
-    for (const error of [
-      new Error('Connection is closed.'),
-      new Error(
-        'Reached the max retries per request limit (which is 2). Refer to "maxRetriesPerRequest" option for details.',
-      ),
-      new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'),
-      new Error("Stream isn't writeable and enableOfflineQueue options is false"),
-      new Error('Command timed out'),
-    ]) {
-      assert.equal(failureOutcome(error, 0), 'not-applied', error.message);
-    }
-  });
-
-  test('written, then no reply (closed, reset, timed out, redirected too often): unknown', () => {
-    for (const error of [
-      new Error('Connection is closed.'),
-      new Error('Reached the max retries per request limit (which is 2).'),
-      new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 1234 127.0.0.1:7001'),
-      new Error('Command timed out'),
-      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
-      'not even an Error',
-    ]) {
-      assert.equal(failureOutcome(error, 1), 'unknown', String(error));
-      assert.equal(failureOutcome(error, 3), 'unknown', String(error));
-    }
-  });
-
-  test('refused by Redis before it ran the script, sent once: not applied', () => {
-    for (const message of [
-      'NOSCRIPT No matching script. Please use EVAL.',
-      'MOVED 1234 127.0.0.1:7001',
-      'ASK 1234 127.0.0.1:7001',
-      'TRYAGAIN Multiple keys request during rehashing of slot',
-      'CLUSTERDOWN The cluster is down',
-      "CROSSSLOT Keys in request don't hash to the same slot",
-      'LOADING Redis is loading the dataset in memory',
-      'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
-      'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no.',
-      'NOAUTH Authentication required.',
-      'NOPERM this user has no permissions to access one of the keys used as arguments',
-      "READONLY You can't write against a read only replica.",
-      "OOM command not allowed when used memory > 'maxmemory'.",
-      'MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.',
-      'NOREPLICAS Not enough good replicas to write.',
-    ]) {
-      assert.equal(failureOutcome(new ReplyError(message), 1), 'not-applied', message);
-    }
-  });
-
-  test('a refusal of the last of several sends: an earlier one may have run, unknown', () => {
-    assert.equal(failureOutcome(new ReplyError('NOSCRIPT No matching script.'), 2), 'unknown');
-    assert.equal(failureOutcome(new ReplyError('MOVED 1234 127.0.0.1:7001'), 2), 'unknown');
-  });
-
-  test('refused by a write command inside the script before it wrote anything: not applied', () => {
-    // Redis refuses these only while the script has written nothing (script.c, scriptVerifyWriteCommandAllow).
-    for (const message of [
-      "READONLY You can't write against a read only replica.",
-      "OOM command not allowed when used memory > 'maxmemory'.",
-      'MISCONF Errors writing to the AOF file: No space left on device',
-      'NOREPLICAS Not enough good replicas to write.',
-    ]) {
-      assert.equal(failureOutcome(inScript(message), 1), 'not-applied', message);
-    }
-  });
-
-  test('any other error raised while the script ran: it may have written part of the batch', () => {
-    for (const message of [
-      'WRONGTYPE Operation against a key holding the wrong kind of value',
-      "ERR The user executing the script can't run this command or subcommand",
-      "ERR user_script:1: Script attempted to access nonexistent global variable 'x'",
-      'NOPERM No permissions to access a key',
-    ]) {
-      assert.equal(failureOutcome(inScript(message), 1), 'failed-while-running', message);
-    }
-    // An error reply this module does not know: Redis may have run something.
-    assert.equal(failureOutcome(new ReplyError('ERR something new'), 1), 'failed-while-running');
-  });
+  const cases: {
+    what: string;
+    errors: unknown[];
+    sends: number[];
+    outcome: ReturnType<typeof failureOutcome>;
+  }[] = [
+    {
+      what: 'never written to a connection: not applied, whatever the error',
+      errors: [
+        new Error('Connection is closed.'),
+        new Error(
+          'Reached the max retries per request limit (which is 2). Refer to "maxRetriesPerRequest" option for details.',
+        ),
+        new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'),
+        new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+        new Error('Command timed out'),
+      ],
+      sends: [0],
+      outcome: 'not-applied',
+    },
+    {
+      what: 'written, then no reply (closed, reset, timed out, redirected too often): unknown',
+      errors: [
+        new Error('Connection is closed.'),
+        new Error('Reached the max retries per request limit (which is 2).'),
+        new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 1234 127.0.0.1:7001'),
+        new Error('Command timed out'),
+        Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+        'not even an Error',
+      ],
+      sends: [1, 3],
+      outcome: 'unknown',
+    },
+    {
+      what: 'refused by Redis before it ran the script, sent once: not applied',
+      errors: [
+        'NOSCRIPT No matching script. Please use EVAL.',
+        'MOVED 1234 127.0.0.1:7001',
+        'ASK 1234 127.0.0.1:7001',
+        'TRYAGAIN Multiple keys request during rehashing of slot',
+        'CLUSTERDOWN The cluster is down',
+        "CROSSSLOT Keys in request don't hash to the same slot",
+        'LOADING Redis is loading the dataset in memory',
+        'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
+        'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no.',
+        'NOAUTH Authentication required.',
+        'NOPERM this user has no permissions to access one of the keys used as arguments',
+        "READONLY You can't write against a read only replica.",
+        "OOM command not allowed when used memory > 'maxmemory'.",
+        'MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.',
+        'NOREPLICAS Not enough good replicas to write.',
+      ].map((message) => new ReplyError(message)),
+      sends: [1],
+      outcome: 'not-applied',
+    },
+    {
+      what: 'a refusal of the last of several sends: an earlier one may have run, unknown',
+      errors: [new ReplyError('NOSCRIPT No matching script.'), new ReplyError('MOVED 1234 127.0.0.1:7001')],
+      sends: [2],
+      outcome: 'unknown',
+    },
+    {
+      what: 'refused by a write command inside the script before it wrote anything: not applied',
+      // Redis refuses these only while the script has written nothing (script.c, scriptVerifyWriteCommandAllow).
+      errors: [
+        "READONLY You can't write against a read only replica.",
+        "OOM command not allowed when used memory > 'maxmemory'.",
+        'MISCONF Errors writing to the AOF file: No space left on device',
+        'NOREPLICAS Not enough good replicas to write.',
+      ].map(inScript),
+      sends: [1],
+      outcome: 'not-applied',
+    },
+    {
+      what: 'any other error raised while the script ran: it may have written part of the batch',
+      errors: [
+        ...[
+          'WRONGTYPE Operation against a key holding the wrong kind of value',
+          "ERR The user executing the script can't run this command or subcommand",
+          "ERR user_script:1: Script attempted to access nonexistent global variable 'x'",
+          'NOPERM No permissions to access a key',
+        ].map(inScript),
+        // An error reply this module does not know: Redis may have run something.
+        new ReplyError('ERR something new'),
+      ],
+      sends: [1],
+      outcome: 'failed-while-running',
+    },
+  ];
+  for (const { what, errors, sends, outcome } of cases) {
+    test(what, () => {
+      for (const error of errors) {
+        for (const sent of sends)
+          assert.equal(failureOutcome(error, sent), outcome, `${String(error)}, sent ${sent}`);
+      }
+    });
+  }
 });
 
 /** A send that answers from a script of outcomes: a value, or a failure of the given kind. */
