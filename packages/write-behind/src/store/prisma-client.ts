@@ -1,7 +1,7 @@
 /*
  * The one place that reads what Prisma Client does not publish: the schema text a generated Prisma 7 client
  * carries (`_engineConfig.inlineSchema`), from which the cache learns tables, columns, native types and
- * defaults (`schema/prisma-schema.ts`). `test/unit/prisma-client.test.ts` builds a real client and fails if
+ * defaults (`schema/prisma-schema.ts`). `test/unit/prisma-schema.test.ts` builds a real client and fails if
  * an upgrade moves it.
  */
 import { ConfigurationError } from '../errors.js';
