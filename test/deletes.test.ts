@@ -2,7 +2,7 @@
 // never overtaken by an older put.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createHarness, type Harness } from '@write-behind/testkit';
+import { createHarness, type Harness, settingsRow } from '@write-behind/testkit';
 
 let h: Harness;
 before(async () => {
@@ -13,13 +13,6 @@ after(() => h.close());
 
 // Versions come from the shard's clock (microseconds, about 1.8e15): too large for `::int`, below 2^53, so
 // they are read as text; tests compare them with the version Redis gave a write, or with each other.
-async function settingsRow(id: string) {
-  const { rows } = await h.db.pool.query(
-    'SELECT theme, language, notifications, version::text FROM user_settings WHERE user_id = $1',
-    [id],
-  );
-  return rows[0] && { ...rows[0], version: exact(rows[0].version) };
-}
 async function tombstone(entity: string, id: string): Promise<number | undefined> {
   const { rows } = await h.db.pool.query(
     'SELECT version::text FROM write_behind_tombstone WHERE entity = $1 AND key = $2',
@@ -38,7 +31,7 @@ async function assertFlushedRow(
   version: number,
 ): Promise<void> {
   await h.cache.flushed('settings', id);
-  assert.deepEqual(await settingsRow(id), { ...settings, version });
+  assert.deepEqual(await settingsRow(h.db, id), { ...settings, version });
 }
 function exact(text: string | null): number {
   const number = Number(text);
@@ -55,7 +48,7 @@ test('a delete reaches the database and is remembered', async () => {
   assert.ok(deleted > created, `the delete's version ${deleted} follows ${created}`);
   assert.equal(await h.cache.get('settings', 'u1'), null);
   await h.cache.flushed('settings', 'u1');
-  assert.equal(await settingsRow('u1'), undefined);
+  assert.equal(await settingsRow(h.db, 'u1'), undefined);
   assert.equal(await tombstone('settings', 'u1'), deleted);
   assert.equal(await h.cache.get('settings', 'u1'), null, 'a read after the flushed delete loads nothing');
   assert.equal(await h.cache.delete('settings', 'u1'), false, 'deleting twice deletes nothing');
@@ -65,7 +58,7 @@ test('set then delete inside one window ends deleted', async () => {
   await h.cache.set('settings', 'u2', { language: 'fr' });
   await h.cache.delete('settings', 'u2');
   await h.cache.flushed('settings', 'u2');
-  assert.equal(await settingsRow('u2'), undefined);
+  assert.equal(await settingsRow(h.db, 'u2'), undefined);
 });
 
 test('delete then set inside one window ends with the new record, defaults for fields not named', async () => {
@@ -88,7 +81,7 @@ test('put, delete, put across windows keep their order', async () => {
   const deleted = await versionInRedis('settings', 'u4');
   assert.ok(deleted > created, `the delete's version ${deleted} follows ${created}`);
   await h.cache.flushed('settings', 'u4');
-  assert.equal(await settingsRow('u4'), undefined);
+  assert.equal(await settingsRow(h.db, 'u4'), undefined);
   assert.equal(await tombstone('settings', 'u4'), deleted);
   await h.cache.set('settings', 'u4', { language: 'pt', theme: 'dark' });
   const recreated = await versionInRedis('settings', 'u4');
@@ -106,7 +99,7 @@ test('a put older than a delete cannot bring the row back', async () => {
   await h.store.upsert(settings, [
     { id: 'u5', version: 1, values: { theme: 'a', language: 'b', notifications: true } },
   ]);
-  assert.equal(await settingsRow('u5'), undefined);
+  assert.equal(await settingsRow(h.db, 'u5'), undefined);
   // A put newer than the delete does create it again, and a cold load starts above the delete's version.
   const loaded = await h.store.load(settings, ['u5']);
   assert.deepEqual(loaded.get('u5'), { version: 2 });
@@ -115,7 +108,7 @@ test('a put older than a delete cannot bring the row back', async () => {
   const version = await versionInRedis('settings', 'u5');
   assert.ok(version > 2, `version ${version} follows the delete's 2`);
   await h.cache.flushed('settings', 'u5');
-  assert.equal((await settingsRow('u5'))?.version, version);
+  assert.equal((await settingsRow(h.db, 'u5'))?.version, version);
 });
 
 test('a stale delete cannot remove a newer row', async () => {

@@ -12,14 +12,15 @@ import {
   entities,
   eventually,
   type PgProxy,
+  type ProxiedReplication,
   type RedisReplication,
+  startProxiedReplication,
   startRedisReplication,
   type TestEntities,
   videoRow,
   type World,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { type ProxiedReplication, startProxiedReplication } from './fixtures/proxies.ts';
 
 let servers: RedisReplication;
 let replica: Redis;

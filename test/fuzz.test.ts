@@ -16,13 +16,13 @@ import {
   type Harness,
   prefixPattern,
   REDIS_URL,
+  scanKeys,
   type TestCache,
 } from '@write-behind/testkit';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../apps/api/src/app.ts';
-import { scanKeys } from './fixtures/scan-keys.ts';
 
 const NUM_RUNS = 100;
 const SEED = fuzzSeed();

@@ -17,12 +17,12 @@ import {
   type PgProxy,
   REDIS_URL,
   schemaUrl,
+  startProxyTo,
   type TestDatabase,
   type TestEntities,
   testPrefix,
   withTimeout,
 } from '@write-behind/testkit';
-import { startProxyTo } from './fixtures/proxies.ts';
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 const PROBE_MS = 500;

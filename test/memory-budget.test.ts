@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { BacklogFullError } from '@write-behind/core';
-import { createHarness, type Harness, videoRow } from '@write-behind/testkit';
-import { scanKeys } from './fixtures/scan-keys.ts';
+import { createHarness, type Harness, scanKeys, videoRow } from '@write-behind/testkit';
 
 const harnesses: Harness[] = [];
 after(() => Promise.all(harnesses.map((h) => h.close())));

@@ -7,6 +7,7 @@ import {
   assertNoSecret,
   createTestDatabase,
   flatten,
+  flushingCache,
   incrementRejection,
   type RedisServer,
   recordingLogger,
@@ -15,7 +16,6 @@ import {
   videoRow,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { flushingCache } from './fixtures/flushing-cache.ts';
 
 const PASSWORD = 'Zq8pSecretPw91';
 const ACL_PASSWORD = 'AclSecretPw73';

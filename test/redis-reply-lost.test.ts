@@ -4,9 +4,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { scriptSource, shardKeys, writeProtocol, writerKey } from '@write-behind/core/internal';
-import { createHarness, eventually, type Harness, type PgProxy, REDIS_URL } from '@write-behind/testkit';
+import {
+  createHarness,
+  eventually,
+  type Harness,
+  type PgProxy,
+  REDIS_URL,
+  startProxyTo,
+} from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { startProxyTo } from './fixtures/proxies.ts';
 
 let h: Harness;
 let proxy: PgProxy;

@@ -18,6 +18,7 @@ import {
   assertNoSecret,
   createTestDatabase,
   flatten,
+  flushingCache,
   incrementRejection,
   type RedisServer,
   recordingLogger,
@@ -28,7 +29,6 @@ import {
   videoRow,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { flushingCache } from './fixtures/flushing-cache.ts';
 
 const PASSWORD = 'TlsSecretPw38';
 

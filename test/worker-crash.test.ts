@@ -9,18 +9,10 @@ import {
   type Harness,
   REDIS_URL,
   STALLED,
+  settingsRow,
   videoRow,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-
-async function settingsRow(h: Harness, id: string) {
-  const { rows } = await h.db.pool.query(
-    'SELECT theme, language, notifications, version::text FROM user_settings WHERE user_id = $1',
-    [id],
-  );
-  // Versions come from the shard's clock (about 1.8e15): beyond `::int`, below 2^53.
-  return rows[0] && { ...rows[0], version: Number(rows[0].version) };
-}
 
 const redis = new Redis(REDIS_URL);
 after(() => redis.quit());
@@ -83,13 +75,13 @@ describe('a worker SIGKILLed in the middle of a flush', () => {
       );
       assert.equal((await h.cache.get('video', id))?.likes, likes, `video ${id} in Redis`);
     }
-    assert.deepEqual(await settingsRow(h, 'u1'), {
+    assert.deepEqual(await settingsRow(h.db, 'u1'), {
       theme: 'light',
       language: 'de',
       notifications: false,
       version: await redisVersion(h, 'settings', 'u1'),
     });
-    assert.equal(await settingsRow(h, 'u2'), undefined, 'the delete landed');
+    assert.equal(await settingsRow(h.db, 'u2'), undefined, 'the delete landed');
     const counts = await h.queue.getJobCounts('failed', 'active', 'wait', 'delayed');
     assert.deepEqual(counts, { failed: 0, active: 0, wait: 0, delayed: 0 });
     assert.equal((await h.cache.stats()).failedKeys, 0);

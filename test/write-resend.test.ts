@@ -16,12 +16,13 @@ import {
   createWorld,
   entities,
   eventually,
+  type ProxiedReplication,
+  startProxiedReplication,
   type TestEntities,
   testPrefix,
   type World,
 } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { type ProxiedReplication, startProxiedReplication } from './fixtures/proxies.ts';
 
 /**
  * A TCP link to Redis that, once armed, watches for a call of the write script and loses it: its reply (the

@@ -14,10 +14,10 @@ import {
   STALLED,
   schemaUrl,
   spawnWorkerProcess,
+  startProxyTo,
   testWorkerConfig,
   type WorkerProcess,
 } from '@write-behind/testkit';
-import { startProxyTo } from '../fixtures/proxies.ts';
 import {
   assertConsecutive,
   createEventWorld,

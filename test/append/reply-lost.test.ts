@@ -2,9 +2,8 @@
 // sent again by ioredis after the reconnect; each is answered with the number it got, none is appended twice.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually, type PgProxy, REDIS_URL } from '@write-behind/testkit';
+import { eventually, type PgProxy, REDIS_URL, startProxyTo } from '@write-behind/testkit';
 import { Redis } from 'ioredis';
-import { startProxyTo } from '../fixtures/proxies.ts';
 import { createEventWorld, type EventWorld, eventRows, events, expectedRows } from './helpers.ts';
 
 let w: EventWorld;

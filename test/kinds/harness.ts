@@ -8,11 +8,11 @@ import { encodeId } from '@write-behind/core/internal';
 import {
   createTestDatabase,
   createWorld,
+  scanKeys,
   type TestDatabase,
   type World,
   type WorldOptions,
 } from '@write-behind/testkit';
-import { scanKeys } from '../fixtures/scan-keys.ts';
 import {
   createKindsPrisma,
   KINDS_MIGRATIONS_DIR,

@@ -91,15 +91,32 @@ export function prefixPattern(prefix: string): string {
   return `{${prefix}:*`;
 }
 
+/**
+ * The keys matching `pattern`, a page (one SCAN reply, about `count` keys looked at) at a time: never KEYS,
+ * which blocks a shared server. A page may be empty; a key may come twice if it changes meanwhile.
+ */
+export async function* scanPages(redis: Redis, pattern: string, count = 1000): AsyncGenerator<string[]> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+    cursor = next;
+    yield keys;
+  } while (cursor !== '0');
+}
+
+/** Every key matching `pattern` ({@link scanPages}), for tests that check what the cache left behind. */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const page of scanPages(redis, pattern)) keys.push(...page);
+  return keys;
+}
+
 /** Deletes every Redis key under `prefix` (data, indexes, queues; see {@link prefixPattern}). Returns how many. */
 export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 5000);
-    cursor = next;
+  for await (const keys of scanPages(redis, prefixPattern(prefix), 5000)) {
     if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  }
   return deleted;
 }
 

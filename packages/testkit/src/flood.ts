@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type AppProcess, startApp } from './app-process.ts';
 import { entities, type TestEntities } from './entities.ts';
-import { createTestDatabase, deleteKeys, prefixPattern, REDIS_URL, uniqueName } from './env.ts';
+import { createTestDatabase, deleteKeys, prefixPattern, REDIS_URL, scanPages, uniqueName } from './env.ts';
 
 /** Which route each id's one write takes. */
 export const FLOOD_ROUTES = ['alternate', 'likes', 'views'] as const;
@@ -297,10 +297,7 @@ async function measureKeys(
     rankings: { keys: 0, bytes: 0 },
     other: { keys: 0, bytes: 0 },
   };
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 2000);
-    cursor = next;
+  for await (const keys of scanPages(redis, prefixPattern(prefix), 2000)) {
     if (keys.length === 0) continue;
     const pipeline = redis.pipeline();
     for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', 0);
@@ -313,7 +310,7 @@ async function measureKeys(
       tally.keys++;
       tally.bytes += bytes;
     });
-  } while (cursor !== '0');
+  }
   return out;
 }
 

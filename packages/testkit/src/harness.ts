@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { EntityDefinitions, PrismaClientLike } from '@write-behind/core';
 import {
   createWriteBehind,
@@ -240,7 +241,10 @@ export async function settingsRow(
     [id],
   );
   const row = rows[0];
-  return row ? { ...row, version: Number(row.version) } : undefined;
+  if (!row) return undefined;
+  const version = Number(row.version);
+  assert.ok(Number.isSafeInteger(version), `version ${row.version}`);
+  return { ...row, version };
 }
 
 /**

@@ -34,6 +34,8 @@ export {
   deleteKeys,
   prefixPattern,
   REDIS_URL,
+  scanKeys,
+  scanPages,
   schemaUrl,
   type TestDatabase,
   type TestSchema,
@@ -62,7 +64,7 @@ export {
 } from './harness.ts';
 export { type IncrementLoad, type IncrementLoadOptions, startIncrementLoad } from './increment-load.ts';
 export { type PartitionWrites, writeAcrossPartition } from './partition-writes.ts';
-export { type PgProxy, startPgProxy } from './pg-proxy.ts';
+export { type PgProxy, startPgProxy, startProxyTo } from './pg-proxy.ts';
 export { eventually, poll, waitFor } from './poll.ts';
 export { createProxiedWorld, type ProxiedWorld } from './proxied-world.ts';
 export { fuzzSeed, mulberry32 } from './random.ts';
@@ -74,8 +76,10 @@ export {
   startRedisCluster,
 } from './redis-cluster.ts';
 export {
+  type ProxiedReplication,
   type RedisReplication,
   type StartRedisReplicationOptions,
+  startProxiedReplication,
   startRedisReplication,
 } from './redis-replication.ts';
 export { type RedisSentinel, type StartRedisSentinelOptions, startRedisSentinel } from './redis-sentinel.ts';
@@ -83,6 +87,7 @@ export { freePort, type RedisServer, type StartRedisOptions, startRedis, withNod
 export {
   assertNoSecret,
   flatten,
+  flushingCache,
   incrementRejection,
   recordingLogger,
   rejectionOf,

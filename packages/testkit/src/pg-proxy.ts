@@ -176,3 +176,20 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
     },
   };
 }
+
+/** The port a URL's server listens on when the URL names none. */
+const DEFAULT_PORTS: Record<string, number> = {
+  'redis:': 6379,
+  'rediss:': 6379,
+  'postgres:': 5432,
+  'postgresql:': 5432,
+};
+
+/** A proxy in front of the server of a `redis://` or `postgresql://` URL (`REDIS_URL`, `DATABASE_URL`). */
+export function startProxyTo(url: string): Promise<PgProxy> {
+  const target = new URL(url);
+  const defaultPort = DEFAULT_PORTS[target.protocol];
+  if (defaultPort === undefined)
+    throw new TypeError(`no default port for ${JSON.stringify(target.protocol)}`);
+  return startPgProxy({ host: target.hostname, port: Number(target.port || defaultPort) });
+}

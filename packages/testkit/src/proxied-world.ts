@@ -4,7 +4,7 @@ import { createPrismaClient, type PrismaClient } from '@write-behind/db';
 import { DATABASE_URL, schemaUrl } from './env.ts';
 import { forwardingStore } from './forwarding-store.ts';
 import { createWorld, type World, type WorldOptions } from './harness.ts';
-import { type PgProxy, startPgProxy } from './pg-proxy.ts';
+import { type PgProxy, startProxyTo } from './pg-proxy.ts';
 
 /** A world whose store reaches PostgreSQL through a proxy the test can cut, and counts the store's loads. */
 export interface ProxiedWorld<E extends EntityDefinitions> extends World<E> {
@@ -23,8 +23,7 @@ export async function createProxiedWorld<const E extends EntityDefinitions>(
   entities: E,
   options: Omit<WorldOptions<E>, 'wrapStore'> = {},
 ): Promise<ProxiedWorld<E>> {
-  const target = new URL(DATABASE_URL);
-  const proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const proxy = await startProxyTo(DATABASE_URL);
   let inner: Store | undefined;
   let loaded = 0;
   const s = (): Store => {

@@ -1,7 +1,9 @@
 // A private primary and replica for the durability tests and benchmark: two redis-server processes on free
 // ports of 127.0.0.1, the replica following the primary, both killable on their own.
+import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { type PgProxy, startPgProxy } from './pg-proxy.ts';
 import { type RedisServer, startRedis } from './redis-server.ts';
 
 export interface RedisReplication {
@@ -57,6 +59,45 @@ export async function startRedisReplication(
     return { primary, replica, url: `redis://127.0.0.1:${primary.port}`, stop };
   } catch (error) {
     await stop();
+    throw error;
+  }
+}
+
+export interface ProxiedReplication {
+  servers: RedisReplication;
+  /** The replica's link to the primary: hold it back, freeze or cut it. */
+  link: PgProxy;
+  /** Closes the link, then kills both servers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A private primary and replica ({@link startRedisReplication}) whose replication link runs through a proxy,
+ * since on loopback a replica holds a write before a client could look unless its link is held. Always `stop()`
+ * it; if it does not start, what did is stopped before this rejects.
+ */
+export async function startProxiedReplication(): Promise<ProxiedReplication> {
+  let link: PgProxy | undefined;
+  let servers: RedisReplication | undefined;
+  try {
+    servers = await startRedisReplication([], {
+      via: async (port) => {
+        link = await startPgProxy({ host: '127.0.0.1', port });
+        return link;
+      },
+    });
+    assert.ok(link, 'the replica follows through the proxy');
+    const started = { servers, link };
+    return {
+      ...started,
+      async stop() {
+        await started.link.close();
+        await started.servers.stop();
+      },
+    };
+  } catch (error) {
+    await servers?.stop();
+    await link?.close();
     throw error;
   }
 }

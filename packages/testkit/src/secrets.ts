@@ -1,8 +1,9 @@
 // For tests that prove no secret leaks: a logger that keeps every line as a log shipper would print it, an
 // assertion that none of a list of secrets appears in a text, and the error of a write through a Redis the
-// cache cannot use.
+// cache cannot use, and the cache the tests of a Redis that asks for credentials write through.
 import assert from 'node:assert/strict';
-import { createWriteBehind, type Logger } from '@write-behind/core';
+import { createWriteBehind, type Logger, type WriteBehind } from '@write-behind/core';
+import type { Redis } from 'ioredis';
 import { entities, type TestEntities } from './entities.ts';
 import type { TestDatabase } from './env.ts';
 
@@ -87,4 +88,30 @@ export async function incrementRejection({
   } finally {
     await withTimeout(cache.close(), 5000, 'close').catch(() => {});
   }
+}
+
+/**
+ * A cache of the test entities on `redis` (a URL, or a client the caller closes) under `prefix`, whose worker
+ * flushes to `db` 50 ms after a write, logging to `logger`: the cache of a Redis that asks for credentials (a
+ * password, an ACL user, TLS), where {@link incrementRejection} is the one for a Redis it cannot use.
+ */
+export function flushingCache({
+  redis,
+  db,
+  prefix,
+  logger,
+}: {
+  redis: string | Redis;
+  db: TestDatabase;
+  prefix: string;
+  logger: Logger;
+}): WriteBehind<TestEntities> {
+  return createWriteBehind<TestEntities>({
+    redis,
+    entities,
+    prefix,
+    prisma: db.prisma,
+    flush: { windowMs: 50 },
+    logger,
+  });
 }

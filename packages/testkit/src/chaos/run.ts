@@ -26,7 +26,7 @@ import {
   testPrefix,
 } from '../env.ts';
 import { HARNESS_FLUSH } from '../harness.ts';
-import { type PgProxy, startPgProxy } from '../pg-proxy.ts';
+import { type PgProxy, startProxyTo } from '../pg-proxy.ts';
 import type { WorkerProcessConfig } from '../worker-process.ts';
 import { checkDatabase, checkRedis, failedJobs, retryFailedAndRecheck, stuckKeys } from './check.ts';
 import { bump, type Counts, sum } from './counts.ts';
@@ -175,8 +175,7 @@ function chaosKeys(o: ChaosOptions): ChaosKeys {
 async function openWorld(): Promise<ChaosWorld> {
   const db = await createTestDatabase();
   const prefix = testPrefix();
-  const target = new URL(DATABASE_URL);
-  const proxy = await startPgProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const proxy = await startProxyTo(DATABASE_URL);
   const proxiedUrl = schemaUrl(db.schema, proxy.url(DATABASE_URL));
   const prisma = createPrismaClient(proxiedUrl, { max: 8 });
   const logs: LogCounts = { warn: 0, error: 0, errorSamples: [], warnings: {} };
