@@ -9,7 +9,7 @@ export { appendRows, chunks } from './flush/append-plan.js';
 export * as bullmqInternals from './flush/bullmq-internals.js';
 export { coalesceWrites } from './flush/coalesce-writes.js';
 export { RowRejectedError, ZERO_FLUSH_COUNTERS } from './flush/flush-batcher.js';
-export { FLUSH_JOB, type FlushJobData, flushJob } from './flush/job.js';
+export { FLUSH_JOB, type FlushJobData, flushJob, SWEEP_JOB } from './flush/job.js';
 export { outageBackoff, planFlush, writeIsolatingFailures } from './flush/plan.js';
 export { isStuck, type QueueBacklog, type ShardActivity } from './flush/stuck.js';
 export { bullWorkersOf } from './flush/worker.js';

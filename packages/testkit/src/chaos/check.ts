@@ -2,7 +2,7 @@
 // Redis (through `cache.get`) against the model, comments column by column (their video included), every event
 // row against the acknowledged events, and what is left behind (keys still dirty, jobs in the failed set: the
 // load never asks the database for what it must refuse, so any failed job is a failure).
-import { bullmqInternals, defineScripts, shardKeys } from '@write-behind/core/internal';
+import { bullmqInternals, defineScripts, SWEEP_JOB, shardKeys } from '@write-behind/core/internal';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -86,7 +86,24 @@ export async function stuckKeys(queue: Queue | undefined, redis: Redis, prefix: 
       `${key} v${version}: job ${jobId ?? '(none)'} ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}`,
     );
   }
+  if (stuck.length > 0 && queue) stuck.push(await sweepState(queue));
   return stuck;
+}
+
+/**
+ * Where the shard's sweep stands, for a drain that left keys dirty: its scheduler's next run and that run's job
+ * (BullMQ schedules the next run from the worker after taking the current one), and the sweep jobs by state.
+ */
+async function sweepState(queue: Queue): Promise<string> {
+  const scheduler = await queue.getJobScheduler(SWEEP_JOB);
+  const next = scheduler?.next;
+  const nextJob = next === undefined ? undefined : await queue.getJob(`repeat:${SWEEP_JOB}:${next}`);
+  const states = ['active', 'wait', 'delayed', 'failed', 'completed'] as const;
+  const byState = await Promise.all(
+    states.map(async (s) => `${s} ${(await queue.getJobs([s])).filter((j) => j.name === SWEEP_JOB).length}`),
+  );
+  const nextState = nextJob ? await nextJob.getState() : 'no job';
+  return `sweep: scheduler ${scheduler ? `next ${next} (in ${(next ?? 0) - Date.now()} ms), its job ${nextState}` : 'missing'}; sweep jobs ${byState.join(', ')}`;
 }
 
 export interface FailedJobs {
