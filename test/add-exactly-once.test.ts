@@ -68,6 +68,40 @@ describe('worker processes killed or frozen mid-flush', () => {
     assert.equal(await rowWrites('k2'), 1, 'the rerun found the row at its version and wrote nothing');
   });
 
+  // Reading the row makes the key whole, and the row already holds the committed sums: nothing of the key is
+  // dirty any more, though its killed job still stands for it. A refused write changes nothing else.
+  const nearMax = Number.MAX_SAFE_INTEGER - 10;
+  for (const [id, reader, readThen] of [
+    [
+      'k4',
+      'a read',
+      async (h: Harness) => assert.equal((await h.cache.get('video', 'k4'))?.views, nearMax + 1),
+    ],
+    [
+      'k5',
+      'a refused increment',
+      (h: Harness) =>
+        assert.rejects(h.cache.increment('video', 'k5', 'views', 100), { code: 'COUNTER_OVERFLOW' }),
+    ],
+  ] as const) {
+    test(`killed after its commit, then ${reader} loads the row: the key is clean at once`, async () => {
+      await h.db.pool.query(`INSERT INTO "Video" (id, likes, views) VALUES ($1, 5, $2)`, [id, nearMax]);
+      const child = h.spawnWorkerProcess({ store: 'hang-after-add' });
+      await child.waitFor('ready');
+      await h.cache.add('video', id, 'views', 1);
+      await child.waitFor('add-committed');
+      await readThen(h);
+      assert.equal((await h.cache.stats()).dirtyKeys, 0, 'the row holds all the key had');
+      await child.kill();
+
+      const survivor = await h.startWorker({ ...STALLED, sweep: false });
+      await h.cache.drain({ timeoutMs: 30_000 });
+      await survivor.close();
+      assert.equal((await videoRow(h.db, id))?.views, nearMax + 1);
+      assert.equal(await h.cache.increment('video', id, 'views', 1), nearMax + 2, 'Redis holds it whole');
+    });
+  }
+
   test('two workers run one job after a lost lock: the sums are applied once', async () => {
     // A frozen worker's lock lapses, and another worker takes its job while the first still holds the sums.
     const first = h.spawnWorkerProcess({ store: 'hold-add', worker: STALLED });

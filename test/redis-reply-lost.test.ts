@@ -77,7 +77,7 @@ test('a resent batch older than the replies kept changes nothing and answers "ou
         {
           now: Date.now(),
           backlogLimit: 0,
-          mayExpire: false,
+          cacheTtlMs: 0,
           batch,
           keptReplies: 2,
           writerTtlMs: 60_000,

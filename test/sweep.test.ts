@@ -63,6 +63,34 @@ describe('a dirty key whose job was never enqueued', () => {
   });
 });
 
+describe('a dirty-index entry whose key Redis lost', () => {
+  let h: Harness;
+  before(async () => {
+    h = await createHarness({ flush: { windowMs: 50 }, sweep: { intervalMs: SWEEP_MS, graceMs: 0 } });
+  });
+  after(() => h.close());
+
+  test('leaves the index when its flush finds nothing, so a drain ends', async () => {
+    // Redis evicting or losing the hash alone (a maxmemory policy, an operator's DEL): the write is lost, as
+    // promised, but its index entry must not hold the backlog up for ever. One key keeps its job, one has none.
+    await h.cache.increment('video', 'evicted', 'likes', 2);
+    await h.cache.increment('video', 'evicted-orphan', 'likes', 3);
+    await orphan(h, 'video', 'evicted-orphan');
+    await h.redis.del(h.key('video', 'evicted'), h.key('video', 'evicted-orphan'));
+    assert.equal((await h.cache.stats()).dirtyKeys, 2);
+
+    await h.startWorker();
+    await h.cache.drain({ timeoutMs: 15_000 });
+    assert.equal(await videoRow(h.db, 'evicted'), undefined, 'nothing was written for the lost key');
+    assert.equal(await videoRow(h.db, 'evicted-orphan'), undefined);
+    assert.equal(
+      await h.cache.increment('video', 'evicted', 'likes', 1),
+      1,
+      'with no row, the key starts from nothing',
+    );
+  });
+});
+
 describe('a dirty key whose job failed for good', () => {
   let h: Harness;
   before(async () => {

@@ -318,7 +318,7 @@ function scriptCall(prefix: string, writer: string, batch: number, now = Date.no
   const header = {
     now,
     backlogLimit: 0,
-    mayExpire: false,
+    cacheTtlMs: 0,
     batch,
     keptReplies: 1024,
     writerTtlMs: WRITER_TTL_MS,

@@ -78,12 +78,26 @@ export async function stuckKeys(queue: Queue | undefined, redis: Redis, prefix: 
   defineScripts(redis);
   const stuck: string[] = [];
   for (const key of await redis.zrange(shard.dirty, '0', String(STUCK_KEYS_LISTED - 1))) {
-    const version = Number(await redis.hget(key, '_v'));
+    const [version, flushed, deleted, partial, taken, append] = await redis.hmget(
+      key,
+      '_v',
+      '_fv',
+      '_d',
+      '_p',
+      '_sv',
+      '_a',
+    );
+    const [score, ttl] = [await redis.zscore(shard.dirty, key), await redis.pttl(key)];
     const jobId = await redis.wbJobId(key, shard.dataKeyPrefixLength);
     const job = jobId ? await queue?.getJob(jobId) : undefined;
     const state = job ? await job.getState() : 'no job';
+    // Every field the flush decides by: a key in the dirty index whose hash is not dirty is never acknowledged.
+    const meta = Object.entries({ _fv: flushed, _d: deleted, _p: partial, _sv: taken, _a: append })
+      .filter(([, value]) => value !== null)
+      .map(([field, value]) => ` ${field}=${value}`)
+      .join('');
     stuck.push(
-      `${key} v${version}: job ${jobId ?? '(none)'} ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}`,
+      `${key} v${version}${meta} dirty since ${score} pttl ${ttl}: job ${jobId ?? '(none)'} ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}`,
     );
   }
   if (stuck.length > 0 && queue) stuck.push(await sweepState(queue));

@@ -155,6 +155,9 @@ export class FlushBatcher {
       return { key, entity: first.entity, id: first.id, hash: pairsToMap(asList(snapshots[i])) };
     });
     this.counters.batches++;
+    // Their jobs ran, so they are acknowledged as they stand (see lua/ack.lua): a key in the dirty index with
+    // nothing dirty leaves it, rather than wait there for a flush that finds nothing.
+    const foundClean = items.filter((item) => item.hash.size === 0).map((item) => item.key);
 
     const failed = new Map<string, unknown>();
     const written: { key: string; version: number }[] = [];
@@ -302,19 +305,21 @@ export class FlushBatcher {
     if (refused.length > 0) await this.#setAside(refused);
 
     const outcomes = new Map<string, FlushOutcome>();
-    if (written.length > 0) {
+    if (written.length + foundClean.length > 0) {
       const { memory } = options;
       const flags = await redis.wbAck(
-        written.length + 4,
+        written.length + foundClean.length + 4,
         this.#shard.dirty,
         this.#shard.failed,
         this.#shard.pendingEvents,
         this.#shard.clean,
         ...written.map((w) => w.key),
+        ...foundClean,
         Date.now(),
         options.cacheTtlMs,
         memory.maxKeys > 0 || memory.maxBytes > 0 ? '1' : '0',
         ...written.map((w) => w.version),
+        ...foundClean.map(() => 'c'),
       );
       written.forEach((w, i) => {
         outcomes.set(w.key, flags[i] !== '1' ? 'flushed' : full.has(w.key) ? 'behind' : 'dirty');

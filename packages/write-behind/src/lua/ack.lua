@@ -4,7 +4,7 @@
   KEYS[1] the shard's dirty index    KEYS[2] the shard's failed index    KEYS[3] the shard's count of events
   waiting    KEYS[4] the shard's index of clean keys (see includes/memory-budget.lua)    KEYS[5..] data keys
   ARGV[1] now, in ms    ARGV[2] ms a clean key stays cached (0: for ever)    ARGV[3] '1' under a memory budget
-  ARGV[4..] the version written for each data key
+  ARGV[4..] the version written for each data key, or 'c' for a key the flush found clean or gone
 
   A key whose version is unchanged becomes clean (a flushed tombstone is removed entirely: the database
   remembers the delete; so is a partial key, which holds nothing the database lacks), and a clean key may
@@ -14,9 +14,14 @@
   An append key (`_a`, see includes/append-event.lua) also drops the events the database now holds, those
   numbered from its old `_fv` + 1 to the version written, and takes them off the shard's count of events
   waiting; events appended meanwhile stay, and keep the key dirty.
+  A key the flush found clean or gone ('c') is acknowledged as it stands now: its job ran, so it leaves the
+  dirty index unless written since (then the write that made it dirty enqueued the job that flushes it). An
+  entry whose key holds nothing dirty can only come from a state no script should leave; this keeps such an
+  entry from waiting in the dirty index for ever, the sweep re-enqueueing it and every drain timing out.
   Returns one flag per data key as one string, '1' still dirty and '0' clean: a single bulk reply is cheaper
   for the client to decode than an integer per key.
 ]]
+--- @include "is-dirty"
 local rcall = redis.call
 local out = {}
 -- The failed index is almost always empty: skip a command per key when it is.
@@ -52,29 +57,36 @@ local function dropTaken(key)
   rcall('HDEL', key, unpack(drop))
 end
 for i = FIRST, #KEYS do
-  local key, flushed = KEYS[i], tonumber(ARGV[i - 1])
+  local key = KEYS[i]
   local meta = rcall('HMGET', key, '_v', '_fv', '_d', '_a', '_p', '_sv')
   local current = tonumber(meta[1])
+  local foundClean = ARGV[i - 1] == 'c'
   local reply = '0'
-  if anyFailed then rcall('HDEL', KEYS[2], key) end
-  if meta[4] and flushed > tonumber(meta[2] or '0') then dropEvents(key, tonumber(meta[2] or '0') + 1, flushed) end
-  if current == nil then
-    unmark(key)
-  elseif current == flushed then
-    unmark(key)
-    if meta[3] or meta[5] then
-      rcall('DEL', key)
-    else
-      if meta[6] then dropTaken(key) end
-      if flushed > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', flushed) end
-      if ttl > 0 then rcall('PEXPIRE', key, ttl) end
-      if budgetOn then rcall('ZADD', KEYS[4], ARGV[1], key) end
-    end
-  else
-    if meta[6] and flushed >= tonumber(meta[6]) then dropTaken(key) end
-    if flushed > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', flushed) end
-    rcall('ZADD', KEYS[1], 'XX', ARGV[1], key)
+  if foundClean and isDirty(meta[1], meta[2]) then
+    -- Written since the flush found it clean: that write enqueued the job that flushes it.
     reply = '1'
+  else
+    local flushed = foundClean and (current or 0) or tonumber(ARGV[i - 1])
+    if anyFailed then rcall('HDEL', KEYS[2], key) end
+    if meta[4] and flushed > tonumber(meta[2] or '0') then dropEvents(key, tonumber(meta[2] or '0') + 1, flushed) end
+    if current == nil then
+      unmark(key)
+    elseif current == flushed then
+      unmark(key)
+      if meta[3] or meta[5] then
+        rcall('DEL', key)
+      else
+        if meta[6] then dropTaken(key) end
+        if flushed > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', flushed) end
+        if ttl > 0 then rcall('PEXPIRE', key, ttl) end
+        if budgetOn then rcall('ZADD', KEYS[4], ARGV[1], key) end
+      end
+    else
+      if meta[6] and flushed >= tonumber(meta[6]) then dropTaken(key) end
+      if flushed > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', flushed) end
+      rcall('ZADD', KEYS[1], 'XX', ARGV[1], key)
+      reply = '1'
+    end
   end
   out[i - FIRST + 1] = reply
 end

@@ -28,7 +28,14 @@ if rcall('EXISTS', key) == 0 then
   if tonumber(ARGV[1]) > 0 then rcall('PEXPIRE', key, ARGV[1]) end
   budget.becameClean(key, ARGV[2])
 elseif rcall('HEXISTS', key, '_p') == 1 then
-  local outcome = reconcileKey(key, ARGV[5], ARGV[6], ARGV, 8, count, missing == 0, ARGV, createAt + 2, createCount)
+  -- As the acknowledgement would have left it (lua/ack.lua).
+  local function becameClean(clean)
+    rcall('ZREM', KEYS[2], clean)
+    if tonumber(ARGV[1]) > 0 then rcall('PEXPIRE', clean, ARGV[1]) end
+    budget.becameClean(clean, ARGV[2])
+  end
+  local outcome = reconcileKey(key, ARGV[5], ARGV[6], ARGV, 8, count, missing == 0, ARGV, createAt + 2, createCount,
+    becameClean)
   if outcome ~= 'ok' then return { outcome, {} } end
 end
 return { 'ok', rcall('HGETALL', key) }

@@ -11,7 +11,7 @@
   KEYS[6 + i] data key (hash) of write i
   ARGV[1] now, in ms (score of a newly dirty key)
   ARGV[2] backlog limit: most dirty keys before a write to a clean key is refused (0: no limit)
-  ARGV[3] '1' when clean keys may expire (cacheTtlMs > 0): a dirty key must not
+  ARGV[3] ms a clean key stays cached (cacheTtlMs; 0: for ever): a dirty key must not expire
   ARGV[4] this batch's number: its writer numbers batches 1, 2, 3... in the order it sends them
   ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state lives past its last renewal
   ARGV[7] length of the shard's data key prefix `{tag}:e:` (see keys.ts)
@@ -96,7 +96,8 @@ local STATUS_MEMORY_FULL = 9
 
 local rcall = redis.call
 local dirtyKey, writerKey, clockKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local now, limit, mayExpire = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+local now, limit, cacheTtl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local mayExpire = cacheTtl > 0
 local batch, kept = tonumber(ARGV[4]), tonumber(ARGV[5])
 local prefixLength = tonumber(ARGV[7])
 local budget = memoryBudget(KEYS[1], KEYS[5], KEYS[6], tonumber(ARGV[8]), tonumber(ARGV[9]))
@@ -160,6 +161,15 @@ local function markDirty(key)
   rcall('ZADD', dirtyKey, now, key)
   if dirtyCount then dirtyCount = dirtyCount + 1 end
   budget.becameDirty(key)
+end
+
+-- A key found holding nothing the database lacks (includes/reconcile-key.lua) leaves the dirty index, as its
+-- acknowledgement would have taken it out (lua/ack.lua): it may expire, or be evicted, like any clean key,
+-- unless this write marks it dirty again.
+local function unmarkClean(key)
+  if rcall('ZREM', dirtyKey, key) == 1 and dirtyCount then dirtyCount = dirtyCount - 1 end
+  if mayExpire then rcall('PEXPIRE', key, cacheTtl) end
+  budget.becameClean(key, now)
 end
 
 -- Gives the write its version and, if the key was clean, makes it dirty: the reply's job id says so. `extra`
@@ -293,7 +303,7 @@ local function write(key, op, p)
       return { STATUS_COLD }
     else
       local outcome = reconcileKey(key, fillMode, fillVersion, ARGV, fillAt, fillCount, missingRequired == 0,
-        ARGV, createAt, createCount)
+        ARGV, createAt, createCount, unmarkClean)
       if outcome == 'stale' then return { STATUS_STALE } end
       if outcome == 'absent' then return { STATUS_NOT_FOUND } end
     end

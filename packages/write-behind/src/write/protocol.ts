@@ -172,7 +172,8 @@ export function appendCall(key: string, eventLimit: number, event: string): Writ
 export interface BatchHeader {
   now: number;
   backlogLimit: number;
-  mayExpire: boolean;
+  /** `cacheTtlMs`: how long a key the write finds clean stays cached (0: for ever). */
+  cacheTtlMs: number;
   batch: number;
   keptReplies: number;
   writerTtlMs: number;
@@ -203,7 +204,7 @@ export function writeArguments(
   const argv: (string | number)[] = [
     header.now,
     header.backlogLimit,
-    header.mayExpire ? '1' : '0',
+    header.cacheTtlMs,
     header.batch,
     header.keptReplies,
     header.writerTtlMs,

@@ -80,7 +80,7 @@ export interface BatchedReply {
 export function createWriteBatcher(
   redis: Redis | Cluster,
   shard: ShardKeys,
-  header: () => Pick<BatchHeader, 'now' | 'backlogLimit' | 'mayExpire' | 'maxKeys' | 'maxBytes'>,
+  header: () => Pick<BatchHeader, 'now' | 'backlogLimit' | 'cacheTtlMs' | 'maxKeys' | 'maxBytes'>,
   replication: () => ReplicationSettings,
   writes: () => Required<WritesOptions>,
 ): TurnBatcher<BatchedWrite, BatchedReply> {

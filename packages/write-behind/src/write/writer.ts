@@ -347,7 +347,7 @@ export class Writer {
         () => ({
           now: Date.now(),
           backlogLimit: options.backlog.limit,
-          mayExpire: options.cacheTtlMs > 0,
+          cacheTtlMs: options.cacheTtlMs,
           ...this.budget(),
         }),
         () => options.replication,

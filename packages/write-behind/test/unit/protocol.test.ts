@@ -34,7 +34,7 @@ test('write arguments: the batch header, then op, count and arguments per write'
     {
       now: 1000,
       backlogLimit: 5,
-      mayExpire: false,
+      cacheTtlMs: 30_000,
       batch: 7,
       keptReplies: 1024,
       writerTtlMs: 60_000,
@@ -67,7 +67,7 @@ test('write arguments: the batch header, then op, count and arguments per write'
   assert.deepEqual(argv, [
     1000,
     5,
-    '0',
+    30_000,
     7,
     1024,
     60_000,

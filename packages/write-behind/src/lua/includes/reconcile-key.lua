@@ -11,8 +11,11 @@
   from `create[createAt ..]` give its other fields their defaults); otherwise 'absent', and the key stays
   partial (its flush will name what is missing). With no row and nothing pending, the key is a tombstone.
   Returns 'ok', 'stale' or 'absent'. What the running flush took stays for its acknowledgement (lua/ack.lua)
-  unless the database holds it already.
+  unless the database holds it already. When the row holds everything the key had (its flush committed, and
+  the acknowledgement never came: its worker died), the key is clean now: `becameClean(key)` takes it out of the
+  dirty index, where it would otherwise wait for a flush that finds nothing to write.
 ]]
+--- @include "is-dirty"
 local function dropPending(key)
   local drop = {}
   for _, field in ipairs(redis.call('HKEYS', key)) do
@@ -22,7 +25,8 @@ local function dropPending(key)
   redis.call('HDEL', key, '_p')
 end
 
-local function reconcileKey(key, mode, version, fill, fillAt, fillCount, creatable, create, createAt, createCount)
+local function reconcileKey(key, mode, version, fill, fillAt, fillCount, creatable, create, createAt, createCount,
+                            becameClean)
   local rcall = redis.call
   local loaded = tonumber(version)
   local meta = rcall('HMGET', key, '_v', '_fv', '_sv')
@@ -55,5 +59,7 @@ local function reconcileKey(key, mode, version, fill, fillAt, fillCount, creatab
   end
   if loaded > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', version) end
   if loaded > tonumber(meta[1]) then rcall('HSET', key, '_v', version) end
+  local now = rcall('HMGET', key, '_v', '_fv')
+  if not isDirty(now[1], now[2]) then becameClean(key) end
   return 'ok'
 end
