@@ -23,6 +23,7 @@ export {
   encodeField,
   encodeLoaded,
   fromSqlText,
+  storedToSqlText,
   toSqlText,
 } from './schema/codec.js';
 export { decodeEvent, encodeEvent } from './schema/event-codec.js';
@@ -39,6 +40,7 @@ export {
   deleteSql,
   loadSql,
   scanSql,
+  storedValueSql,
   upsertSql,
 } from './store/sql.js';
 export { checkTable, checkTombstones, type TableInfo } from './store/verify.js';

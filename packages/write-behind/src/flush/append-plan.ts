@@ -32,7 +32,7 @@ export function appendRows(
   const encoded: string[] = [];
   for (const [field, value] of hash) {
     if (field[0] !== 'e') continue;
-    rows.push(new EncodedAppendRow(entity, id, Number(field.slice(1)), value));
+    rows.push(new StoredAppendRow(entity, id, Number(field.slice(1)), value));
     encoded.push(value);
   }
   const key = { id, version: Number(hash.get('_v')), events: rows.length, more: hash.has('_m') };
@@ -60,15 +60,33 @@ export class EncodedFields {
   }
 }
 
-/** An event's row, its fields encoded (see {@link EncodedFields}). */
-class EncodedAppendRow extends EncodedFields implements AppendRow {
+/**
+ * An event's row as its Redis form (`event`), which the Prisma store sends as it is; its fields as SQL text and
+ * its values are decoded only if read (a refused event's message, a store of another kind).
+ */
+class StoredAppendRow implements AppendRow {
   readonly id: string;
   readonly sequence: number;
+  readonly event: string;
+  readonly #entity: ResolvedEntity;
+  #sqlTexts: readonly (string | null)[] | undefined;
+  #values: Record<string, FieldValue> | undefined;
 
   constructor(entity: ResolvedEntity, id: string, sequence: number, event: string) {
-    super(eventSqlTexts(entity, event), () => decodeEvent(entity, event));
+    this.#entity = entity;
     this.id = id;
     this.sequence = sequence;
+    this.event = event;
+  }
+
+  get sqlTexts(): readonly (string | null)[] {
+    this.#sqlTexts ??= eventSqlTexts(this.#entity, this.event);
+    return this.#sqlTexts;
+  }
+
+  get values(): Record<string, FieldValue> {
+    this.#values ??= decodeEvent(this.#entity, this.event);
+    return this.#values;
   }
 }
 

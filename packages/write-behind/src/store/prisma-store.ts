@@ -1,6 +1,7 @@
 import { ConfigurationError } from '../errors.js';
 import { decodeField, type FieldValue, fromSqlText, toSqlText } from '../schema/codec.js';
 import { makeDefault } from '../schema/defaults.js';
+import { encodeEvent } from '../schema/event-codec.js';
 import { idFromColumns, keyColumnsOf } from '../schema/id-codec.js';
 import { type DataModel, parsePrismaSchema } from '../schema/prisma-schema.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
@@ -190,8 +191,8 @@ export class PrismaStore implements Store {
     );
   }
 
-  /** The field arrays of `rows`, one per field in the entity's order, as the upsert and the append take them. */
-  #fieldParams(entity: ResolvedEntity, rows: readonly (UpsertRow | AppendRow)[]): string[] {
+  /** The field arrays of `rows`, one per field in the entity's order, as the upsert takes them. */
+  #fieldParams(entity: ResolvedEntity, rows: readonly UpsertRow[]): string[] {
     return entity.fields.map((field, i) =>
       arrayLiteral(
         rows.map((r) =>
@@ -252,6 +253,8 @@ export class PrismaStore implements Store {
       entity,
       rows.map((r) => r.id),
     );
+    // The events as Redis holds them, one JSON array: a row built by other means is encoded as the cache would.
+    const events = rows.map((r) => r.event ?? encodeEvent(entity, r.values, Number.POSITIVE_INFINITY));
     await this.#prisma.$executeRawUnsafe(
       this.#prepare(entity).append as string,
       ids,
@@ -260,7 +263,7 @@ export class PrismaStore implements Store {
         false,
       ),
       ...keys,
-      ...this.#fieldParams(entity, rows),
+      `[${events.join(',')}]`,
     );
   }
 

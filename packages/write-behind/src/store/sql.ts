@@ -210,18 +210,65 @@ export function loadSql(entity: ResolvedEntity, tombstoneTable: string): string 
 
 /**
  * An append entity's events. Parameters: $1 the keys' canonical ids (one per event), $2 the events' sequence
- * numbers, key arrays, then one array per field. A row already there (a replayed flush) is left alone.
+ * numbers, key arrays, then the events as one JSON array of their Redis forms (each a JSON array of its
+ * fields' stored forms: `schema/event-codec.ts`), which PostgreSQL decodes (see {@link storedValueSql}): the
+ * worker sends the events as Redis holds them, with no per-field work of its own. A row already there (a
+ * replayed flush) is left alone.
  */
 export function appendSql(entity: ResolvedEntity): string {
-  const { keys, fields, touched } = rowParams(entity);
+  const keys = keyColumns(entity, 3);
+  const own = keys.filter((k) => k.param);
+  const events = `$${3 + own.length}::jsonb`;
   const sequence = quoteIdent(entity.versionColumn);
   const unique = [...keys.map((k) => quoteIdent(k.column)), sequence];
+  const touched = entity.touched.map((t) => ({ column: quoteIdent(t.column), value: nowFor(t.type) }));
+  const sources = [
+    'unnest($1::text[])',
+    'unnest($2::bigint[])',
+    ...own.map((k) => `unnest(${k.param})`),
+    `jsonb_array_elements(${events})`,
+  ];
+  const aliases = ['id', 'v', ...own.map((k) => k.alias), 'e'];
+  const values = entity.fields.map((f, i) => storedValueSql(f, `(u.e->>${i})`));
   return [
-    `INSERT INTO ${tableName(entity)} (${[...unique, ...fields.map((f) => f.column), ...touched.map((t) => t.column)].join(', ')})`,
-    `SELECT ${[...keys.map((k) => `u.${k.alias}`), 'u.v', ...fields.map((f) => `u.${f.alias}`), ...touched.map((t) => t.value)].join(', ')}`,
-    `FROM ${unnestSource(entity, true, fields)}`,
+    `INSERT INTO ${tableName(entity)} (${[...unique, ...entity.fields.map((f) => quoteIdent(f.column)), ...touched.map((t) => t.column)].join(', ')})`,
+    `SELECT ${[...keys.map((k) => `u.${k.alias}`), 'u.v', ...values, ...touched.map((t) => t.value)].join(', ')}`,
+    `FROM ROWS FROM (${sources.join(', ')}) AS u(${aliases.join(', ')})`,
     `ON CONFLICT (${unique.join(', ')}) DO NOTHING`,
   ].join('\n');
+}
+
+/**
+ * SQL that turns a field's stored form (`codec.ts`: a tag, then the value's text; `z` null; a counter's bare
+ * number), held in the text expression `stored`, into the column's value: what casting
+ * `storedToSqlText(field, stored)` to the column's type gives (a test checks every kind and column type
+ * against PostgreSQL). A date is epoch milliseconds, added to the epoch as whole days and milliseconds, exact
+ * over the whole range and free of the session's time zone.
+ */
+export function storedValueSql(field: ResolvedField, stored: string): string {
+  const type = field.type.sql;
+  if (field.kind === 'counter') return `${stored}::${type}`;
+  const body = `substr(${stored}, 2)`;
+  let value = body;
+  if (field.kind === 'boolean') value = `(${stored} = 'b1')`;
+  else if (field.kind === 'dateTime') {
+    const ms = `${body}::bigint`;
+    const utc = `(timestamp '1970-01-01' + (${ms} / 86400000) * interval '1 day' + (${ms} % 86400000) * interval '1 millisecond')`;
+    value = type.includes('with time zone') ? `(${utc} AT TIME ZONE 'UTC')` : utc;
+  } else if (field.kind === 'enum') {
+    const renamed = [...(field.type.enum?.toDb ?? [])].filter(([name, label]) => name !== label);
+    if (renamed.length > 0) {
+      const when = renamed.map(([name, label]) => `WHEN ${quoteLiteral(name)} THEN ${quoteLiteral(label)}`);
+      value = `(CASE ${body} ${when.join(' ')} ELSE ${body} END)`;
+    }
+  }
+  const cast = `${value}::${type}`;
+  return field.nullable ? `(CASE WHEN ${stored} = 'z' THEN NULL ELSE ${cast} END)` : cast;
+}
+
+/** A string as an SQL literal. */
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 /**

@@ -103,6 +103,11 @@ export interface AppendRow {
   values: Record<string, FieldValue>;
   /** As {@link UpsertRow.sqlTexts}. */
   sqlTexts?: readonly (string | null)[];
+  /**
+   * The event as Redis holds it, when the row comes from a flush: a JSON array of its fields' stored forms, in
+   * the entity's field order (`schema/event-codec.ts`). The Prisma store sends it to PostgreSQL as it is.
+   */
+  event?: string;
 }
 
 export interface DeleteRow {

@@ -111,17 +111,24 @@ test('the live table needs a unique index on the key and the sequence, a bigint 
   );
 });
 
-test('the insert: one array per column, the conflict target the key and the sequence, nothing updated', () => {
+test('the insert: the events as Redis holds them in one jsonb, the conflict target the key and the sequence', () => {
   const sql = appendSql(click);
   assert.match(sql, /^INSERT INTO "clicks" \("video_id", "seq", "kind", "context", "at"\)/);
   assert.match(
     sql,
-    /unnest\(\$1::text\[\], \$2::bigint\[\], \$3::character varying\(8\)\[\], \$4::jsonb\[\], \$5::timestamp\(3\) without time zone\[\]\)/,
+    /FROM ROWS FROM \(unnest\(\$1::text\[\]\), unnest\(\$2::bigint\[\]\), jsonb_array_elements\(\$3::jsonb\)\) AS u\(id, v, e\)/,
   );
+  // Each field decoded from its stored form, in the entity's order.
+  assert.match(sql, /substr\(\(u\.e->>0\), 2\)::character varying\(8\)/);
+  assert.match(sql, /CASE WHEN \(u\.e->>1\) = 'z' THEN NULL ELSE substr\(\(u\.e->>1\), 2\)::jsonb END/);
+  assert.match(sql, /timestamp '1970-01-01' \+ \(substr\(\(u\.e->>2\), 2\)::bigint \/ 86400000\)/);
   assert.match(sql, /ON CONFLICT \("video_id", "seq"\) DO NOTHING$/);
   assert.doesNotMatch(sql, /inserted_at|UPDATE/, 'a column with a default is left to it');
-  // A key of its own type travels in its own array.
-  assert.match(appendSql(reading), /\$3::integer\[\], \$4::integer\[\]\) AS u\(id, v, k0, c0\)/);
+  // A key of its own type travels in its own array; the events come after the key arrays.
+  assert.match(
+    appendSql(reading),
+    /unnest\(\$3::integer\[\]\), jsonb_array_elements\(\$4::jsonb\)\) AS u\(id, v, k0, e\)/,
+  );
   assert.match(appendSql(reading), /ON CONFLICT \("device", "n"\) DO NOTHING/);
   assert.match(appendLoadSql(click), /SELECT max\(t\."seq"\) FROM "clicks" t WHERE t\."video_id" = u\.id/);
 });
