@@ -22,7 +22,13 @@ import { rankedIncrements, rankedTop } from './cases/ranked.ts';
 import { recoveryCost } from './cases/recovery-cost.ts';
 import { relatedFlush } from './cases/related-flush.ts';
 import { scaleOut } from './cases/scale-out.ts';
-import { distinctAdds, distinctIncrements, hotIncrements, settingsWrites } from './cases/writes.ts';
+import {
+  distinctAdds,
+  distinctAddsWithoutJobs,
+  distinctIncrements,
+  hotIncrements,
+  settingsWrites,
+} from './cases/writes.ts';
 import { type BenchContext, type CaseResult, createPlan } from './lib/context.ts';
 import { runInterleaved, type SlicedCase } from './lib/interleave.ts';
 import { resultsTable, targetsTable } from './lib/report.ts';
@@ -151,6 +157,7 @@ try {
     ['W1', (c) => hotIncrements(c)],
     ['W2', distinctIncrements],
     ['W2A', distinctAdds],
+    ['W2A', distinctAddsWithoutJobs],
     ['W3', settingsWrites],
     // The cost of a ranking: the same increments on an unranked and a ranked counter, side by side.
     ['R2', (c) => rankedIncrements(c, false)],

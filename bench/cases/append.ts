@@ -9,6 +9,7 @@ import { type BenchContext, type CaseResult, loadSummary } from '../lib/context.
 import { uniform } from '../lib/distributions.ts';
 import { benchLogger, benchPrisma, startBenchWorker } from '../lib/entities.ts';
 import { runLoad } from '../lib/load.ts';
+import { startCpuMeter, startServerCpuMeter } from '../lib/server-stats.ts';
 
 /** Videos the events are spread over (uniformly). */
 const KEYS = 1000;
@@ -107,6 +108,7 @@ export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
       entities: 'events',
       flush: { windowMs: plan.windowMs },
     });
+    const flushServers = await startServerCpuMeter(ctx.redis);
     const flushStart = performance.now();
     await cache.flush({ timeoutMs: DRAIN_TIMEOUT_MS });
     const flushMs = performance.now() - flushStart;
@@ -115,6 +117,12 @@ export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
       "SELECT count(*)::text AS n FROM video_event WHERE video_id LIKE 'e1-%'",
     );
     const inserted = Number(countRows[0]?.n);
+    // The worker's CPU is its own from ready to stop (about the flush: it waits idle before); Redis's and
+    // PostgreSQL's are the flush's.
+    const flushCpu = {
+      nodeUsPerOp: (counters.cpuMicros ?? 0) / inserted,
+      ...(await flushServers.stop(inserted)),
+    };
 
     // 3. The same rows, inserted by a plain batched multi-row INSERT into a copy of the table.
     await db.pool.query('CREATE TABLE bench_video_event (LIKE video_event INCLUDING ALL)');
@@ -131,6 +139,7 @@ export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
     for (let i = 0; i < same.length; i += ROWS_PER_STATEMENT) {
       statements.push(same.slice(i, i + ROWS_PER_STATEMENT));
     }
+    const plainCpu = await startCpuMeter(ctx.redis);
     const plainStart = performance.now();
     let nextStatement = 0;
     await Promise.all(
@@ -151,6 +160,7 @@ export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
       }),
     );
     const plainMs = performance.now() - plainStart;
+    const plainCpuPerRow = await plainCpu.stop(same.length);
 
     const flushRate = (inserted / flushMs) * 1000;
     const plainRate = (same.length / plainMs) * 1000;
@@ -183,6 +193,7 @@ export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
         countUnit: 'rows',
         rate: flushRate,
         rateUnit: 'rows/s',
+        cpu: flushCpu,
         notes: [
           `${Math.round(flushMs)} ms from promote to drained; ${counters.statements ?? 0} statements, ${counters.keysFlushed ?? 0} key flushes`,
           `${((flushRate / plainRate) * 100).toFixed(0)} % of the plain batched INSERT below`,
@@ -202,6 +213,7 @@ export async function appendEvents(ctx: BenchContext): Promise<CaseResult[]> {
         countUnit: 'rows',
         rate: plainRate,
         rateUnit: 'rows/s',
+        cpu: plainCpuPerRow,
         notes: [
           `${Math.round(plainMs)} ms; the library acknowledged ${((load.opsPerSec / plainRate) * 100).toFixed(0)} % of this rate from Redis`,
         ],

@@ -161,6 +161,29 @@ export function distinctAdds(ctx: BenchContext): SlicedCase {
   };
 }
 
+/**
+ * W2a write: W2a's adds with their BullMQ add skipped (the cache's queues take jobs and drop them), so the
+ * write script's own cost shows beside W2a and J, measured in the same rounds: W2a is about J plus this.
+ * Informational; the keys it leaves dirty have no job, and its teardown removes them.
+ */
+export function distinctAddsWithoutJobs(ctx: BenchContext): SlicedCase {
+  const { cache, shared } = distinctKeysCase(ctx, 'w2aw', (cache, key) => cache.add('video', key, 'likes'));
+  for (const queue of cache.queues) queue.addBulk = async () => [];
+  return {
+    id: 'W2a write',
+    ...shared,
+    finish: async (load): Promise<CaseResult[]> => [
+      {
+        id: 'W2a write',
+        title: `cache.add as W2a, its job add skipped: the write script alone`,
+        ...loadSummary(load),
+        notes: ['informational: what W2a costs beyond J (W2a ≈ J + this, per operation)'],
+        metrics: { distinctKeys: load.completed },
+      },
+    ],
+  };
+}
+
 const THEMES = ['light', 'dark', 'sepia'];
 const LANGUAGES = ['en', 'fr', 'de', 'ja', 'pt'];
 
