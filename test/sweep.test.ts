@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SWEEP_JOB } from '@write-behind/core/internal';
 import { createHarness, eventually, forwardingStore, type Harness, videoRow } from '@write-behind/testkit';
 
 const SWEEP_MS = 300;
@@ -88,6 +89,39 @@ describe('a dirty-index entry whose key Redis lost', () => {
       1,
       'with no row, the key starts from nothing',
     );
+  });
+});
+
+describe('a sweep whose next run was lost', () => {
+  let h: Harness;
+  before(async () => {
+    h = await createHarness({ flush: { windowMs: 50 }, sweep: { intervalMs: SWEEP_MS, graceMs: 0 } });
+  });
+  after(() => h.close());
+
+  test('is scheduled again by the running worker, and finds a key whose job was lost', async () => {
+    await h.startWorker();
+    // As when the worker that took the last run died before scheduling the next: no sweep job left at all.
+    const sweepJobs = async () =>
+      (await h.queue.getJobs(['active', 'wait', 'delayed', 'prioritized'])).filter(
+        (j) => j.name === SWEEP_JOB,
+      );
+    const broken = await eventually(async () => {
+      const next = (await h.queue.getJobScheduler(SWEEP_JOB))?.next;
+      if (next === undefined) return false;
+      // BullMQ refuses to remove a scheduler's job: it goes as Redis would lose it.
+      const jobId = `repeat:${SWEEP_JOB}:${next}`;
+      await h.redis.zrem(h.queue.keys.delayed as string, jobId);
+      await h.redis.lrem(h.queue.keys.wait as string, 0, jobId);
+      await h.redis.del(h.queue.toKey(jobId));
+      return (await sweepJobs()).length === 0;
+    });
+    assert.ok(broken, 'the sweep had no job left, for a moment');
+
+    await h.cache.increment('video', 'after-break', 'likes', 4);
+    await orphan(h, 'video', 'after-break');
+    await h.cache.drain({ timeoutMs: 15_000 });
+    assert.equal((await videoRow(h.db, 'after-break'))?.likes, 4);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Context } from '../context.js';
+import { type Context, redactError } from '../context.js';
 import { parseDataKey, type ShardKeys } from '../keys.js';
 import { STALLED_REASON } from './bullmq-internals.js';
 import { type FlushJob, flushJob, SWEEP_JOB } from './job.js';
@@ -54,8 +54,33 @@ export async function sweepShard(context: Context, shard: ShardKeys, now = Date.
   return found;
 }
 
+/**
+ * Keeps the sweep of each of `shards` scheduled while a worker runs: registers it now, then again every
+ * `sweep.intervalMs`. BullMQ schedules a job scheduler's next run from the worker that takes the current one,
+ * after taking it; a worker that dies in between, or whose command fails then, leaves that run's job the last
+ * one (BullMQ logs "Failed to add repeatable job for next iteration"), and without a restart of some worker
+ * the shard would never be swept again. Registering again is idempotent: it replaces the pending run's job with
+ * the same one, or adds the next run when there is none. Resolves once the first registration is done.
+ */
+export async function keepSweepsScheduled(
+  context: Context,
+  shards: readonly number[],
+): Promise<{ stop(): void }> {
+  await scheduleSweeps(context, shards);
+  const timer = setInterval(() => {
+    scheduleSweeps(context, shards).catch((error: unknown) =>
+      context.logger.warn(
+        { err: redactError(error) },
+        'could not register the sweep again; the next interval tries',
+      ),
+    );
+  }, context.options.sweep.intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
 /** Registers the sweep of each of `shards` as a BullMQ job scheduler (idempotent: every worker does it). */
-export async function scheduleSweeps(context: Context, shards: readonly number[]): Promise<void> {
+async function scheduleSweeps(context: Context, shards: readonly number[]): Promise<void> {
   await Promise.all(
     shards.map((shard) =>
       context

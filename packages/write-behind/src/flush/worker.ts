@@ -13,7 +13,7 @@ import { type FlushJobData, REFUSED_EVENT_JOB, type RefusedEventJobData, SWEEP_J
 import { OutagePause } from './outage-pause.js';
 import { insertRefusedEvent } from './refused-events.js';
 import type { ShardActivity } from './stuck.js';
-import { runSweepJob, scheduleSweeps } from './sweep.js';
+import { keepSweepsScheduled, runSweepJob } from './sweep.js';
 import { StuckWatchdog } from './watchdog.js';
 
 /** One served shard: its batcher, its BullMQ worker (replaced in place when stuck), what it is doing. */
@@ -45,6 +45,8 @@ export class FlushWorker {
   /** The jobs whose processor runs now (`<shard> <job id>`): their locks must hold. */
   readonly #running = new Set<string>();
   #closing: Promise<void> | undefined;
+  /** Registers the shards' sweeps again now and then (see `keepSweepsScheduled`), while the worker runs. */
+  #sweeps: { stop(): void } | undefined;
   /** Running totals, for metrics. */
   readonly counters: FlushCounters = { ...ZERO_FLUSH_COUNTERS };
   /** Resolves when every shard's worker is connected and the sweep is scheduled. */
@@ -209,7 +211,11 @@ export class FlushWorker {
     for (const served of this.#shards) this.#run(served);
     this.#watchdog.start();
     await Promise.all(this.#shards.map((s) => s.worker.waitUntilReady()));
-    if (this.#options.sweep) await scheduleSweeps(this.#context, this.#options.shards);
+    if (this.#options.sweep && !this.#closing) {
+      this.#sweeps = await keepSweepsScheduled(this.#context, this.#options.shards);
+      // Closed while the first registration ran: close() found nothing to stop.
+      if (this.#closing) this.#sweeps.stop();
+    }
   }
 
   /** Sends a job to its handler: the sweep, a refused event's insert, or a key's flush. */
@@ -278,6 +284,7 @@ export class FlushWorker {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#watchdog.stop();
+      this.#sweeps?.stop();
       const { closeTimeoutMs } = this.#options;
       const logger = this.#context.logger;
       const closing = Promise.allSettled([...this.#shards.map((s) => s.worker.close()), ...this.#retired]);
