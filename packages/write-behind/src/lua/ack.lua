@@ -16,8 +16,9 @@
   waiting; events appended meanwhile stay, and keep the key dirty.
   A key the flush found clean or gone ('c') is acknowledged as it stands now: its job ran, so it leaves the
   dirty index unless written since (then the write that made it dirty enqueued the job that flushes it). An
-  entry whose key holds nothing dirty can only come from a state no script should leave; this keeps such an
-  entry from waiting in the dirty index for ever, the sweep re-enqueueing it and every drain timing out.
+  entry whose key holds nothing dirty comes from Redis losing the hash (an eviction, a DEL) or from a state a
+  script left; acknowledged, it no longer waits in the dirty index for ever, re-enqueued by every sweep and
+  holding every drain up.
   Returns one flag per data key as one string, '1' still dirty and '0' clean: a single bulk reply is cheaper
   for the client to decode than an integer per key.
 ]]

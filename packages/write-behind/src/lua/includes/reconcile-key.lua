@@ -59,7 +59,7 @@ local function reconcileKey(key, mode, version, fill, fillAt, fillCount, creatab
   end
   if loaded > tonumber(meta[2] or '0') then rcall('HSET', key, '_fv', version) end
   if loaded > tonumber(meta[1]) then rcall('HSET', key, '_v', version) end
-  local now = rcall('HMGET', key, '_v', '_fv')
-  if not isDirty(now[1], now[2]) then becameClean(key) end
+  local after = rcall('HMGET', key, '_v', '_fv')
+  if not isDirty(after[1], after[2]) then becameClean(key) end
   return 'ok'
 end
