@@ -212,10 +212,10 @@ export function loadSql(entity: ResolvedEntity, tombstoneTable: string): string 
  * An append entity's events. Parameters: $1 the keys' canonical ids (one per event), $2 the events' sequence
  * numbers, key arrays, then the events as one JSON array of their Redis forms (each a JSON array of its
  * fields' stored forms: `schema/event-codec.ts`), which PostgreSQL decodes (see {@link storedValueSql}): the
- * worker sends the events as Redis holds them, with no per-field work of its own. A row already there (a
- * replayed flush) is left alone.
+ * worker sends the events as Redis holds them, with no per-field work of its own. With `skipExisting`, a row
+ * already there (a replayed flush) is left alone; without, it fails the statement with a unique violation.
  */
-export function appendSql(entity: ResolvedEntity): string {
+export function appendSql(entity: ResolvedEntity, skipExisting: boolean): string {
   const keys = keyColumns(entity, 3);
   const own = keys.filter((k) => k.param);
   const events = `$${3 + own.length}::jsonb`;
@@ -234,7 +234,7 @@ export function appendSql(entity: ResolvedEntity): string {
     `INSERT INTO ${tableName(entity)} (${[...unique, ...entity.fields.map((f) => quoteIdent(f.column)), ...touched.map((t) => t.column)].join(', ')})`,
     `SELECT ${[...keys.map((k) => `u.${k.alias}`), 'u.v', ...values, ...touched.map((t) => t.value)].join(', ')}`,
     `FROM ROWS FROM (${sources.join(', ')}) AS u(${aliases.join(', ')})`,
-    `ON CONFLICT (${unique.join(', ')}) DO NOTHING`,
+    ...(skipExisting ? [`ON CONFLICT (${unique.join(', ')}) DO NOTHING`] : []),
   ].join('\n');
 }
 

@@ -111,8 +111,8 @@ test('the live table needs a unique index on the key and the sequence, a bigint 
   );
 });
 
-test('the insert: the events as Redis holds them in one jsonb, the conflict target the key and the sequence', () => {
-  const sql = appendSql(click);
+test('the insert: the events as Redis holds them in one jsonb; a replay skips rows by the key and the sequence', () => {
+  const sql = appendSql(click, true);
   assert.match(sql, /^INSERT INTO "clicks" \("video_id", "seq", "kind", "context", "at"\)/);
   assert.match(
     sql,
@@ -124,12 +124,14 @@ test('the insert: the events as Redis holds them in one jsonb, the conflict targ
   assert.match(sql, /timestamp '1970-01-01' \+ \(substr\(\(u\.e->>2\), 2\)::bigint \/ 86400000\)/);
   assert.match(sql, /ON CONFLICT \("video_id", "seq"\) DO NOTHING$/);
   assert.doesNotMatch(sql, /inserted_at|UPDATE/, 'a column with a default is left to it');
+  // A first flush pays no conflict check: a row already there fails it, and the store sends the replay.
+  assert.equal(appendSql(click, false), sql.replace(/\nON CONFLICT .*$/, ''));
   // A key of its own type travels in its own array; the events come after the key arrays.
   assert.match(
-    appendSql(reading),
+    appendSql(reading, true),
     /unnest\(\$3::integer\[\]\), jsonb_array_elements\(\$4::jsonb\)\) AS u\(id, v, k0, e\)/,
   );
-  assert.match(appendSql(reading), /ON CONFLICT \("device", "n"\) DO NOTHING/);
+  assert.match(appendSql(reading, true), /ON CONFLICT \("device", "n"\) DO NOTHING/);
   assert.match(appendLoadSql(click), /SELECT max\(t\."seq"\) FROM "clicks" t WHERE t\."video_id" = u\.id/);
 });
 
