@@ -32,7 +32,7 @@ function eventOf(index: number) {
 
 /**
  * Events/s of one append to each of `keys` keys Redis lacks (cold: flushed, then evicted) and to as many it
- * holds clean (warm: flushed), two rounds of each, alternated; a worker flushes between rounds.
+ * holds clean (warm: flushed), four rounds of each, in ABBA order; a worker flushes between rounds.
  */
 async function coldAndWarm(
   ctx: BenchContext,
@@ -41,8 +41,10 @@ async function coldAndWarm(
 ): Promise<{ keys: number; cold: number; warm: number }> {
   const { plan } = ctx;
   const rates = { cold: [] as number[], warm: [] as number[] };
-  for (let round = 0; round < 2; round++) {
-    for (const kind of ['cold', 'warm'] as const) {
+  // ABBA: each kind goes first as often as last, so a machine speeding up or slowing down over the rounds
+  // favours neither; each load is short (about a second), so four of each.
+  for (let round = 0; round < 4; round++) {
+    for (const kind of round % 2 === 0 ? (['cold', 'warm'] as const) : (['warm', 'cold'] as const)) {
       const id = (i: number) => `e1${kind}-${round}-${i}`;
       // Untimed: every key gets a first event and its flush, and a cold key then leaves Redis.
       await runLoad({
