@@ -69,7 +69,7 @@ export function evaluateTargets(results: readonly CaseResult[], windowMs: number
     ratio('W2a', 'J'),
     0.9,
     true,
-    `${ratioText('W2a', 'J')}; W2 (increment, reads): ${fmt(ratio('W2', 'J') ?? 0)}× J`,
+    `${ratioText('W2a', 'J')}${ratio('W2', 'J') === undefined ? '' : `; W2 (increment, reads): ${fmt(ratio('W2', 'J') ?? 0)}× J`}`,
   );
   const cold = metric('E1', 'coldPerWarm');
   add('E1 cold append keys within 10 % of warm', cold, 0.9, true, `${fmt(cold ?? 0)}× the rate on warm keys`);
