@@ -29,14 +29,24 @@ async function flushJobsFor(h: Harness, id: string) {
   return jobs.filter((j) => j.name === 'flush' && j.data.id === id);
 }
 
-describe('a dirty key whose job was never enqueued', () => {
-  let h: Harness;
+/**
+ * A harness of its own for the describe block that calls it, sweeping every SWEEP_MS with no grace: made before
+ * its tests, closed after them; the function returned gives it to a test.
+ */
+function sweepingWorld(): () => Harness {
+  let world: Harness | undefined;
   before(async () => {
-    h = await createHarness({ flush: { windowMs: 50 }, sweep: { intervalMs: SWEEP_MS, graceMs: 0 } });
+    world = await createHarness({ flush: { windowMs: 50 }, sweep: { intervalMs: SWEEP_MS, graceMs: 0 } });
   });
-  after(() => h.close());
+  after(() => world?.close());
+  return () => world as Harness;
+}
+
+describe('a dirty key whose job was never enqueued', () => {
+  const harness = sweepingWorld();
 
   test('is re-enqueued by the sweep and reaches the database', async () => {
+    const h = harness();
     for (let i = 0; i < 3; i++) await h.cache.increment('video', 'lost', 'likes', 6);
     await h.cache.set('settings', 'lost-user', { language: 'pt' });
     const versions = {
@@ -65,13 +75,10 @@ describe('a dirty key whose job was never enqueued', () => {
 });
 
 describe('a dirty-index entry whose key Redis lost', () => {
-  let h: Harness;
-  before(async () => {
-    h = await createHarness({ flush: { windowMs: 50 }, sweep: { intervalMs: SWEEP_MS, graceMs: 0 } });
-  });
-  after(() => h.close());
+  const harness = sweepingWorld();
 
   test('leaves the index when its flush finds nothing, so a drain ends', async () => {
+    const h = harness();
     // Redis evicting or losing the hash alone (a maxmemory policy, an operator's DEL): the write is lost, as
     // promised, but its index entry must not hold the backlog up for ever. One key keeps its job, one has none.
     await h.cache.increment('video', 'evicted', 'likes', 2);
@@ -93,13 +100,10 @@ describe('a dirty-index entry whose key Redis lost', () => {
 });
 
 describe('a sweep whose next run was lost', () => {
-  let h: Harness;
-  before(async () => {
-    h = await createHarness({ flush: { windowMs: 50 }, sweep: { intervalMs: SWEEP_MS, graceMs: 0 } });
-  });
-  after(() => h.close());
+  const harness = sweepingWorld();
 
   test('is scheduled again by the running worker, and finds a key whose job was lost', async () => {
+    const h = harness();
     await h.startWorker();
     // As when the worker that took the last run died before scheduling the next: no sweep job left at all.
     const sweepJobs = async () =>

@@ -19,6 +19,9 @@ export interface AppendedKey {
   more: boolean;
 }
 
+/** An event's row as a flush plans it: with its Redis form, which the Prisma store sends as it is. */
+export type PlannedEvent = AppendRow & { readonly event: string };
+
 /**
  * The rows of an append key's snapshot (`_v`, `_fv`, then `e<n>`, event, oldest first, then `_m` when more
  * wait), in order, each with its event's Redis form (what an event the database refuses is set aside as).
@@ -27,16 +30,14 @@ export function appendRows(
   entity: ResolvedEntity,
   id: string,
   hash: ReadonlyMap<string, string>,
-): { key: AppendedKey; rows: AppendRow[]; encoded: string[] } {
-  const rows: AppendRow[] = [];
-  const encoded: string[] = [];
+): { key: AppendedKey; rows: PlannedEvent[] } {
+  const rows: PlannedEvent[] = [];
   for (const [field, value] of hash) {
     if (field[0] !== 'e') continue;
     rows.push(new StoredAppendRow(entity, id, Number(field.slice(1)), value));
-    encoded.push(value);
   }
   const key = { id, version: Number(hash.get('_v')), events: rows.length, more: hash.has('_m') };
-  return { key, rows, encoded };
+  return { key, rows };
 }
 
 /**
@@ -64,7 +65,7 @@ export class EncodedFields {
  * An event's row as its Redis form (`event`), which the Prisma store sends as it is; its fields as SQL text and
  * its values are decoded only if read (a refused event's message, a store of another kind).
  */
-class StoredAppendRow implements AppendRow {
+class StoredAppendRow implements PlannedEvent {
   readonly id: string;
   readonly sequence: number;
   readonly event: string;

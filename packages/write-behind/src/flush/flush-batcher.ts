@@ -8,7 +8,7 @@ import type { ResolvedEntity } from '../schema/resolve.js';
 import { pairsToMap } from '../scripts.js';
 import type { AppendRow, DeleteRow, DeltaRow, Store, UpsertRow } from '../store/store.js';
 import { type Deferred, deferred } from '../util.js';
-import { chunks } from './append-plan.js';
+import { chunks, type PlannedEvent } from './append-plan.js';
 import { refusedEventJob } from './job.js';
 import { type EntityPlan, planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
 import { type Judgement, type RefusedRow, RelatedRows } from './related-rows.js';
@@ -209,12 +209,11 @@ export class FlushBatcher {
         const add = count<DeltaRow>((rows) => addTo(store, entity, rows));
         (await writeIsolatingFailures(plan.deltas, add, isUnavailable)).forEach(refuse(add));
         // Events of many keys, in statements of at most `batchSize` rows and about STATEMENT_BYTES, a few at once.
-        const encodedOf = new Map(plan.appends.map((row, i) => [row, plan.encodedEvents[i] as string]));
-        const insert = count<AppendRow>((some) => appendTo(store, entity, some));
+        const insert = count<PlannedEvent>((some) => appendTo(store, entity, some));
         const statements = chunks(
           plan.appends,
           options.flush.batchSize,
-          (row) => (encodedOf.get(row) as string).length,
+          (row) => row.event.length,
           STATEMENT_BYTES,
         );
         const lanes = Array.from({ length: Math.min(INSERTS_IN_FLIGHT, statements.length) }, async () => {
@@ -236,7 +235,7 @@ export class FlushBatcher {
                   entity: entity.name,
                   id: f.row.id,
                   sequence: f.row.sequence,
-                  event: encodedOf.get(f.row) as string,
+                  event: f.row.event,
                   reason,
                 },
               });

@@ -1,7 +1,7 @@
 import { decodeRecord, storedToSqlText } from '../schema/codec.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
-import type { AppendRow, DeleteRow, DeltaRow, UpsertRow } from '../store/store.js';
-import { type AppendedKey, appendRows, EncodedFields } from './append-plan.js';
+import type { DeleteRow, DeltaRow, UpsertRow } from '../store/store.js';
+import { type AppendedKey, appendRows, EncodedFields, type PlannedEvent } from './append-plan.js';
 
 /*
  * Pure parts of a flush: turning Redis snapshots into rows, and isolating the row that makes a batched
@@ -23,9 +23,7 @@ export interface EntityPlan {
   deltas: DeltaRow[];
   deletes: DeleteRow[];
   /** An append entity's events, one row each, key by key in order. */
-  appends: AppendRow[];
-  /** The Redis form of each of `appends`' events, in the same order. */
-  encodedEvents: string[];
+  appends: PlannedEvent[];
   /** An append entity's keys: what each acknowledges. */
   appendedKeys: AppendedKey[];
   /** Data key of each row's id, for the acknowledgement. */
@@ -64,7 +62,6 @@ export function planFlush(
         deltas: [],
         deletes: [],
         appends: [],
-        encodedEvents: [],
         appendedKeys: [],
         keys: new Map(),
       };
@@ -73,10 +70,9 @@ export function planFlush(
     if (plan.keys.has(item.id)) continue;
     plan.keys.set(item.id, item.key);
     if (entity.append) {
-      const { key, rows, encoded } = appendRows(entity, item.id, item.hash);
+      const { key, rows } = appendRows(entity, item.id, item.hash);
       plan.appendedKeys.push(key);
       plan.appends.push(...rows);
-      plan.encodedEvents.push(...encoded);
       continue;
     }
     const version = Number(item.hash.get('_v'));

@@ -163,14 +163,12 @@ export function waitingChildren(
 /** Takes the rows of `keys` (data keys) out of `plan`: they are neither written nor acknowledged now. */
 export function withoutKeys(plan: EntityPlan, keys: ReadonlySet<string>): EntityPlan {
   const keep = (id: string) => !keys.has(plan.keys.get(id) as string);
-  const appendKept = plan.appends.map((row) => keep(row.id));
   return {
     ...plan,
     upserts: plan.upserts.filter((row) => keep(row.id)),
     deltas: plan.deltas.filter((row) => keep(row.id)),
     deletes: plan.deletes.filter((row) => keep(row.id)),
-    appends: plan.appends.filter((_, i) => appendKept[i]),
-    encodedEvents: plan.encodedEvents.filter((_, i) => appendKept[i]),
+    appends: plan.appends.filter((row) => keep(row.id)),
     appendedKeys: plan.appendedKeys.filter((row) => keep(row.id)),
   };
 }

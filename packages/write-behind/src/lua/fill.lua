@@ -16,6 +16,7 @@
 --- @include "fill-key"
 --- @include "reconcile-key"
 --- @include "memory-budget"
+--- @include "mark-clean"
 local rcall = redis.call
 local key = KEYS[1]
 local budget = memoryBudget(KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[4]))
@@ -28,14 +29,8 @@ if rcall('EXISTS', key) == 0 then
   if tonumber(ARGV[1]) > 0 then rcall('PEXPIRE', key, ARGV[1]) end
   budget.becameClean(key, ARGV[2])
 elseif rcall('HEXISTS', key, '_p') == 1 then
-  -- As the acknowledgement would have left it (lua/ack.lua).
-  local function becameClean(clean)
-    rcall('ZREM', KEYS[2], clean)
-    if tonumber(ARGV[1]) > 0 then rcall('PEXPIRE', clean, ARGV[1]) end
-    budget.becameClean(clean, ARGV[2])
-  end
   local outcome = reconcileKey(key, ARGV[5], ARGV[6], ARGV, 8, count, missing == 0, ARGV, createAt + 2, createCount,
-    becameClean)
+    function(clean) markClean(clean, KEYS[2], ARGV[1], budget, ARGV[2]) end)
   if outcome ~= 'ok' then return { outcome, {} } end
 end
 return { 'ok', rcall('HGETALL', key) }

@@ -93,6 +93,7 @@ local STATUS_MEMORY_FULL = 9
 --- @include "key-id"
 --- @include "reconcile-key"
 --- @include "memory-budget"
+--- @include "mark-clean"
 
 local rcall = redis.call
 local dirtyKey, writerKey, clockKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -163,13 +164,9 @@ local function markDirty(key)
   budget.becameDirty(key)
 end
 
--- A key found holding nothing the database lacks (includes/reconcile-key.lua) leaves the dirty index, as its
--- acknowledgement would have taken it out (lua/ack.lua): it may expire, or be evicted, like any clean key,
--- unless this write marks it dirty again.
+-- A key found clean by its reconciliation (includes/reconcile-key.lua), unless this write marks it dirty again.
 local function unmarkClean(key)
-  if rcall('ZREM', dirtyKey, key) == 1 and dirtyCount then dirtyCount = dirtyCount - 1 end
-  if mayExpire then rcall('PEXPIRE', key, cacheTtl) end
-  budget.becameClean(key, now)
+  if markClean(key, dirtyKey, cacheTtl, budget, now) and dirtyCount then dirtyCount = dirtyCount - 1 end
 end
 
 -- Gives the write its version and, if the key was clean, makes it dirty: the reply's job id says so. `extra`
