@@ -135,20 +135,33 @@ export interface FailedJobs {
   samples: string[];
 }
 
-/** Jobs in BullMQ's failed set, by reason, those that stalled too often apart. */
-export async function failedJobs(queue: Queue | undefined): Promise<FailedJobs> {
-  const count = (await queue?.getJobCounts('failed'))?.failed ?? 0;
+/**
+ * Jobs in BullMQ's failed set, by reason, those that stalled too often apart: one snapshot of the set's ids, then
+ * each job. A job removed meanwhile (the drainer's sweep removes a stalled job it has replaced, and may still be
+ * doing so as the check starts) is left out; an id left in the set without its job counts, named.
+ */
+export async function failedJobs(queue: Queue | undefined, redis: Redis): Promise<FailedJobs> {
   const reasons: Counts = {};
   const samples: string[] = [];
   let stalled = 0;
-  for (const job of (await queue?.getFailed(0, 9999)) ?? []) {
+  const ids = queue ? await redis.zrange(queue.keys.failed as string, '0', '-1') : [];
+  let counted = 0;
+  for (const id of ids) {
+    const job = await queue?.getJob(id);
+    if (!job && (await redis.zscore(queue?.keys.failed as string, id)) === null) continue;
+    counted++;
+    if (!job) {
+      bump(reasons, 'no job: an id in the failed set without its job');
+      if (samples.length < FAILED_JOBS_LISTED) samples.push(`${id}: in the failed set, its job gone`);
+      continue;
+    }
     const reason = String(job.failedReason);
     bump(reasons, `${job.data?.entity}: ${reason.slice(0, 120)}`);
     if (reason.includes(bullmqInternals.STALLED_REASON)) stalled++;
     else if (samples.length < FAILED_JOBS_LISTED)
       samples.push(`${job.data?.entity} ${job.data?.id}: ${reason.slice(0, 300)}`);
   }
-  return { count, stalled, reasons, samples };
+  return { count: counted, stalled, reasons, samples };
 }
 
 /**

@@ -105,7 +105,7 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
     const database = await checkDatabase(world.db.pool, model);
     const redis = await checkRedis(world.cache, model);
     const stuck = await stuckKeys(world.queue, world.redis, world.prefix);
-    const failed = await failedJobs(world.queue);
+    const failed = await failedJobs(world.queue, world.redis);
     const mismatchesAfterRetry =
       stuck.length > 0
         ? await retryFailedAndRecheck(world.cache, world.queue, world.db.pool, model)
