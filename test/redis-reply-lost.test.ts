@@ -83,6 +83,7 @@ test('a resent batch older than the replies kept changes nothing and answers "ou
           writerTtlMs: 60_000,
           maxKeys: 0,
           maxBytes: 0,
+          rankingCap: 0,
         },
         calls,
       ),

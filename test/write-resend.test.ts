@@ -324,6 +324,7 @@ function scriptCall(prefix: string, writer: string, batch: number, now = Date.no
     writerTtlMs: WRITER_TTL_MS,
     maxKeys: 0,
     maxBytes: 0,
+    rankingCap: 0,
   };
   const argv: [string, number, ...(string | number)[]] = [
     scriptSource('wbWrite'),

@@ -1,14 +1,16 @@
 // Guarantees 21, 22 and 23 on a real Redis Cluster (3 masters, 3 replicas): adds, whole sets and appends to
 // keys Redis never held need no read on six shards spread over every master, their rows land exactly, and a
-// memory budget holds on each shard.
+// memory budget holds on each shard, its rankings kept to their highest entries.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BacklogFullError } from '@write-behind/core';
+import { compareEntries, rankingKey, shardKeys } from '@write-behind/core/internal';
 import {
   createWorld,
   eventEntities,
   forwardingStore,
   type RedisCluster,
+  rankedEntities,
   spreadPrefix,
   startRedisCluster,
   videoRow,
@@ -100,4 +102,46 @@ test('adds, whole sets and appends on six shards: no read, exact rows, the budge
   assert.ok(stats.evictions > 0, `evictions ${stats.evictions}`);
   assert.equal(stats.shards.filter((s) => s.keys > 0).length, SHARDS, 'every shard holds keys');
   await worker.close();
+});
+
+test('a capped ranking on six shards: each keeps its highest entries, top and rank stay exact', async () => {
+  const cap = 3;
+  const ranked = await createWorld(rankedEntities, {
+    shards: SHARDS,
+    redis,
+    prefix: await spreadPrefix(cluster, redis, SHARDS),
+    flush: { windowMs: 50 },
+    memory: { maxKeys: 10_000, rankingEntries: cap },
+  });
+  try {
+    const values = new Map<string, number>();
+    for (let i = 0; i < 60; i++) values.set(`r${i}`, 10 * (i + 1));
+    await ranked.db.pool.query(
+      `INSERT INTO "Video" (id, views) SELECT unnest($1::text[]), unnest($2::bigint[])`,
+      [[...values.keys()], [...values.values()]],
+    );
+    const expected = () =>
+      [...values]
+        .map(([id, value]) => ({ id, value }))
+        .sort(compareEntries)
+        .slice(0, cap)
+        .map((e, i) => ({ ...e, rank: i + 1 }));
+    assert.deepEqual(await ranked.cache.top('video', 'views', cap), expected(), 'built');
+    // Cold adds, no read: a stored key and a new one jump to the top once their flush commits.
+    await ranked.cache.add('video', 'r0', 'views', 5000);
+    await ranked.cache.add('video', 'fresh', 'views', 4000);
+    values.set('r0', 5010).set('fresh', 4000);
+    const worker = await ranked.startWorker();
+    await ranked.cache.flush({ timeoutMs: 30_000 });
+    assert.deepEqual(await ranked.cache.top('video', 'views', cap), expected(), 'after the flush');
+    assert.deepEqual(await ranked.cache.rank('video', 'views', 'fresh'), { rank: 2, value: 4000 });
+    for (let s = 0; s < SHARDS; s++) {
+      const key = rankingKey(shardKeys(ranked.prefix, s, SHARDS), 'video', 'views');
+      const kept = await redis.zcount(key, '(-inf', '+inf');
+      assert.ok(kept <= cap, `shard ${s} keeps ${kept} entries`);
+    }
+    await worker.close();
+  } finally {
+    await ranked.close();
+  }
 });

@@ -67,6 +67,11 @@ export const cacheConfigSpec = {
     default: 0,
     description: 'most keys the cache keeps in Redis, dirty and clean (0: no limit)',
   }),
+  CACHE_RANKING_ENTRIES: integer({
+    default: DEFAULT_OPTIONS.memory.rankingEntries,
+    description:
+      'under a memory budget, the entries each ranking (top videos) keeps, counted in the budget (0: every video, outside the budget)',
+  }),
   LOG_LEVEL: oneOf(LOG_LEVELS, { default: 'info', description: 'pino log level' }),
 };
 
@@ -106,7 +111,11 @@ export function createDemoCache(config: CacheConfig, logger: Logger): DemoCacheH
       backoffMs: config.FLUSH_BACKOFF_MS,
     },
     backlog: { limit: config.BACKLOG_LIMIT },
-    memory: { maxBytes: config.CACHE_MAX_BYTES, maxKeys: config.CACHE_MAX_KEYS },
+    memory: {
+      maxBytes: config.CACHE_MAX_BYTES,
+      maxKeys: config.CACHE_MAX_KEYS,
+      rankingEntries: config.CACHE_RANKING_ENTRIES,
+    },
     logger,
   });
   return {

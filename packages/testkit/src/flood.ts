@@ -19,7 +19,7 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type AppProcess, startApp } from './app-process.ts';
-import { entities, type TestEntities } from './entities.ts';
+import { type RankedTestEntities, rankedEntities } from './entities.ts';
 import { createTestDatabase, deleteKeys, prefixPattern, REDIS_URL, scanPages, uniqueName } from './env.ts';
 
 /** Which route each id's one write takes. */
@@ -55,6 +55,11 @@ export interface FloodOptions {
   maxBytes: number;
   /** `CACHE_MAX_KEYS` (0: no limit). @defaultValue `0` */
   maxKeys: number;
+  /**
+   * `CACHE_RANKING_ENTRIES`: the entries each ranking keeps under the budget (0: every video, outside the
+   * budget). @defaultValue `10_000` (the library's)
+   */
+  rankingEntries: number;
   /**
    * `likes` (`POST /videos/:id/likes`: a cold key is read from PostgreSQL, and stays in Redis as a whole
    * record, clean once flushed, until the budget evicts it), `views` (`POST /videos/:id/views`: an `add`, no read;
@@ -93,6 +98,7 @@ export const DEFAULT_FLOOD_OPTIONS = {
   concurrency: 64,
   maxBytes: 64 * 1024 * 1024,
   maxKeys: 0,
+  rankingEntries: 10_000,
   route: 'alternate',
   flushWindowMs: 1000,
   shards: 1,
@@ -119,6 +125,7 @@ export function resolveFloodOptions(partial: Partial<FloodOptions> = {}): FloodO
   whole('concurrency', 1, 10_000);
   whole('maxBytes', 0);
   whole('maxKeys', 0);
+  whole('rankingEntries', 0);
   whole('flushWindowMs', 1);
   whole('shards', 1, 1024);
   whole('maxAttempts', 1);
@@ -279,7 +286,7 @@ export function kindOfKey(key: string, shards: readonly ShardKeys[]): keyof Meas
     if (key.startsWith(`${s.tag}:e:`)) return 'data';
     if (key === s.dirty || key === s.clean) return 'indexes';
     if (key.startsWith(`${s.tag}:${s.queueName}:`)) return 'jobs';
-    if (RANKED_FIELDS.some((field) => key === rankingKey(s, 'video', field))) return 'rankings';
+    if (RANKED_FIELDS.some((field) => key.startsWith(rankingKey(s, 'video', field)))) return 'rankings';
     return 'other';
   }
   return 'other';
@@ -344,14 +351,14 @@ function usedMemoryOf(info: string): number {
 /** Reads the memory figures of one prefix: see {@link MemorySample}. */
 class MemorySampler {
   readonly #redis: Redis;
-  readonly #cache: WriteBehind<TestEntities>;
+  readonly #cache: WriteBehind<RankedTestEntities>;
   readonly #prefix: string;
   readonly #shards: ShardKeys[];
   readonly #measure: boolean;
 
   constructor(
     redis: Redis,
-    cache: WriteBehind<TestEntities>,
+    cache: WriteBehind<RankedTestEntities>,
     prefix: string,
     shards: number,
     measure: boolean,
@@ -523,7 +530,35 @@ export interface FloodReport {
   final: MemorySample;
   evictions: number;
   rows: RowCheck;
+  /** Each ranking's `top` after the drain against the same query in PostgreSQL. */
+  tops: TopCheck[];
   samples: MemorySample[];
+}
+
+/** A ranking's top entries as `top` answered, and as PostgreSQL orders the rows (value, then id bytewise). */
+export interface TopCheck {
+  field: string;
+  matches: boolean;
+  cache: string[];
+  database: string[];
+}
+
+/** How many entries of each ranking the flood compares with PostgreSQL. */
+const TOP_CHECKED = 10;
+
+async function checkTops(observer: WriteBehind<RankedTestEntities>, pool: pg.Pool): Promise<TopCheck[]> {
+  return Promise.all(
+    RANKED_FIELDS.map(async (field) => {
+      const top = await observer.top('video', field, TOP_CHECKED);
+      const { rows } = await pool.query<{ id: string; value: string }>(
+        `SELECT id, "${field}"::text AS value FROM "Video" ORDER BY "${field}" DESC, id COLLATE "C" DESC LIMIT $1`,
+        [TOP_CHECKED],
+      );
+      const cache = top.map((e) => `${e.id}=${e.value}`);
+      const database = rows.map((r) => `${r.id}=${r.value}`);
+      return { field, matches: cache.join() === database.join(), cache, database };
+    }),
+  );
 }
 
 /** Whether nothing acknowledged was lost and every row is exact: the run's verdict. */
@@ -533,6 +568,7 @@ export function floodPassed(report: FloodReport): boolean {
     report.rows.mismatches === 0 &&
     report.rows.missing === 0 &&
     report.answerMismatches === 0 &&
+    report.tops.every((t) => t.matches) &&
     Object.keys(report.errors).length === 0
   );
 }
@@ -556,6 +592,7 @@ async function startWorld(o: FloodOptions): Promise<FloodWorld> {
     FLUSH_WINDOW_MS: String(o.flushWindowMs),
     CACHE_MAX_BYTES: String(o.maxBytes),
     CACHE_MAX_KEYS: String(o.maxKeys),
+    CACHE_RANKING_ENTRIES: String(o.rankingEntries),
     // No dirty-key limit: a 503 BACKLOG_FULL is then the memory budget's.
     BACKLOG_LIMIT: '0',
     LOG_LEVEL: 'info',
@@ -614,14 +651,15 @@ export async function runFlood(partial: Partial<FloodOptions> = {}): Promise<Flo
   const world = o.target ? attachWorld(o.target) : await startWorld(o);
   const redis = new Redis(world.redisUrl);
   const prisma: PrismaClient = createPrismaClient(world.databaseUrl, { max: 2 });
-  // Reads the prefix's figures (stats, queues) with the api's budget; it writes nothing.
-  const observer = createWriteBehind<TestEntities>({
+  // Reads the prefix's figures (stats, queues) with the api's budget; it writes nothing but the rankings its
+  // `top` builds after the drain (checkTops).
+  const observer = createWriteBehind<RankedTestEntities>({
     redis: world.redisUrl,
     prisma,
-    entities,
+    entities: rankedEntities,
     prefix: world.prefix,
     shards: o.shards,
-    memory: { maxBytes: o.maxBytes, maxKeys: o.maxKeys },
+    memory: { maxBytes: o.maxBytes, maxKeys: o.maxKeys, rankingEntries: o.rankingEntries },
     logger: silent,
   });
   const pool = new pg.Pool({ connectionString: world.databaseUrl, max: 2 });
@@ -642,7 +680,7 @@ async function flood(
   o: FloodOptions,
   world: FloodWorld,
   redis: Redis,
-  observer: WriteBehind<TestEntities>,
+  observer: WriteBehind<RankedTestEntities>,
   pool: pg.Pool,
   agent: Agent,
 ): Promise<FloodReport> {
@@ -741,6 +779,7 @@ async function flood(
   // Measured key by key whatever the scale: once, after the drain, it takes seconds even at 1,000,000 ids.
   const final = await takeSample(true);
   const rows = await checkRows(pool, run, states, o.route);
+  const tops = await checkTops(observer, pool);
 
   const max = (pick: (s: MemorySample) => number | undefined) =>
     Math.max(...samples.map((s) => pick(s) ?? Number.NEGATIVE_INFINITY));
@@ -780,6 +819,7 @@ async function flood(
     final,
     evictions: final.evictions,
     rows,
+    tops,
     samples,
   };
 }
@@ -824,7 +864,7 @@ export function formatFloodReport(r: FloodReport): string {
   const lines = [
     `ids           ${count(r.ids)} (${r.options.route}, concurrency ${r.options.concurrency}, ids ${r.run}-*)`,
     `budget        CACHE_MAX_BYTES ${count(budget)} (${size(budget)}), CACHE_MAX_KEYS ${r.options.maxKeys || 'none'}, ` +
-      `${r.options.shards} shard(s), flush window ${r.options.flushWindowMs} ms`,
+      `rankings ${r.options.rankingEntries || 'every video'}, ${r.options.shards} shard(s), flush window ${r.options.flushWindowMs} ms`,
     `acks          ${count(r.acked)}`,
     `refusals      ${count(r.refusals)} (503 BACKLOG_FULL of the budget, each sent again), ` +
       `${count(r.abandoned)} ids abandoned`,
@@ -857,7 +897,11 @@ export function formatFloodReport(r: FloodReport): string {
     `rows          ${count(r.rows.rows)}, mismatches ${count(r.rows.mismatches)}, missing ` +
       `${count(r.rows.missing)}, answers not the delta ${count(r.answerMismatches)}`,
     ...r.rows.examples.map((e) => `  ${e}`),
-    `verdict       ${floodPassed(r) ? 'PASS: 0 acknowledged writes lost, every row exact' : 'FAIL'}`,
+    ...r.tops.map(
+      (t) =>
+        `top ${t.field.padEnd(9)} ${t.matches ? `the ${t.cache.length} highest as in PostgreSQL` : `DIFFERS: cache ${t.cache.join(' ')}, database ${t.database.join(' ')}`}`,
+    ),
+    `verdict       ${floodPassed(r) ? 'PASS: 0 acknowledged writes lost, every row exact, every top exact' : 'FAIL'}`,
   ];
   return lines.join('\n');
 }
@@ -870,6 +914,7 @@ was lost and every row is exact, 1 otherwise, 2 for bad flags.
   --concurrency 64       requests in flight (keep-alive sockets)
   --max-bytes 64MiB      CACHE_MAX_BYTES of the api (bytes, or with KiB, MiB, GiB); 0 for none
   --max-keys 0           CACHE_MAX_KEYS of the api; 0 for no limit
+  --ranking-entries 10000  CACHE_RANKING_ENTRIES of the api: entries each ranking keeps; 0 for every video
   --route alternate      likes (read, then a whole record kept clean in Redis), views (an add, no read), or
                          alternate (even ids a like, odd ids a view)
   --flush-window 1000ms  FLUSH_WINDOW_MS of the api and worker started (ms, s or m)
@@ -925,6 +970,7 @@ const VALUE_FLAGS = {
   concurrency: ['concurrency', parseWhole],
   'max-bytes': ['maxBytes', parseBytes],
   'max-keys': ['maxKeys', parseWhole],
+  'ranking-entries': ['rankingEntries', parseWhole],
   'flush-window': ['flushWindowMs', parseMs],
   shards: ['shards', parseWhole],
   'max-attempts': ['maxAttempts', parseWhole],

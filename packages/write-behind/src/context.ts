@@ -3,6 +3,7 @@ import { Cluster, Redis } from 'ioredis';
 import { ConfigurationError, UnavailableError, ValidationError, WriteBehindError } from './errors.js';
 import { type ShardKeys, shardKeys } from './keys.js';
 import { dedupLogger } from './log-dedup.js';
+import { type ShardBudget, shardBudget } from './memory-share.js';
 import type { Logger, ResolvedOptions } from './options.js';
 import { checkRankable } from './ranking/rankable.js';
 import { encodeField } from './schema/codec.js';
@@ -22,6 +23,8 @@ export interface Context {
   entities: Map<string, ResolvedEntity>;
   store: Store;
   logger: Logger;
+  /** Each shard's part of the memory budget. */
+  budget: ShardBudget;
   /** The flush queue of each shard, created on first use. */
   queue(shard: number): Queue;
   closeQueues(): Promise<void>;
@@ -72,6 +75,11 @@ export function createContext(options: ResolvedOptions): Context {
     );
   }
   checkRankable(entities.values(), store);
+  const rankedFields = [...entities.values()].reduce(
+    (n, e) => n + e.fields.filter((f) => f.ranked).length,
+    0,
+  );
+  const budget = shardBudget(options.memory, options.shards, rankedFields);
   const ownsRedis = typeof options.redis === 'string';
   const redis =
     typeof options.redis === 'string'
@@ -101,6 +109,7 @@ export function createContext(options: ResolvedOptions): Context {
     entities,
     store,
     logger: options.logger,
+    budget,
     queue(shard) {
       let queue = queues.get(shard);
       if (!queue) {

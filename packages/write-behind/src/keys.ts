@@ -22,6 +22,8 @@
  *                            batch its client resends after a reconnect is answered, not applied twice
  *   {app:3}:rank:video:likes sorted set: the ranking of a ranked counter over this shard's keys, member the
  *                            canonical id, score the counter's value; the member '' (score -inf) marks it built
+ *   {app:3}:rank:video:likes:floor  hash: a capped ranking's floor (`s`, `m`) and generation `g`
+ *                            (lua/includes/ranking-cap.lua)
  *   {app:3}:flush-3:...      the shard's BullMQ queue (BullMQ prefix `{app:3}`, queue name `flush-3`; `flush`
  *                            when there is one shard)
  * The braces are a Redis Cluster hash tag: one shard's state, index and queue share a slot, so the Lua
@@ -83,6 +85,11 @@ export function writerKey(shard: ShardKeys, writerId: string): string {
 /** The ranking of a ranked counter field over one shard's keys: see `ranking/ranking.ts`. */
 export function rankingKey(shard: ShardKeys, entity: string, field: string): string {
   return `${shard.tag}:rank:${entity}:${field}`;
+}
+
+/** A capped ranking's floor and generation (a hash); the scripts name it from the ranking's key the same way. */
+export function rankingFloorKey(shard: ShardKeys, entity: string, field: string): string {
+  return `${rankingKey(shard, entity, field)}:floor`;
 }
 
 /** 32-bit FNV-1a over UTF-16 code units: stable across processes and versions, which is all sharding needs. */

@@ -134,9 +134,16 @@ export interface MemoryOptions {
   maxKeys?: number;
   /**
    * Most bytes the cache's keys take in Redis, estimated from a sample of keys (`MEMORY USAGE`, plus their
-   * index entries) as the shard's key count times their average size. `0`: no limit. @defaultValue `0`
+   * index entries) as the shard's key count times their average size, and its rankings (`rankingEntries`
+   * each, reserved at 160 bytes an entry). `0`: no limit. @defaultValue `0`
    */
   maxBytes?: number;
+  /**
+   * Under a budget, the most entries each shard's ranking of a ranked counter keeps: its highest records.
+   * `top(n)` takes `n` up to it; `rank` answers for a record among them (and `null` below them). `0`: every
+   * record is ranked, outside the budget (an entry per record ever written). @defaultValue `10000`
+   */
+  rankingEntries?: number;
 }
 
 /**
@@ -356,7 +363,7 @@ export const DEFAULT_OPTIONS = deepFreeze({
   sweep: { intervalMs: 30_000, graceMs: 10_000, tombstoneRetentionMs: 86_400_000 },
   limits: { maxIdBytes: 512, maxValueBytes: 65_536, maxLoadBatch: 1000 },
   waits: { flushedTimeoutMs: 10_000, drainTimeoutMs: 30_000 },
-  memory: { maxKeys: 0, maxBytes: 0 },
+  memory: { maxKeys: 0, maxBytes: 0, rankingEntries: 10_000 },
 } as const satisfies Omit<ResolvedOptions, 'redis' | 'entities' | 'logger'>);
 
 /** The worker's defaults (`shards` and `concurrency` default to the cache's: see {@link resolveWorkerOptions}). */
@@ -410,7 +417,7 @@ export const OPTION_KEYS = {
   sweep: { intervalMs: true, graceMs: true, tombstoneRetentionMs: true } satisfies KeyShapeOf<SweepOptions>,
   limits: { maxIdBytes: true, maxValueBytes: true, maxLoadBatch: true } satisfies KeyShapeOf<LimitsOptions>,
   waits: { flushedTimeoutMs: true, drainTimeoutMs: true } satisfies KeyShapeOf<WaitOptionsDefaults>,
-  memory: { maxKeys: true, maxBytes: true } satisfies KeyShapeOf<MemoryOptions>,
+  memory: { maxKeys: true, maxBytes: true, rankingEntries: true } satisfies KeyShapeOf<MemoryOptions>,
   logger: true,
 } as const satisfies KeyShapeOf<WriteBehindOptions>;
 
@@ -528,6 +535,7 @@ export function resolveOptions<E extends EntityDefinitions>(
   integerOption('waits.drainTimeoutMs', waits.drainTimeoutMs, { min: 0 });
   integerOption('memory.maxKeys', resolved.memory.maxKeys, { min: 0 });
   integerOption('memory.maxBytes', resolved.memory.maxBytes, { min: 0 });
+  integerOption('memory.rankingEntries', resolved.memory.rankingEntries, { min: 0 });
   return resolved;
 }
 

@@ -37,9 +37,13 @@ declare module 'ioredis' {
     ): Result<string, Context>;
     wbSweep(dirtyKey: string, failedKey: string, ...args: (string | number)[]): Result<string[], Context>;
     wbJobId(dataKey: string, prefixLength: number): Result<string | null, Context>;
-    wbRankingTop(rankingKey: string, n: number): Result<string[] | null, Context>;
+    wbRankingTop(rankingKey: string, n: number): Result<[0 | 1, string[]] | null, Context>;
     wbRankingRank(rankingKey: string, member: string, score: string): Result<(number | string)[], Context>;
-    wbRankingBuild(numKeys: number, rankingKey: string, ...rest: string[]): Result<number[], Context>;
+    wbRankingBuild(
+      numKeys: number,
+      rankingKey: string,
+      ...rest: string[]
+    ): Result<number[] | number, Context>;
     wbActivityAdd(key: string, ...fieldsAndAmounts: (string | number)[]): Result<number, Context>;
     wbOperatorDiscard(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
   }

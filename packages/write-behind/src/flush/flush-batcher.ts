@@ -4,13 +4,20 @@ import { activityOf } from '../activity.js';
 import type { Context } from '../context.js';
 import { UnavailableError } from '../errors.js';
 import { dataKey, type ShardKeys } from '../keys.js';
+import { Rankings } from '../ranking/ranking.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import { pairsToMap } from '../scripts.js';
 import type { AppendRow, DeleteRow, DeltaRow, Store, UpsertRow } from '../store/store.js';
-import { type Deferred, deferred } from '../util.js';
+import { type Deferred, deferred, getOrCreate } from '../util.js';
 import { chunks, type PlannedEvent } from './append-plan.js';
 import { refusedEventJob } from './job.js';
-import { type EntityPlan, planFlush, type RowFailure, writeIsolatingFailures } from './plan.js';
+import {
+  type EntityPlan,
+  planFlush,
+  type RowFailure,
+  type SnapshotItem,
+  writeIsolatingFailures,
+} from './plan.js';
 import { type Judgement, type RefusedRow, RelatedRows } from './related-rows.js';
 import { withoutKeys } from './relation-plan.js';
 
@@ -88,6 +95,7 @@ export class FlushBatcher {
   #running = new Set<Promise<void>>();
   readonly #beforeSettle: () => void;
   readonly #related: RelatedRows;
+  readonly #rankings: Rankings;
 
   /** `beforeSettle` runs just before a batch's jobs are told their outcome (see `coalesceWrites`). */
   constructor(context: Context, shard: ShardKeys, counters: FlushCounters, beforeSettle: () => void) {
@@ -96,6 +104,7 @@ export class FlushBatcher {
     this.counters = counters;
     this.#beforeSettle = beforeSettle;
     this.#related = new RelatedRows(context);
+    this.#rankings = new Rankings(context);
   }
 
   submit(entity: string, id: string): Promise<FlushOutcome> {
@@ -302,6 +311,7 @@ export class FlushBatcher {
     activity.add(this.#shard.shard, 'eventsInserted', eventsAppended);
     // Before the acknowledgement drops them from their keys: a crash in between sets them aside again.
     if (refused.length > 0) await this.#setAside(refused);
+    await this.#placeInRankings(items, written);
 
     const outcomes = new Map<string, FlushOutcome>();
     if (written.length + foundClean.length > 0) {
@@ -334,6 +344,27 @@ export class FlushBatcher {
         if (error) p.done.reject(error);
         else p.done.resolve(outcome);
       }
+    }
+  }
+
+  /**
+   * Keys a capped ranking could not place when their adds came (`_r`: lua/includes/ranking-cap.lua), placed
+   * now that their rows are committed; before the acknowledgement, so a worker lost in between leaves them
+   * marked for the job's next run.
+   */
+  async #placeInRankings(items: readonly SnapshotItem[], written: readonly { key: string }[]): Promise<void> {
+    const flushed = new Set(written.map((w) => w.key));
+    const byEntity = new Map<ResolvedEntity, string[]>();
+    for (const item of items) {
+      const entity = this.#context.entities.get(item.entity);
+      if (!entity || !item.hash.has('_r') || !flushed.has(item.key)) continue;
+      getOrCreate(byEntity, entity, () => []).push(item.id);
+    }
+    try {
+      for (const [entity, ids] of byEntity) await this.#rankings.scoreFlushed(entity, this.#shard, ids);
+    } catch (error) {
+      if (error instanceof UnavailableError) throw this.#outage(error.cause ?? error);
+      throw error;
     }
   }
 

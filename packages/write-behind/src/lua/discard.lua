@@ -15,7 +15,8 @@
   ARGV[1] length of the data key prefix `{tag}:e:` (keys.ts)
   ARGV[2] the prefix of the shard's BullMQ job keys (`{tag}:<queue>:`): a running job holds `<prefix><id>:lock`
   ARGV[3] the version the database holds for the key, as read just before ('' for an append key)
-  ARGV[3 + i] for KEYS[5 + i]: the score the key takes in that ranking (the row's value), '' to leave it out
+  ARGV[4] most entries a ranking keeps (0: no cap; includes/ranking-cap.lua)
+  ARGV[4 + i] for KEYS[5 + i]: the score the key takes in that ranking (the row's value), '' to leave it out
   Returns { status, jobId, failedJobId, droppedEvents, version, flushedVersion }, jobId and failedJobId ''
   when there are none, versions '' when the hash had none.
     status 'discarded': done; 'absent': Redis held no hash (index entries dropped all the same);
@@ -24,6 +25,7 @@
 ]]
 --- @include "flush-job-id"
 --- @include "key-id"
+--- @include "ranking-cap"
 
 local rcall = redis.call
 local key = KEYS[1]
@@ -61,12 +63,13 @@ end
 rcall('DEL', key)
 
 local member = idOfKey(key, prefixLength)
+local ranks = rankingCap(tonumber(ARGV[4]))
 for i = 6, #KEYS do
-  local score = ARGV[i - 2]
+  local score = ARGV[i - 1]
   if score == '' then
     rcall('ZREM', KEYS[i], member)
   else
-    rcall('ZADD', KEYS[i], score, member)
+    ranks.set(KEYS[i], member, score)
   end
 end
 return { 'discarded', jobId, failedJobId, dropped, meta[1] or '', meta[2] or '' }

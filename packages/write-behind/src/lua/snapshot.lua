@@ -9,7 +9,7 @@
   Returns one msgpack-encoded array with one entry per data key: its hash as a flat field/value list when
   the key is dirty, empty when it is clean or gone (nothing to write). For a partial key (`_p`, made by 'add'
   alone: see write.lua) the list is `_p`, `_v` (the version of the sums), then `~<field>`, sum: what was added
-  to each counter since the last flush. Taking them moves them from `+<field>` to `~<field>` and records their
+  to each counter since the last flush, and `_r` when a capped ranking waits for the flush to place the key. Taking them moves them from `+<field>` to `~<field>` and records their
   version in `_sv`, so adds made meanwhile wait for the next flush; until the database's acknowledgement
   clears them (lua/ack.lua), a flush of the key takes the same sums at the same version again, which the
   database's version guard applies at most once. For an append key the list is `_v`
@@ -72,6 +72,9 @@ local function partialSnapshot(key, hash, version, taken)
       rcall('HDEL', key, hash[j])
       out[#out + 1] = name
       out[#out + 1] = hash[j + 1]
+    elseif hash[j] == '_r' then
+      out[#out + 1] = '_r'
+      out[#out + 1] = '1'
     end
   end
   if not taken then rcall('HSET', key, '_sv', version) end

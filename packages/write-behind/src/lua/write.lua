@@ -16,6 +16,7 @@
   ARGV[5] how many batches' replies the writer state keeps    ARGV[6] ms the writer state lives past its last renewal
   ARGV[7] length of the shard's data key prefix `{tag}:e:` (see keys.ts)
   ARGV[8] memory budget, most keys in the shard (0: no budget)   ARGV[9] most bytes of keys in the shard (0: none)
+  ARGV[10] most entries a ranking of the shard keeps (0: no cap; see includes/ranking-cap.lua)
   then one record per write: op, argument count c, then c arguments:
     'i'   an increment of a key Redis holds in whole (the common case): field, delta, least and largest
           value allowed, and for a ranked field its ranking (sorted set) key
@@ -41,7 +42,9 @@
 
   Rankings: a ranked counter's value is also the score of the key's id in the shard's ranking of that field,
   set in the same atomic write: an absolute ZADD on every write that leaves the record whole and existing, a
-  ZREM on a delete, a ZINCRBY for an 'add' to a partial key (see `rankDelta`).
+  ZREM on a delete, a ZINCRBY for an 'add' to a partial key (see `rankDelta`). A capped ranking keeps only
+  its highest entries (includes/ranking-cap.lua); an 'add' to a partial key it lacks marks the key `_r`, for
+  its flush to score.
 
   Memory budget (ARGV[8], ARGV[9]): a key that comes into Redis needs room; clean keys are evicted least
   recently used first to make it (never a dirty one), and with only dirty keys left the write is refused.
@@ -94,6 +97,7 @@ local STATUS_MEMORY_FULL = 9
 --- @include "reconcile-key"
 --- @include "memory-budget"
 --- @include "mark-clean"
+--- @include "ranking-cap"
 
 local rcall = redis.call
 local dirtyKey, writerKey, clockKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -102,6 +106,7 @@ local mayExpire = cacheTtl > 0
 local batch, kept = tonumber(ARGV[4]), tonumber(ARGV[5])
 local prefixLength = tonumber(ARGV[7])
 local budget = memoryBudget(KEYS[1], KEYS[5], KEYS[6], tonumber(ARGV[8]), tonumber(ARGV[9]))
+local ranks = rankingCap(tonumber(ARGV[10]))
 local replySlot = 'r' .. (batch % kept)
 
 local state = rcall('HMGET', writerKey, 'n', 'f', 't')
@@ -208,16 +213,18 @@ local function increment(key, p, count)
   if not delta then return refusal end
   local value = asText(rcall('HINCRBY', key, field, delta))
   -- The score is the value as text: a Lua number would reach Redis rounded to 14 digits.
-  if count > 4 then rcall('ZADD', ARGV[p + 4], value, idOfKey(key, prefixLength)) end
+  if count > 4 then ranks.set(ARGV[p + 4], idOfKey(key, prefixLength), value) end
   return finish(key, meta[1], alreadyDirty, value)
 end
 
 -- A partial key's ranked counter moved by `delta`: its score moves too, unless it is a build's placeholder
 -- (-inf), whose 'db' pass adds what is pending. A key the ranking lacks enters at `delta`: right when it has no
 -- stored row, and a build not yet past it replaces it with the stored value plus what is pending (its passes
--- enter such a key as a placeholder only if absent, then overwrite it: lua/ranking-build.lua).
-local function rankDelta(ranking, member, delta)
-  if rcall('ZSCORE', ranking, member) ~= '-inf' then rcall('ZINCRBY', ranking, delta, member) end
+-- enter such a key as a placeholder only if absent, then overwrite it: lua/ranking-build.lua). A trimmed
+-- ranking cannot place a key it lacks: the key is marked `_r` (its hash is written by the caller next).
+local function rankDelta(key, ranking, delta)
+  if not ranks.add(ranking, idOfKey(key, prefixLength), delta) then return { '_r', '1' } end
+  return nil
 end
 
 -- 'add': an increment that never reads the database. A key Redis lacks becomes a partial key holding the
@@ -237,14 +244,19 @@ local function add(key, p, count)
   local least, most = tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
   local pending = tonumber(meta[6] or '0') + delta
   if math.abs(pending) > most - least then return { STATUS_OVERFLOW, asText(pending) } end
-  if count > 4 then rankDelta(ARGV[p + 4], idOfKey(key, prefixLength), delta) end
+  if not meta[1] and not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
+  local unranked = count > 4 and rankDelta(key, ARGV[p + 4], delta)
   if meta[1] then
     rcall('HINCRBY', key, '+' .. field, delta)
-    return finish(key, meta[1], alreadyDirty, '')
+    return finish(key, meta[1], alreadyDirty, '', unranked or nil)
   end
   -- A key Redis lacks: made in one HSET with its version.
-  if not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
-  return finish(key, nil, false, '', { '_p', '1', '_fv', '0', '+' .. field, asText(delta) })
+  local fields = { '_p', '1', '_fv', '0', '+' .. field, asText(delta) }
+  if unranked then
+    fields[#fields + 1] = '_r'
+    fields[#fields + 1] = '1'
+  end
+  return finish(key, nil, false, '', fields)
 end
 
 -- Brings the key's rankings (r pairs of field and ranking key from ARGV[at]) up to date after a write.
@@ -256,7 +268,7 @@ local function rank(key, at, deleted)
     if deleted then
       rcall('ZREM', ARGV[j + 1], member)
     else
-      rcall('ZADD', ARGV[j + 1], rcall('HGET', key, ARGV[j]) or '0', member)
+      ranks.set(ARGV[j + 1], member, rcall('HGET', key, ARGV[j]) or '0')
     end
   end
 end
@@ -402,7 +414,7 @@ local function appendEvent(key, p)
 end
 
 local replies = {}
-local p = 10
+local p = 11
 for i = 7, #KEYS do
   local op, count = ARGV[p], tonumber(ARGV[p + 1])
   if op == 'i' then

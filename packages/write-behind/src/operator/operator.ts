@@ -464,7 +464,13 @@ export class Operator {
         address.shard.pendingEvents,
         ...ranked.map((f) => rankingKey(address.shard, address.entity.name, f.name)),
       ];
-      const args = [address.shard.dataKeyPrefixLength, address.shard.jobPrefix, version, ...scores];
+      const args = [
+        address.shard.dataKeyPrefixLength,
+        address.shard.jobPrefix,
+        version,
+        this.#context.budget.rankingCap,
+        ...scores,
+      ];
       reply = decodeDiscard(await callRedis(() => redis.wbOperatorDiscard(keys.length, ...keys, ...args)));
       if (reply.status !== 'stale') break;
     }

@@ -1,8 +1,9 @@
 import { type Context, callRedis, redactError } from '../context.js';
 import { UnavailableError, ValidationError } from '../errors.js';
-import { dataKey, parseDataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
+import { dataKey, parseDataKey, rankingFloorKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
 import { describeValue } from '../schema/codec.js';
 import type { ResolvedEntity, ResolvedField } from '../schema/resolve.js';
+import type { LoadedKey } from '../store/store.js';
 import { getOrCreate } from '../util.js';
 import { mergeTop, type RankedEntry } from './merge.js';
 
@@ -12,6 +13,9 @@ export const MAX_TOP = 1000;
 const BUILD_KEYS_PER_CALL = 500;
 /** How often `top` and `rank` build a ranking they found unbuilt before giving up (it was lost again meanwhile). */
 const BUILD_ATTEMPTS = 3;
+
+/** One shard's `top` (lua/ranking-top-1.lua): whether it holds all it should, and its entries. */
+type TopReply = [0 | 1, string[]];
 
 /** A key's place in a ranking. */
 export interface RankPosition {
@@ -32,6 +36,11 @@ export interface RankPosition {
  * marks the part built. Writes keep scoring keys meanwhile, and every step is idempotent, so concurrent
  * builders (in this process they share one build) and racing writes leave the ranking right. A ranking Redis lost (a restart without persistence, a deleted key) has lost its mark too,
  * and is built again on its next use.
+ *
+ * Under a memory budget each shard's ranking keeps its highest `memory.rankingEntries` entries
+ * (`lua/includes/ranking-cap.lua`): `top(n)` takes `n` up to that, `rank` answers above the floor of every
+ * shard, and a trimmed ranking that deletes left with fewer than `n` entries is dropped and built again. An
+ * `add` to a key the trimmed ranking lacks is placed when its flush has committed (`scoreFlushed`).
  */
 export class Rankings {
   readonly #context: Context;
@@ -54,21 +63,46 @@ export class Rankings {
 
   /** The `n` highest entries, highest first (ties: see `ranking/merge.ts`). */
   async top(entity: ResolvedEntity, field: ResolvedField, n: number): Promise<RankedEntry[]> {
-    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_TOP) {
-      throw new ValidationError(`top n must be an integer from 1 to ${MAX_TOP}, got ${describeValue(n)}`);
+    const { redis, shards, budget } = this.#context;
+    const most = budget.rankingCap > 0 ? Math.min(MAX_TOP, budget.rankingCap) : MAX_TOP;
+    if (!Number.isSafeInteger(n) || n < 1 || n > most) {
+      const why = most < MAX_TOP ? ` (the rankings keep ${most} entries: memory.rankingEntries)` : '';
+      throw new ValidationError(`top n must be an integer from 1 to ${most}${why}, got ${describeValue(n)}`);
     }
-    const { redis, shards } = this.#context;
     for (let attempt = 1; ; attempt++) {
       const replies = await Promise.all(
         shards.map((s) => callRedis(() => redis.wbRankingTop(rankingKey(s, entity.name, field.name), n))),
       );
       const unbuilt = shards.filter((_, i) => replies[i] === null);
-      if (unbuilt.length === 0) return mergeTop(replies as string[][], n);
-      await this.#build(entity, field, unbuilt, attempt);
+      // A trimmed part with fewer than n entries left may lack some of the n highest: built again.
+      const short = shards.filter((_, i) => replies[i]?.[0] === 0);
+      if (unbuilt.length === 0 && short.length === 0) {
+        return mergeTop(
+          replies.map((r) => (r as TopReply)[1]),
+          n,
+        );
+      }
+      for (const shard of short) {
+        await callRedis(() =>
+          redis.wbRankingBuild(
+            1,
+            rankingKey(shard, entity.name, field.name),
+            field.name,
+            'reset',
+            String(shard.dataKeyPrefixLength),
+            '0',
+            String(n),
+          ),
+        );
+      }
+      await this.#build(entity, field, [...unbuilt, ...short], attempt);
     }
   }
 
-  /** The rank and value of the key `id` (canonical), or `null` when it has no record. */
+  /**
+   * The rank and value of the key `id` (canonical), or `null` when it has no record, or when a capped ranking
+   * cannot place it (below a floor: see `lua/ranking-rank-1.lua`).
+   */
   async rank(entity: ResolvedEntity, field: ResolvedField, id: string): Promise<RankPosition | null> {
     const { redis, shards, options } = this.#context;
     const own = shards[shardOf(entity.name, id, options.shards)] as ShardKeys;
@@ -90,6 +124,8 @@ export class Rankings {
         await this.#build(entity, field, unbuilt, attempt);
         continue;
       }
+      // Another shard's count is exact only at or above its floor: records it trimmed score at most that.
+      if (replies.some((r) => r[3] !== '' && Number(r[3]) > Number(score))) return null;
       const above = [mine, ...replies].reduce((sum, r) => sum + Number(r[1]), 0);
       return { rank: above + 1, value: Number(score) };
     }
@@ -111,62 +147,106 @@ export class Rankings {
     return build;
   }
 
+  /**
+   * Places keys marked `_r` in their entity's rankings once their flush has committed: each field's value is
+   * the row's plus what is pending (lua/ranking-build.lua, 'score'); one read of the rows for every field.
+   */
+  async scoreFlushed(entity: ResolvedEntity, shard: ShardKeys, ids: string[]): Promise<void> {
+    const fields = entity.fields.filter((f) => f.ranked);
+    for (let attempt = 1; ids.length > 0 && fields.length > 0; attempt++) {
+      const first = fields[0] as ResolvedField;
+      if (attempt > BUILD_ATTEMPTS) {
+        throw new UnavailableError(
+          `the rankings of ${entity.name}: ${ids.length} keys were flushed again during each of ${BUILD_ATTEMPTS} reads`,
+        );
+      }
+      const read = await this.#fromStore(entity, first, () => this.#context.store.load(entity, ids));
+      const keys = ids.map((id) => dataKey(shard, entity.name, id));
+      const again = new Set<number>();
+      for (const field of fields) {
+        const ranking = rankingKey(shard, entity.name, field.name);
+        const stale = await this.#apply(field, ranking, shard, keys, 'score', loadedValues(read, ids, field));
+        for (const i of stale) again.add(i);
+      }
+      ids = [...again].map((i) => ids[i] as string);
+    }
+  }
+
+  /** Runs a pass over keys; returns the indexes of those it needs (again) from the database. */
+  async #apply(
+    field: ResolvedField,
+    ranking: string,
+    shard: ShardKeys,
+    keys: string[],
+    mode: 'dirty' | 'redis' | 'db' | 'score',
+    loaded: string[] = [],
+  ): Promise<number[]> {
+    const { redis, budget } = this.#context;
+    const missing: number[] = [];
+    for (let i = 0; i < keys.length; i += BUILD_KEYS_PER_CALL) {
+      const chunk = keys.slice(i, i + BUILD_KEYS_PER_CALL);
+      const reply = await callRedis(() =>
+        redis.wbRankingBuild(
+          chunk.length + 1,
+          ranking,
+          ...chunk,
+          field.name,
+          mode,
+          String(shard.dataKeyPrefixLength),
+          String(budget.rankingCap),
+          ...loaded.slice(2 * i, 2 * (i + BUILD_KEYS_PER_CALL)),
+        ),
+      );
+      for (const position of reply as number[]) missing.push(i + position - 1);
+    }
+    return missing;
+  }
+
+  /**
+   * Reads the keys' values and versions from the database and gives them to a 'db' or 'score' pass, again for
+   * those whose read a flush overtook (a partial key's sums: see lua/ranking-build.lua).
+   */
+  async #fromDatabase(
+    entity: ResolvedEntity,
+    field: ResolvedField,
+    shard: ShardKeys,
+    ids: string[],
+    mode: 'db' | 'score',
+  ): Promise<void> {
+    const ranking = rankingKey(shard, entity.name, field.name);
+    for (let attempt = 1; ids.length > 0; attempt++) {
+      if (attempt > BUILD_ATTEMPTS) {
+        throw new UnavailableError(
+          `the ranking of ${entity.name}.${field.name}: ${ids.length} keys were flushed again during each of ${BUILD_ATTEMPTS} reads`,
+        );
+      }
+      const read = await this.#fromStore(entity, field, () => this.#context.store.load(entity, ids));
+      const loaded = loadedValues(read, ids, field);
+      const again = await this.#apply(
+        field,
+        ranking,
+        shard,
+        ids.map((id) => dataKey(shard, entity.name, id)),
+        mode,
+        loaded,
+      );
+      ids = again.map((i) => ids[i] as string);
+    }
+  }
+
   async #runBuild(entity: ResolvedEntity, field: ResolvedField, shards: ShardKeys[]): Promise<void> {
     const { redis, options, store, logger } = this.#context;
     const started = Date.now();
     const wanted = new Set(shards.map((s) => s.shard));
     const ranking = (s: ShardKeys) => rankingKey(s, entity.name, field.name);
-    /** Runs a pass over keys; returns the indexes of those it needs (again) from the database. */
-    const apply = async (
-      shard: ShardKeys,
-      keys: string[],
-      mode: 'dirty' | 'redis' | 'db',
-      loaded: string[] = [],
-    ) => {
-      const missing: number[] = [];
-      for (let i = 0; i < keys.length; i += BUILD_KEYS_PER_CALL) {
-        const chunk = keys.slice(i, i + BUILD_KEYS_PER_CALL);
-        const reply = await callRedis(() =>
-          redis.wbRankingBuild(
-            chunk.length + 1,
-            ranking(shard),
-            ...chunk,
-            field.name,
-            mode,
-            String(shard.dataKeyPrefixLength),
-            ...loaded.slice(2 * i, 2 * (i + BUILD_KEYS_PER_CALL)),
-          ),
-        );
-        for (const position of reply) missing.push(i + position - 1);
-      }
-      return missing;
-    };
-    /**
-     * Reads the keys' values and versions from the database and gives them to the 'db' pass, again for those
-     * whose read a flush overtook (a partial key's sums: see lua/ranking-build.lua).
-     */
-    const fromDatabase = async (shard: ShardKeys, ids: string[]) => {
-      for (let attempt = 1; ids.length > 0; attempt++) {
-        if (attempt > BUILD_ATTEMPTS) {
-          throw new UnavailableError(
-            `the ranking of ${entity.name}.${field.name}: ${ids.length} keys were flushed again during each of ${BUILD_ATTEMPTS} reads`,
-          );
-        }
-        const read = await this.#fromStore(entity, field, () => store.load(entity, ids));
-        const loaded = ids.flatMap((id) => {
-          const key = read.get(id);
-          const value = key?.values?.[field.name];
-          return [value === undefined || value === null ? '' : String(value), String(key?.version ?? 0)];
-        });
-        const again = await apply(
-          shard,
-          ids.map((id) => dataKey(shard, entity.name, id)),
-          'db',
-          loaded,
-        );
-        ids = again.map((i) => ids[i] as string);
-      }
-    };
+    const apply = (shard: ShardKeys, keys: string[], mode: 'dirty' | 'redis') =>
+      this.#apply(field, ranking(shard), shard, keys, mode);
+    const fromDatabase = (shard: ShardKeys, ids: string[]) =>
+      this.#fromDatabase(entity, field, shard, ids, 'db');
+    // A part reset meanwhile (a trimmed part left short: see `top`) is not sealed by this build.
+    const generations = await Promise.all(
+      shards.map((s) => callRedis(() => redis.hget(rankingFloorKey(s, entity.name, field.name), 'g'))),
+    );
 
     // Keys dirty in Redis, which the database may not hold yet. ZSCAN returns every key dirty for the whole
     // scan; one that became dirty meanwhile was scored by its write, and one flushed meanwhile is in the
@@ -219,9 +299,17 @@ export class Rankings {
       after = ids[ids.length - 1];
     }
 
-    for (const shard of shards)
+    for (const [i, shard] of shards.entries())
       await callRedis(() =>
-        redis.wbRankingBuild(1, ranking(shard), field.name, 'seal', String(shard.dataKeyPrefixLength)),
+        redis.wbRankingBuild(
+          1,
+          ranking(shard),
+          field.name,
+          'seal',
+          String(shard.dataKeyPrefixLength),
+          '0',
+          generations[i] ?? '',
+        ),
       );
     logger.info(
       {
@@ -245,4 +333,17 @@ export class Rankings {
       );
     }
   }
+}
+
+/** A field's loaded values as the build script takes them: value ('' without a row) and version, per id. */
+function loadedValues(
+  read: ReadonlyMap<string, LoadedKey>,
+  ids: readonly string[],
+  field: ResolvedField,
+): string[] {
+  return ids.flatMap((id) => {
+    const key = read.get(id);
+    const value = key?.values?.[field.name];
+    return [value === undefined || value === null ? '' : String(value), String(key?.version ?? 0)];
+  });
 }

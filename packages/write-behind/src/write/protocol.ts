@@ -168,7 +168,7 @@ export function appendCall(key: string, eventLimit: number, event: string): Writ
   return { key, op: 'a', args: [String(eventLimit), event] };
 }
 
-/** The arguments shared by a batch (ARGV[1..9]). */
+/** The arguments shared by a batch (ARGV[1..10]). */
 export interface BatchHeader {
   now: number;
   backlogLimit: number;
@@ -180,6 +180,8 @@ export interface BatchHeader {
   /** The shard's memory budget (0: none). */
   maxKeys: number;
   maxBytes: number;
+  /** Most entries a ranking of the shard keeps (0: no cap). */
+  rankingCap: number;
 }
 
 /** The script's KEYS: the shard's own keys, the writer's state, then each write's data key. */
@@ -211,6 +213,7 @@ export function writeArguments(
     shard.dataKeyPrefixLength,
     header.maxKeys,
     header.maxBytes,
+    header.rankingCap,
   ];
   for (const call of calls) {
     argv.push(call.op, call.args.length);

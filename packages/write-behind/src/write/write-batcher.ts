@@ -80,7 +80,10 @@ export interface BatchedReply {
 export function createWriteBatcher(
   redis: Redis | Cluster,
   shard: ShardKeys,
-  header: () => Pick<BatchHeader, 'now' | 'backlogLimit' | 'cacheTtlMs' | 'maxKeys' | 'maxBytes'>,
+  header: () => Pick<
+    BatchHeader,
+    'now' | 'backlogLimit' | 'cacheTtlMs' | 'maxKeys' | 'maxBytes' | 'rankingCap'
+  >,
   replication: () => ReplicationSettings,
   writes: () => Required<WritesOptions>,
 ): TurnBatcher<BatchedWrite, BatchedReply> {

@@ -13,6 +13,7 @@ import {
 import { type FlushJob, flushJob } from '../flush/job.js';
 import { KeyLoader } from '../key-loader.js';
 import { dataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
+import type { ShardBudget } from '../memory-share.js';
 import type { DurabilityLevel } from '../options.js';
 import { encodeField, encodeLoaded } from '../schema/codec.js';
 import { makeDefault } from '../schema/defaults.js';
@@ -119,10 +120,9 @@ export class Writer {
     return { entity, id, shard, key: dataKey(shard, entity.name, id) };
   }
 
-  /** The shard's memory budget: the cache's divided among the shards (0: none). */
-  budget(): { maxKeys: number; maxBytes: number } {
-    const { memory, shards } = this.#context.options;
-    return { maxKeys: Math.ceil(memory.maxKeys / shards), maxBytes: Math.ceil(memory.maxBytes / shards) };
+  /** The shard's memory budget: the cache's divided among the shards (0: none; see memory-share.ts). */
+  budget(): ShardBudget {
+    return this.#context.budget;
   }
 
   /**

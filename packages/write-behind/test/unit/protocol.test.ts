@@ -40,6 +40,7 @@ test('write arguments: the batch header, then op, count and arguments per write'
       writerTtlMs: 60_000,
       maxKeys: 10,
       maxBytes: 2048,
+      rankingCap: 500,
     },
     [
       incrementCall('k1', 'likes', 1, -9, 9),
@@ -74,6 +75,7 @@ test('write arguments: the batch header, then op, count and arguments per write'
     '{p:0}:e:'.length,
     10,
     2048,
+    500,
     'i',
     4,
     'likes',
