@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { RankedEntry } from '@write-behind/core';
 import { compareEntries, rankingKey, shardKeys } from '@write-behind/core/internal';
-import { createWorld, type RankedTestEntities, rankedEntities, type World } from '@write-behind/testkit';
+import {
+  createWorld,
+  forwardingStore,
+  type RankedTestEntities,
+  rankedEntities,
+  type World,
+} from '@write-behind/testkit';
 
 type RankedWorld = World<RankedTestEntities>;
 const worlds: RankedWorld[] = [];
@@ -20,12 +26,26 @@ function expectedTop(values: ReadonlyMap<string, number>, n: number): RankedEntr
   return sorted.slice(0, n).map((e) => ({ ...e, rank: 1 + sorted.filter((o) => o.value > e.value).length }));
 }
 
-/** A world whose rankings keep CAP entries (a budget of keys large enough never to evict). */
-async function cappedWorld(shards = 1): Promise<RankedWorld> {
+/**
+ * A world whose rankings keep CAP entries (a budget of keys large enough never to evict). `failLoads` loads of
+ * the store fail once armed: see the test of a flush that fails between its commit and the placement.
+ */
+async function cappedWorld(shards = 1, failLoads?: { armed: number; failed: number }): Promise<RankedWorld> {
   const w = await createWorld(rankedEntities, {
     shards,
     flush: { windowMs: 50 },
     memory: { maxKeys: 1_000_000, rankingEntries: CAP },
+    wrapStore: (base) =>
+      forwardingStore(base, {
+        async load(entity, ids) {
+          if (failLoads && failLoads.armed > 0) {
+            failLoads.armed--;
+            failLoads.failed++;
+            throw Object.assign(new Error('connect ECONNREFUSED (simulated)'), { code: 'ECONNREFUSED' });
+          }
+          return base.load(entity, ids);
+        },
+      }),
   });
   worlds.push(w);
   return w;
@@ -99,6 +119,24 @@ describe('a capped ranking', () => {
     await w.cache.flush();
     assert.deepEqual(await w.cache.top('video', 'views', CAP), expectedTop(values, CAP));
     assert.ok(((await rankedCounts(w))[0] ?? 0) <= CAP);
+    await worker.close();
+  });
+
+  test('a flush that fails between its commit and the placement places the key on its rerun, adding once', async () => {
+    const failLoads = { armed: 0, failed: 0 };
+    const w = await cappedWorld(1, failLoads);
+    const values = await storedRows(w);
+    await w.cache.top('video', 'views', CAP);
+    await w.cache.add('video', 'r3', 'views', 2000);
+    values.set('r3', 2040);
+    // The sums commit, then the read that places the key fails, as when the worker dies there.
+    failLoads.armed = 1;
+    const worker = await w.startWorker();
+    await w.cache.flush({ timeoutMs: 60_000 });
+    assert.equal(failLoads.failed, 1, 'the placement failed once');
+    assert.deepEqual(await w.cache.top('video', 'views', CAP), expectedTop(values, CAP));
+    const { rows } = await w.db.pool.query(`SELECT views::int AS views FROM "Video" WHERE id = 'r3'`);
+    assert.equal(rows[0]?.views, 2040, 'the sum was added once');
     await worker.close();
   });
 
