@@ -202,6 +202,19 @@ describe('a capped ranking', () => {
   });
 });
 
+describe('a write the budget refuses', () => {
+  test('leaves the rankings as they were', async () => {
+    const w = await createWorld(rankedEntities, { memory: { maxKeys: 1 } });
+    worlds.push(w);
+    await w.cache.add('video', 'held', 'views', 1);
+    // The one key the budget allows is dirty: a new key is refused, and must not be scored either.
+    await assert.rejects(w.cache.add('video', 'refused', 'views', 7), { name: 'BacklogFullError' });
+    const ranking = rankingKey(shardKeys(w.prefix, 0, 1), 'video', 'views');
+    assert.equal(await w.redis.zscore(ranking, 'refused'), null);
+    assert.equal(await w.redis.zscore(ranking, 'held'), '1');
+  });
+});
+
 describe('a budget without a ranking cap', () => {
   test('rankingEntries 0 ranks every record, as without a budget', async () => {
     const w = await createWorld(rankedEntities, { memory: { maxKeys: 1_000_000, rankingEntries: 0 } });
