@@ -28,7 +28,7 @@ declare module 'ioredis' {
     wbWrite(numKeys: number, dirtyKey: string, ...rest: (string | number)[]): Result<unknown[], Context>;
     wbFill(numKeys: number, dataKey: string, ...rest: (string | number)[]): Result<unknown[], Context>;
     wbRead(dataKey: string, cleanKey: string, now: number): Result<string[], Context>;
-    wbSnapshotBuffer(numKeys: number, ...keysThenTakes: (string | number)[]): Result<Buffer, Context>;
+    wbSnapshotBuffer(numKeys: number, ...keysThenTakes: (string | number)[]): Result<Buffer[][], Context>;
     wbAck(
       numKeys: number,
       dirtyKey: string,
@@ -106,9 +106,8 @@ export function defineScripts(redis: Redis | Cluster): void {
   registered.add(redis);
 }
 
-/** Turns a flat HGETALL-style list into a map. */
-export function pairsToMap(flat: readonly string[]): Map<string, string> {
-  const map = new Map<string, string>();
+/** Turns a flat HGETALL-style list into a map (adds its pairs to `map`, when given). */
+export function pairsToMap(flat: readonly string[], map = new Map<string, string>()): Map<string, string> {
   for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i] as string, flat[i + 1] as string);
   return map;
 }

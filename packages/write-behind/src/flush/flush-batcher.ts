@@ -155,13 +155,10 @@ export class FlushBatcher {
     const takes = isAppend.map((append) => (append ? take : 0));
     // Each append key's share of the batch's bytes (at least one event each: see lua/snapshot.lua).
     const bytesPerKey = Math.max(1, Math.floor(options.flush.maxBatchBytes / Math.max(1, appendKeys)));
-    const snapshots = unpack(await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes, bytesPerKey)) as (
-      | string[]
-      | Record<string, never>
-    )[];
+    const snapshots = await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes, bytesPerKey);
     const items = keys.map((key, i) => {
       const first = (byKey.get(key) as Pending[])[0] as Pending;
-      return { key, entity: first.entity, id: first.id, hash: pairsToMap(asList(snapshots[i])) };
+      return { key, entity: first.entity, id: first.id, hash: snapshotHash(snapshots[i] ?? []) };
     });
     this.counters.batches++;
     // Their jobs ran, so they are acknowledged as they stand (see lua/ack.lua): a key in the dirty index with
@@ -437,7 +434,9 @@ function appendTo(store: Store, entity: ResolvedEntity, rows: readonly AppendRow
  */
 const INSERTS_IN_FLIGHT = 4;
 
-/** Lua's cmsgpack packs an empty table as an empty map, not an empty array. */
-function asList(entry: string[] | Record<string, never> | undefined): string[] {
-  return Array.isArray(entry) ? entry : [];
+/** A key's entry of the snapshot's reply (see lua/snapshot.lua): its msgpack parts' field/value lists, joined. */
+function snapshotHash(parts: readonly Buffer[]): Map<string, string> {
+  const hash = new Map<string, string>();
+  for (const part of parts) pairsToMap(unpack(part) as string[], hash);
+  return hash;
 }

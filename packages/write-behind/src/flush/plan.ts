@@ -72,7 +72,8 @@ export function planFlush(
     if (entity.append) {
       const { key, rows } = appendRows(entity, item.id, item.hash);
       plan.appendedKeys.push(key);
-      plan.appends.push(...rows);
+      // One at a time: a key's share can be 100,000 events and more, past what a spread call takes.
+      for (const row of rows) plan.appends.push(row);
       continue;
     }
     const version = Number(item.hash.get('_v'));
