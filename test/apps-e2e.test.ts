@@ -41,6 +41,8 @@ before(async () => {
     // One attempt: a job the database refuses fails for good at once and waits for an operator.
     FLUSH_ATTEMPTS: '1',
     WORKER_CLOSE_TIMEOUT_MS: '3000',
+    // Rankings of three entries, so that the leaderboard's test has a video below them.
+    CACHE_RANKING_ENTRIES: '3',
   };
   [api, worker, dashboard] = await Promise.all([
     startApp('api', env),
@@ -104,8 +106,15 @@ test('likes and views are acknowledged by the api and reach PostgreSQL', async (
 });
 
 test('the leaderboard: GET /videos/top and /videos/:id/rank answer from the running api', async () => {
+  assert.equal((await call('POST', '/videos/e2e-low/likes', { by: 1 })).status, 200);
   // The most one request may add (MAX_INCREMENT_BY's default): far above the other videos' likes.
-  assert.equal((await call('POST', '/videos/e2e-top/likes', { by: 1000 })).status, 200);
+  for (const [id, by] of [
+    ['e2e-top3', 998],
+    ['e2e-top2', 999],
+    ['e2e-top', 1000],
+  ] as const) {
+    assert.equal((await call('POST', `/videos/${id}/likes`, { by })).status, 200);
+  }
   const top = await call('GET', '/videos/top?by=likes&n=1');
   assert.deepEqual(top.body, { by: 'likes', top: [{ id: 'e2e-top', likes: 1000, rank: 1 }] });
   assert.deepEqual((await call('GET', '/videos/e2e-top/rank?by=likes')).body, {
@@ -115,6 +124,13 @@ test('the leaderboard: GET /videos/top and /videos/:id/rank answer from the runn
     likes: 1000,
   });
   assert.equal((await call('GET', '/videos/e2e-nothing/rank?by=views')).status, 404);
+  // The ranking keeps three videos (CACHE_RANKING_ENTRIES): one below them has its likes and no rank.
+  assert.deepEqual((await call('GET', '/videos/e2e-low/rank?by=likes')).body, {
+    id: 'e2e-low',
+    by: 'likes',
+    rank: null,
+    likes: 1,
+  });
 });
 
 test('a video that exists only in PostgreSQL is read through the cache', async () => {

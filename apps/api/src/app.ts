@@ -134,8 +134,15 @@ export function createApp({
     const id = req.params.id as string;
     const by = rankedField(req);
     const position = await cache.rank('video', by, id);
-    if (!position) throw new HttpError(404, 'NOT_FOUND', `video ${JSON.stringify(id)} does not exist`);
-    res.json({ id, by, rank: position.rank, [by]: position.value });
+    if (position) {
+      res.json({ id, by, rank: position.rank, [by]: position.value });
+      return;
+    }
+    // Under the memory budget a ranking keeps only its highest videos (CACHE_RANKING_ENTRIES): one below them
+    // has a value but no rank.
+    const video = await cache.get('video', id);
+    if (!video) throw new HttpError(404, 'NOT_FOUND', `video ${JSON.stringify(id)} does not exist`);
+    res.json({ id, by, rank: null, [by]: video[by] });
   });
 
   app.get('/videos/:id', async (req, res) => {
