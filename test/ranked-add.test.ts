@@ -3,10 +3,9 @@
 // built after them, or is being built while they land.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { RankedEntry } from '@write-behind/core';
-import { compareEntries } from '@write-behind/core/internal';
 import {
   createWorld,
+  expectedTop,
   forwardingStore,
   type RankedTestEntities,
   rankedEntities,
@@ -16,11 +15,6 @@ import {
 type RankedWorld = World<RankedTestEntities>;
 const worlds: RankedWorld[] = [];
 after(() => Promise.all(worlds.map((w) => w.close())));
-
-function expectedTop(values: ReadonlyMap<string, number>, n: number): RankedEntry<string>[] {
-  const sorted = [...values].map(([id, value]) => ({ id, value })).sort(compareEntries);
-  return sorted.slice(0, n).map((e) => ({ ...e, rank: 1 + sorted.filter((o) => o.value > e.value).length }));
-}
 
 /** Stored rows `s0..s9` with views 10, 20, ... 100, which Redis does not hold. */
 async function storedRows(w: RankedWorld): Promise<Map<string, number>> {

@@ -10,17 +10,12 @@ import {
   ValidationError,
   type WriteBehind,
 } from '@write-behind/core';
-import {
-  compareEntries,
-  flushJob,
-  rankingKey,
-  resolveEntities,
-  shardKeys,
-} from '@write-behind/core/internal';
+import { flushJob, rankingKey, resolveEntities, shardKeys } from '@write-behind/core/internal';
 import {
   createWorld,
   entities,
   eventually,
+  expectedTop,
   forwardingStore,
   type RankedTestEntities,
   REDIS_URL,
@@ -45,12 +40,6 @@ async function rejectionOf(call: Promise<unknown>): Promise<{ code?: string } & 
     return error as { code?: string } & Error;
   }
   assert.fail('the call resolved');
-}
-
-/** What `top` must answer for records with these values: value descending, ties by id descending (bytes). */
-function expectedTop(values: ReadonlyMap<string, number>, n: number): RankedEntry<string>[] {
-  const sorted = [...values].map(([id, value]) => ({ id, value })).sort(compareEntries);
-  return sorted.slice(0, n).map((e) => ({ ...e, rank: 1 + sorted.filter((o) => o.value > e.value).length }));
 }
 
 /** What `rank` must answer: one plus the records with a strictly higher value. */

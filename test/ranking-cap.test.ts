@@ -4,10 +4,10 @@
 // of a `top` make it build again; a build that began before such a reset does not seal it.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { RankedEntry } from '@write-behind/core';
-import { compareEntries, rankingKey, shardKeys } from '@write-behind/core/internal';
+import { rankingKey, shardKeys } from '@write-behind/core/internal';
 import {
   createWorld,
+  expectedTop,
   forwardingStore,
   type RankedTestEntities,
   rankedEntities,
@@ -20,11 +20,6 @@ after(() => Promise.all(worlds.map((w) => w.close())));
 
 const CAP = 5;
 const ROWS = 30;
-
-function expectedTop(values: ReadonlyMap<string, number>, n: number): RankedEntry<string>[] {
-  const sorted = [...values].map(([id, value]) => ({ id, value })).sort(compareEntries);
-  return sorted.slice(0, n).map((e) => ({ ...e, rank: 1 + sorted.filter((o) => o.value > e.value).length }));
-}
 
 /**
  * A world whose rankings keep CAP entries (a budget of keys large enough never to evict). `failLoads` loads of

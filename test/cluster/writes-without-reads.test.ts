@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BacklogFullError } from '@write-behind/core';
-import { compareEntries, rankingKey, shardKeys } from '@write-behind/core/internal';
+import { rankingKey, shardKeys } from '@write-behind/core/internal';
 import {
   createWorld,
   eventEntities,
+  expectedTop,
   forwardingStore,
   type RedisCluster,
   rankedEntities,
@@ -120,12 +121,7 @@ test('a capped ranking on six shards: each keeps its highest entries, top and ra
       `INSERT INTO "Video" (id, views) SELECT unnest($1::text[]), unnest($2::bigint[])`,
       [[...values.keys()], [...values.values()]],
     );
-    const expected = () =>
-      [...values]
-        .map(([id, value]) => ({ id, value }))
-        .sort(compareEntries)
-        .slice(0, cap)
-        .map((e, i) => ({ ...e, rank: i + 1 }));
+    const expected = () => expectedTop(values, cap);
     assert.deepEqual(await ranked.cache.top('video', 'views', cap), expected(), 'built');
     // Cold adds, no read: a stored key and a new one jump to the top once their flush commits.
     await ranked.cache.add('video', 'r0', 'views', 5000);

@@ -42,6 +42,7 @@ export {
   testPrefix,
   uniqueName,
 } from './env.ts';
+export { expectedTop } from './expected-top.ts';
 export { FLOOD_USAGE, floodPassed, formatFloodReport, parseFloodArgs, runFlood } from './flood.ts';
 export { ZERO_FLUSH_COUNTERS } from './flush-counters.ts';
 export { forwardingStore } from './forwarding-store.ts';
