@@ -128,15 +128,7 @@ export class FlushBatcher {
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    const run = this.#run(batch).catch((error: unknown) => {
-      for (const p of batch) p.done.reject(error);
-    });
-    this.#running.add(run);
-    void run.finally(() => this.#running.delete(run));
-  }
-
-  async #run(batch: Pending[]): Promise<void> {
-    const { redis, options, store } = this.#context;
+    const { maxEventsPerBatch, maxBatchBytes } = this.#context.options.flush;
     // Two jobs for one key in a batch (a stalled job's rerun, a sweep) share one snapshot and one outcome.
     const byKey = new Map<string, Pending[]>();
     for (const p of batch) {
@@ -144,17 +136,49 @@ export class FlushBatcher {
       if (sameKey) sameKey.push(p);
       else byKey.set(p.key, [p]);
     }
+    const isAppend = (key: string) =>
+      this.#context.entities.get((byKey.get(key) as Pending[])[0]?.entity as string)?.append !== undefined;
+    const appendKeys = [...byKey.keys()].filter(isAppend).length;
+    // The batch's append keys share `maxEventsPerBatch` events and `maxBatchBytes` bytes (at least one event
+    // each: see lua/snapshot.lua), which bound the snapshot script's run and reply; the other keys are read
+    // whole.
+    const shares = {
+      events: Math.max(1, Math.floor(maxEventsPerBatch / Math.max(1, appendKeys))),
+      bytes: Math.max(1, Math.floor(maxBatchBytes / Math.max(1, appendKeys))),
+    };
+    // Append keys go in runs of at most APPEND_KEYS_PER_RUN, all at once, each its own snapshot, inserts and
+    // acknowledgement: while one run's inserts keep the database busy, the next one's snapshot and decoding
+    // keep Redis and this process busy, where one run would leave each idle in turn.
+    const runs: Map<string, Pending[]>[] = [new Map()];
+    let appendsInRun = 0;
+    for (const [key, pendings] of byKey) {
+      if (isAppend(key) && appendsInRun++ === APPEND_KEYS_PER_RUN) {
+        runs.push(new Map());
+        appendsInRun = 1;
+      }
+      (runs.at(-1) as Map<string, Pending[]>).set(key, pendings);
+    }
+    for (const keys of runs) {
+      const run = this.#run(keys, shares).catch((error: unknown) => {
+        for (const pendings of keys.values()) for (const p of pendings) p.done.reject(error);
+      });
+      this.#running.add(run);
+      void run.finally(() => this.#running.delete(run));
+    }
+  }
+
+  /**
+   * Flushes some keys of a batch (see `#dispatch`), each with the jobs that asked for it; `shares`: the most
+   * events, and bytes of events, each append key takes.
+   */
+  async #run(byKey: Map<string, Pending[]>, shares: { events: number; bytes: number }): Promise<void> {
+    const { redis, options, store } = this.#context;
     const keys = [...byKey.keys()];
-    // The batch's append keys share `maxEventsPerBatch` events, which bounds the snapshot script's run and
-    // reply; the other keys are read whole.
-    const isAppend = keys.map(
-      (key) => this.#context.entities.get((byKey.get(key) as Pending[])[0]?.entity as string)?.append,
+    const take = shares.events;
+    const takes = keys.map((key) =>
+      this.#context.entities.get((byKey.get(key) as Pending[])[0]?.entity as string)?.append ? take : 0,
     );
-    const appendKeys = isAppend.filter(Boolean).length;
-    const take = Math.max(1, Math.floor(options.flush.maxEventsPerBatch / Math.max(1, appendKeys)));
-    const takes = isAppend.map((append) => (append ? take : 0));
-    // Each append key's share of the batch's bytes (at least one event each: see lua/snapshot.lua).
-    const bytesPerKey = Math.max(1, Math.floor(options.flush.maxBatchBytes / Math.max(1, appendKeys)));
+    const bytesPerKey = shares.bytes;
     const snapshots = await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes, bytesPerKey);
     const items = keys.map((key, i) => {
       const first = (byKey.get(key) as Pending[])[0] as Pending;
@@ -428,7 +452,13 @@ function appendTo(store: Store, entity: ResolvedEntity, rows: readonly AppendRow
 }
 
 /**
- * Insert statements of one batch's events in flight at once. Their rows are already in memory, and one
+ * Append keys of a batch flushed together (see `FlushBatcher.#dispatch`): a batch of the default 500 keys
+ * goes as four runs.
+ */
+const APPEND_KEYS_PER_RUN = 125;
+
+/**
+ * Insert statements of one run's events in flight at once. Their rows are already in memory, and one
  * statement at a time would leave the database idle while each round trip and the next statement's
  * encoding run.
  */
