@@ -149,16 +149,7 @@ export class FlushBatcher {
     // Append keys go in runs of at most APPEND_KEYS_PER_RUN, all at once, each its own snapshot, inserts and
     // acknowledgement: while one run's inserts keep the database busy, the next one's snapshot and decoding
     // keep Redis and this process busy, where one run would leave each idle in turn.
-    const runs: Map<string, Pending[]>[] = [new Map()];
-    let appendsInRun = 0;
-    for (const [key, pendings] of byKey) {
-      if (isAppend(key) && appendsInRun++ === APPEND_KEYS_PER_RUN) {
-        runs.push(new Map());
-        appendsInRun = 1;
-      }
-      (runs.at(-1) as Map<string, Pending[]>).set(key, pendings);
-    }
-    for (const keys of runs) {
+    for (const keys of splitRuns(byKey, isAppend, APPEND_KEYS_PER_RUN)) {
       const run = this.#run(keys, shares).catch((error: unknown) => {
         for (const pendings of keys.values()) for (const p of pendings) p.done.reject(error);
       });
@@ -449,6 +440,32 @@ function addTo(store: Store, entity: ResolvedEntity, rows: readonly DeltaRow[]):
 function appendTo(store: Store, entity: ResolvedEntity, rows: readonly AppendRow[]): Promise<void> {
   if (!store.append) throw new Error(`the store cannot insert the events of ${entity.name}`);
   return store.append(entity, rows);
+}
+
+/**
+ * A batch's keys as runs flushed at once (see `FlushBatcher.#dispatch`): the append keys in runs of at most
+ * `perRun`; every other key in the first run, so that related rows (a parent and its child, a delete and the
+ * rows pointing at it) stay in one run, whose statements the flush orders. Pure.
+ */
+export function splitRuns<V>(
+  byKey: ReadonlyMap<string, V>,
+  isAppend: (key: string) => boolean,
+  perRun: number,
+): Map<string, V>[] {
+  const runs: Map<string, V>[] = [new Map()];
+  let appendsInRun = 0;
+  for (const [key, value] of byKey) {
+    if (!isAppend(key)) continue;
+    if (appendsInRun === perRun) {
+      runs.push(new Map());
+      appendsInRun = 0;
+    }
+    appendsInRun++;
+    (runs.at(-1) as Map<string, V>).set(key, value);
+  }
+  const first = runs[0] as Map<string, V>;
+  for (const [key, value] of byKey) if (!isAppend(key)) first.set(key, value);
+  return runs;
 }
 
 /**
