@@ -136,8 +136,7 @@ export class FlushBatcher {
       if (sameKey) sameKey.push(p);
       else byKey.set(p.key, [p]);
     }
-    const isAppend = (key: string) =>
-      this.#context.entities.get((byKey.get(key) as Pending[])[0]?.entity as string)?.append !== undefined;
+    const isAppend = (key: string) => this.#isAppend(byKey.get(key) as Pending[]);
     const appendKeys = [...byKey.keys()].filter(isAppend).length;
     // The batch's append keys share `maxEventsPerBatch` events and `maxBatchBytes` bytes (at least one event
     // each: see lua/snapshot.lua), which bound the snapshot script's run and reply; the other keys are read
@@ -166,11 +165,8 @@ export class FlushBatcher {
     const { redis, options, store } = this.#context;
     const keys = [...byKey.keys()];
     const take = shares.events;
-    const takes = keys.map((key) =>
-      this.#context.entities.get((byKey.get(key) as Pending[])[0]?.entity as string)?.append ? take : 0,
-    );
-    const bytesPerKey = shares.bytes;
-    const snapshots = await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes, bytesPerKey);
+    const takes = keys.map((key) => (this.#isAppend(byKey.get(key) as Pending[]) ? take : 0));
+    const snapshots = await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes, shares.bytes);
     const items = keys.map((key, i) => {
       const first = (byKey.get(key) as Pending[])[0] as Pending;
       return { key, entity: first.entity, id: first.id, hash: snapshotHash(snapshots[i] ?? []) };
@@ -357,6 +353,11 @@ export class FlushBatcher {
         else p.done.resolve(outcome);
       }
     }
+  }
+
+  /** Whether the jobs of one key are an append entity's (all jobs of a key are one entity's). */
+  #isAppend(jobs: readonly Pending[]): boolean {
+    return this.#context.entities.get(jobs[0]?.entity as string)?.append !== undefined;
   }
 
   /**

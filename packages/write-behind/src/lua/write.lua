@@ -42,7 +42,7 @@
 
   Rankings: a ranked counter's value is also the score of the key's id in the shard's ranking of that field,
   set in the same atomic write: an absolute ZADD on every write that leaves the record whole and existing, a
-  ZREM on a delete, a ZINCRBY for an 'add' to a partial key (see `rankDelta`). A capped ranking keeps only
+  ZREM on a delete, a ZINCRBY for an 'add' to a partial key (see `add`). A capped ranking keeps only
   its highest entries (includes/ranking-cap.lua); an 'add' to a partial key it lacks marks the key `_r`, for
   its flush to score.
 
@@ -217,16 +217,6 @@ local function increment(key, p, count)
   return finish(key, meta[1], alreadyDirty, value)
 end
 
--- A partial key's ranked counter moved by `delta`: its score moves too, unless it is a build's placeholder
--- (-inf), whose 'db' pass adds what is pending. A key the ranking lacks enters at `delta`: right when it has no
--- stored row, and a build not yet past it replaces it with the stored value plus what is pending (its passes
--- enter such a key as a placeholder only if absent, then overwrite it: lua/ranking-build.lua). A trimmed
--- ranking cannot place a key it lacks: the key is marked `_r` (its hash is written by the caller next).
-local function rankDelta(key, ranking, delta)
-  if not ranks.add(ranking, idOfKey(key, prefixLength), delta) then return { '_r', '1' } end
-  return nil
-end
-
 -- 'add': an increment that never reads the database. A key Redis lacks becomes a partial key holding the
 -- delta; a partial key adds to its pending delta; a key held in whole takes it as 'i' would.
 local function add(key, p, count)
@@ -245,14 +235,19 @@ local function add(key, p, count)
   local pending = tonumber(meta[6] or '0') + delta
   if math.abs(pending) > most - least then return { STATUS_OVERFLOW, asText(pending) } end
   if not meta[1] and not budget.makeRoom(1) then return { STATUS_MEMORY_FULL } end
-  local unranked = count > 4 and rankDelta(key, ARGV[p + 4], delta)
+  -- A ranked counter's score moves by `delta` too, unless it is a build's placeholder (-inf), whose 'db' pass
+  -- adds what is pending. A key the ranking lacks enters at `delta`: right when it has no stored row, and a
+  -- build not yet past it replaces it with the stored value plus what is pending (its passes enter such a key
+  -- as a placeholder only if absent, then overwrite it: lua/ranking-build.lua). A trimmed ranking cannot place
+  -- a key it lacks: the key is marked `_r`, for its flush to place (includes/ranking-cap.lua).
+  local unplaced = count > 4 and not ranks.add(ARGV[p + 4], idOfKey(key, prefixLength), delta)
   if meta[1] then
     rcall('HINCRBY', key, '+' .. field, delta)
-    return finish(key, meta[1], alreadyDirty, '', unranked or nil)
+    return finish(key, meta[1], alreadyDirty, '', unplaced and { '_r', '1' } or nil)
   end
   -- A key Redis lacks: made in one HSET with its version.
   local fields = { '_p', '1', '_fv', '0', '+' .. field, asText(delta) }
-  if unranked then
+  if unplaced then
     fields[#fields + 1] = '_r'
     fields[#fields + 1] = '1'
   end

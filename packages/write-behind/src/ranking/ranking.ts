@@ -82,19 +82,7 @@ export class Rankings {
           n,
         );
       }
-      for (const shard of short) {
-        await callRedis(() =>
-          redis.wbRankingBuild(
-            1,
-            rankingKey(shard, entity.name, field.name),
-            field.name,
-            'reset',
-            String(shard.dataKeyPrefixLength),
-            '0',
-            String(n),
-          ),
-        );
-      }
+      for (const shard of short) await this.#mark(entity, field, shard, 'reset', String(n));
       await this.#build(entity, field, [...unbuilt, ...short], attempt);
     }
   }
@@ -170,6 +158,23 @@ export class Rankings {
       }
       ids = [...again].map((i) => ids[i] as string);
     }
+  }
+
+  /** A mode of the build script on a shard's whole ranking: 'seal' (with its generation) or 'reset' (with n). */
+  #mark(entity: ResolvedEntity, field: ResolvedField, shard: ShardKeys, mode: 'seal' | 'reset', arg: string) {
+    const ranking = rankingKey(shard, entity.name, field.name);
+    // The cap (ARGV[4]) is not read by these modes.
+    return callRedis(() =>
+      this.#context.redis.wbRankingBuild(
+        1,
+        ranking,
+        field.name,
+        mode,
+        String(shard.dataKeyPrefixLength),
+        '0',
+        arg,
+      ),
+    );
   }
 
   /** Runs a pass over keys; returns the indexes of those it needs (again) from the database. */
@@ -300,17 +305,7 @@ export class Rankings {
     }
 
     for (const [i, shard] of shards.entries())
-      await callRedis(() =>
-        redis.wbRankingBuild(
-          1,
-          ranking(shard),
-          field.name,
-          'seal',
-          String(shard.dataKeyPrefixLength),
-          '0',
-          generations[i] ?? '',
-        ),
-      );
+      await this.#mark(entity, field, shard, 'seal', generations[i] ?? '');
     logger.info(
       {
         entity: entity.name,
