@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BacklogFullError, ValidationError } from '@write-behind/core';
+import { forwardingStore, type GatedStore, gatedStore } from '@write-behind/testkit';
 import {
   assertConsecutive,
   createEventWorld,
@@ -159,6 +160,95 @@ describe('a key with more events than one flush takes', () => {
     assert.deepEqual(await eventRows(w.db, 'warm1'), expectedRows(10, warm1 as number));
     assert.deepEqual(await eventRows(w.db, 'warm2'), expectedRows(10, warm2 as number));
     assert.ok(worker.counters.statements >= 13, 'statements of at most batchSize (4) rows');
+    await worker.close();
+  });
+});
+
+describe("the acknowledgement of a key's events", () => {
+  let w: EventWorld;
+  let gate: GatedStore;
+  before(async () => {
+    w = await createEventWorld({
+      flush: { windowMs: 100 },
+      wrapStore: (store) => {
+        gate = gatedStore(store);
+        return gate;
+      },
+    });
+  });
+  after(() => w.close());
+
+  test('events appended during a flush stay, whole and in order, when the key is made again without the flushed ones', async () => {
+    // More events than Redis's compact hash holds (hash-max-listpack-entries), where an HDEL per event would
+    // leave a hashtable behind.
+    const [, entries] = (await w.redis.config('GET', 'hash-max-listpack-entries')) as [string, string];
+    const n = Number(entries) + 50;
+    const first = assertConsecutive(
+      await Promise.all(events(n).map((e) => w.cache.append('videoEvent', 'k', e))),
+    );
+    gate.hold();
+    const worker = await w.startWorker();
+    await gate.held();
+    // The flush's insert of the n is held; these 5 wait for the next flush, in the same hash.
+    const later = assertConsecutive(
+      await Promise.all(events(5, n + 1).map((e) => w.cache.append('videoEvent', 'k', e))),
+    );
+    assert.equal(later, first + n);
+    gate.release();
+    await w.cache.flushed('videoEvent', 'k');
+    assert.deepEqual(await eventRows(w.db, 'k'), expectedRows(n + 5, first));
+    const key = w.dataKey('videoEvent', 'k');
+    assert.deepEqual(Object.keys(await w.redis.hgetall(key)).sort(), ['_a', '_fv', '_j', '_v']);
+    assert.equal(
+      await w.redis.object('ENCODING', key),
+      'listpack',
+      'made again small, not emptied field by field',
+    );
+    assert.equal((await w.cache.stats()).pendingEvents, 0, 'every event taken off the count once');
+    // The numbering goes on from the key's own fields.
+    assert.equal(await w.cache.append('videoEvent', 'k', events(1, n + 6)[0] as never), first + n + 5);
+    await w.cache.flushed('videoEvent', 'k');
+    assert.deepEqual(await eventRows(w.db, 'k'), expectedRows(n + 6, first));
+    await worker.close();
+  });
+});
+
+describe('a store that takes no runs of events', () => {
+  let w: EventWorld;
+  const sent: number[] = [];
+  before(async () => {
+    w = await createEventWorld({
+      flush: { windowMs: 100, batchSize: 7 },
+      // A store of its own kind may implement `append` alone: the flush sends it the same events as rows.
+      wrapStore: (store) => {
+        const rowsOnly = forwardingStore(store, {
+          append: (entity, rows) => {
+            sent.push(rows.length);
+            return store.append?.(entity, rows) ?? Promise.resolve();
+          },
+        });
+        assert.equal(rowsOnly.appendRuns, undefined);
+        return rowsOnly;
+      },
+    });
+  });
+  after(() => w.close());
+
+  test('is sent rows, in statements of at most batchSize, each event once and in order', async () => {
+    const first = assertConsecutive(
+      await Promise.all(events(30).map((e) => w.cache.append('videoEvent', 'r', e))),
+    );
+    const worker = await w.startWorker();
+    await w.cache.flushed('videoEvent', 'r');
+    assert.deepEqual(await eventRows(w.db, 'r'), expectedRows(30, first));
+    assert.equal(
+      sent.reduce((a, b) => a + b, 0),
+      30,
+    );
+    assert.ok(
+      sent.every((n) => n <= 7),
+      `statements of ${sent.join(', ')} rows`,
+    );
     await worker.close();
   });
 });

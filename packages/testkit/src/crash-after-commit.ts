@@ -39,7 +39,10 @@ export function crashAfterCommit(write: 'upsert' | 'append'): CrashAfterCommit {
         inner,
         write === 'upsert'
           ? { upsert: (entity, rows) => commitThenCrash(() => inner.upsert(entity, rows)) }
-          : { append: (entity, rows) => commitThenCrash(async () => inner.append?.(entity, rows)) },
+          : {
+              append: (entity, rows) => commitThenCrash(async () => inner.append?.(entity, rows)),
+              appendRuns: (entity, runs) => commitThenCrash(async () => inner.appendRuns?.(entity, runs)),
+            },
       ),
   };
   async function commitThenCrash(commit: () => Promise<void>): Promise<void> {

@@ -6,7 +6,7 @@ import type { Store } from '@write-behind/core';
  */
 export function forwardingStore(target: Store | (() => Store), overrides: Partial<Store> = {}): Store {
   const s = typeof target === 'function' ? target : () => target;
-  return {
+  const store: Store = {
     get dataModel() {
       return s().dataModel;
     },
@@ -22,6 +22,11 @@ export function forwardingStore(target: Store | (() => Store), overrides: Partia
       const target = s();
       if (!target.append) return Promise.reject(new Error('the wrapped store has no append()'));
       return target.append(e, rows);
+    },
+    appendRuns(e, runs) {
+      const target = s();
+      if (!target.appendRuns) return Promise.reject(new Error('the wrapped store has no appendRuns()'));
+      return target.appendRuns(e, runs);
     },
     add(e, rows) {
       const target = s();
@@ -49,4 +54,7 @@ export function forwardingStore(target: Store | (() => Store), overrides: Partia
     isUnavailable: (err) => s().isUnavailable(err),
     ...overrides,
   };
+  // An override of `append` sees every insert of events: the flush sends it rows, not runs past it.
+  if (overrides.append && !overrides.appendRuns) delete store.appendRuns;
+  return store;
 }

@@ -38,6 +38,22 @@ export function gatedStore(inner: Store): GatedStore {
       if (!inner.add) throw new Error('the wrapped store has no add()');
       return inner.add(e, rows);
     },
+    async append(e, rows) {
+      if (gate) {
+        signalHeld();
+        await gate;
+      }
+      if (!inner.append) throw new Error('the wrapped store has no append()');
+      return inner.append(e, rows);
+    },
+    async appendRuns(e, runs) {
+      if (gate) {
+        signalHeld();
+        await gate;
+      }
+      if (!inner.appendRuns) throw new Error('the wrapped store has no appendRuns()');
+      return inner.appendRuns(e, runs);
+    },
     async delete(e, rows) {
       if (gate) {
         signalHeld();

@@ -58,23 +58,24 @@ function configuredStore(inner: Store): Store | undefined {
   type HeldWrite = 'upsert' | 'append' | 'add';
   // The write's arguments pass through untouched, whatever its rows' type.
   type Write = (entity: StoreEntity, rows: never) => Promise<void>;
+  /** The store's methods of a write: events go as runs, or as rows (see `Store.appendRuns`). */
+  const methodsOf = (write: HeldWrite) =>
+    write === 'append' ? (['append', 'appendRuns'] as const) : [write];
+  const overriding = (write: HeldWrite, make: (method: keyof Store) => Write): Store =>
+    forwardingStore(inner, Object.fromEntries(methodsOf(write).map((method) => [method, make(method)])));
   /** `write` never settles: reports `<write>-started` on the first call. */
   const hangOn = (write: HeldWrite): Store =>
-    forwardingStore(inner, {
-      [write]: (() => {
-        once(`${write}-started`);
-        return never;
-      }) satisfies Write,
+    overriding(write, () => () => {
+      once(`${write}-started`);
+      return never;
     });
   /** `write` commits, then, once armed, never settles: reports `<write>-committed` on the first such call. */
   const hangAfter = (write: HeldWrite): Store =>
-    forwardingStore(inner, {
-      [write]: (async (entity, rows) => {
-        await (inner[write] as Write | undefined)?.call(inner, entity, rows);
-        if (!armed) return;
-        once(`${write}-committed`);
-        return never;
-      }) satisfies Write,
+    overriding(write, (method) => async (entity, rows) => {
+      await (inner[method] as Write | undefined)?.call(inner, entity, rows);
+      if (!armed) return;
+      once(`${write}-committed`);
+      return never;
     });
   switch (config.store ?? 'prisma') {
     case 'prisma':

@@ -3,7 +3,7 @@
  * users. The public API is `index.ts`.
  */
 
-export { appendRows, chunks } from './flush/append-plan.js';
+export { appendedKey, runStatements, splitEvents } from './flush/append-plan.js';
 // One namespace: what the worker reads of BullMQ beyond its published API, which test/bullmq-internals.test.ts
 // checks against the installed BullMQ.
 export * as bullmqInternals from './flush/bullmq-internals.js';

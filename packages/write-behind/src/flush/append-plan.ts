@@ -1,11 +1,11 @@
 import type { FieldValue } from '../schema/codec.js';
 import { decodeEvent, eventSqlTexts } from '../schema/event-codec.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
-import type { AppendRow } from '../store/store.js';
+import type { AppendRow, EventRun } from '../store/store.js';
 
 /*
- * The pure part of flushing an append key: its snapshot (see `lua/snapshot.lua`) into rows, one per event.
- * No I/O; unit-tested without servers.
+ * The pure part of flushing an append key: its snapshot (see `lua/snapshot.lua`) into runs of events sent as
+ * they are, and into rows, one per event, where one is needed. No I/O; unit-tested without servers.
  */
 
 /** The events of one append key that a flush inserts. */
@@ -22,22 +22,89 @@ export interface AppendedKey {
 /** An event's row as a flush plans it: with its Redis form, which the Prisma store sends as it is. */
 export type PlannedEvent = AppendRow & { readonly event: string };
 
+/** A run of a snapshot (see `lua/snapshot.lua`): its first event's number, how many, their Redis forms joined. */
+export type SnapshotRun = readonly [first: string, count: number, events: string];
+
 /**
- * The rows of an append key's snapshot (`_v`, `_fv`, then `e<n>`, event, oldest first, then `_m` when more
- * wait), in order, each with its event's Redis form (what an event the database refuses is set aside as).
+ * An append key's snapshot: its head (`_v`, `_fv`, `_m` when more wait) and its runs of events, oldest first.
  */
-export function appendRows(
+export function appendedKey(
   entity: ResolvedEntity,
   id: string,
-  hash: ReadonlyMap<string, string>,
-): { key: AppendedKey; rows: PlannedEvent[] } {
-  const rows: PlannedEvent[] = [];
-  for (const [field, value] of hash) {
-    if (field[0] !== 'e') continue;
-    rows.push(new StoredAppendRow(entity, id, Number(field.slice(1)), value));
+  head: ReadonlyMap<string, string>,
+  runs: readonly SnapshotRun[],
+): { key: AppendedKey; runs: PlannedRun[] } {
+  const planned = runs.map(
+    ([first, count, events]) => new PlannedRun(entity, id, Number(first), count, events),
+  );
+  const events = planned.reduce((sum, run) => sum + run.count, 0);
+  const key = { id, version: Number(head.get('_v')), events, more: head.has('_m') };
+  return { key, runs: planned };
+}
+
+/**
+ * Events of one key as its snapshot took them, sent as they are ({@link EventRun}); their rows are made only
+ * when needed: for a store without `appendRuns`, to isolate an event the database refuses, or to read a
+ * foreign key's columns.
+ */
+export class PlannedRun implements EventRun {
+  readonly id: string;
+  readonly first: number;
+  readonly count: number;
+  readonly events: string;
+  readonly #entity: ResolvedEntity;
+  #rows: PlannedEvent[] | undefined;
+
+  constructor(entity: ResolvedEntity, id: string, first: number, count: number, events: string) {
+    this.#entity = entity;
+    this.id = id;
+    this.first = first;
+    this.count = count;
+    this.events = events;
   }
-  const key = { id, version: Number(hash.get('_v')), events: rows.length, more: hash.has('_m') };
-  return { key, rows };
+
+  get rows(): readonly PlannedEvent[] {
+    this.#rows ??= splitEvents(this.events).map(
+      (event, i) => new StoredAppendRow(this.#entity, this.id, this.first + i, event),
+    );
+    return this.#rows;
+  }
+}
+
+/**
+ * The Redis forms of events joined by commas, one by one. Each was made by `JSON.stringify` (`encodeEvent`),
+ * which gives one text for one value, so parsing and writing it again gives it back unchanged.
+ */
+export function splitEvents(joined: string): string[] {
+  return (JSON.parse(`[${joined}]`) as unknown[]).map((event) => JSON.stringify(event));
+}
+
+/**
+ * Runs into statements of at most `size` events and, past the first run of each, `maxBytes` of them. A run
+ * is never split: the snapshot made each at most that large (see `lua/snapshot.lua`).
+ */
+export function runStatements<R extends { count: number; events: string }>(
+  runs: readonly R[],
+  size: number,
+  maxBytes: number,
+): R[][] {
+  const out: R[][] = [];
+  let current: R[] = [];
+  let events = 0;
+  let bytes = 0;
+  for (const run of runs) {
+    if (current.length > 0 && (events + run.count > size || bytes + run.events.length > maxBytes)) {
+      out.push(current);
+      current = [];
+      events = 0;
+      bytes = 0;
+    }
+    current.push(run);
+    events += run.count;
+    bytes += run.events.length;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }
 
 /**
@@ -89,32 +156,4 @@ class StoredAppendRow implements PlannedEvent {
     this.#values ??= decodeEvent(this.#entity, this.event);
     return this.#values;
   }
-}
-
-/**
- * Splits rows into statements of at most `size` rows and, past the first row of each, at most `maxBytes` of
- * `bytes(row)`: large events make short statements, so neither the statement's text nor a failing statement's
- * bisection ever holds much at once.
- */
-export function chunks<R>(
-  rows: readonly R[],
-  size: number,
-  bytes: (row: R) => number = () => 0,
-  maxBytes = Number.POSITIVE_INFINITY,
-): R[][] {
-  const out: R[][] = [];
-  let current: R[] = [];
-  let weight = 0;
-  for (const row of rows) {
-    const w = bytes(row);
-    if (current.length > 0 && (current.length >= size || weight + w > maxBytes)) {
-      out.push(current);
-      current = [];
-      weight = 0;
-    }
-    current.push(row);
-    weight += w;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
 }

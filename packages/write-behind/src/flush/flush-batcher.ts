@@ -7,9 +7,9 @@ import { dataKey, type ShardKeys } from '../keys.js';
 import { Rankings } from '../ranking/ranking.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import { pairsToMap } from '../scripts.js';
-import type { AppendRow, DeleteRow, DeltaRow, Store, UpsertRow } from '../store/store.js';
+import type { AppendRow, DeleteRow, DeltaRow, EventRun, Store, UpsertRow } from '../store/store.js';
 import { type Deferred, deferred, getOrCreate } from '../util.js';
-import { chunks, type PlannedEvent } from './append-plan.js';
+import { type PlannedEvent, type PlannedRun, runStatements, type SnapshotRun } from './append-plan.js';
 import { refusedEventJob } from './job.js';
 import {
   type EntityPlan,
@@ -17,6 +17,7 @@ import {
   type RowFailure,
   type SnapshotItem,
   writeIsolatingFailures,
+  writeRunsIsolatingFailures,
 } from './plan.js';
 import { type Judgement, type RefusedRow, RelatedRows } from './related-rows.js';
 import { withoutKeys } from './relation-plan.js';
@@ -166,10 +167,25 @@ export class FlushBatcher {
     const keys = [...byKey.keys()];
     const take = shares.events;
     const takes = keys.map((key) => (this.#isAppend(byKey.get(key) as Pending[]) ? take : 0));
-    const snapshots = await redis.wbSnapshotBuffer(keys.length, ...keys, ...takes, shares.bytes);
-    const items = keys.map((key, i) => {
+    const snapshots = await redis.wbSnapshotBuffer(
+      keys.length,
+      ...keys,
+      ...takes,
+      shares.bytes,
+      options.flush.batchSize,
+      STATEMENT_BYTES,
+    );
+    const items: SnapshotItem[] = keys.map((key, i) => {
       const first = (byKey.get(key) as Pending[])[0] as Pending;
-      return { key, entity: first.entity, id: first.id, hash: snapshotHash(snapshots[i] ?? []) };
+      const parts = snapshots[i] ?? [];
+      const item = { key, entity: first.entity, id: first.id };
+      // An append key's first part is its head, each other one a run of its events (see lua/snapshot.lua).
+      if (takes[i] === 0 || parts.length === 0) return { ...item, hash: snapshotHash(parts) };
+      return {
+        ...item,
+        hash: snapshotHash(parts.slice(0, 1)),
+        runs: parts.slice(1).map((part) => unpack(part) as SnapshotRun),
+      };
     });
     this.counters.batches++;
     // Their jobs ran, so they are acknowledged as they stand (see lua/ack.lua): a key in the dirty index with
@@ -227,15 +243,12 @@ export class FlushBatcher {
         (await writeIsolatingFailures(plan.deltas, add, isUnavailable)).forEach(refuse(add));
         // Events of many keys, in statements of at most `batchSize` rows and about STATEMENT_BYTES, a few at once.
         const insert = count<PlannedEvent>((some) => appendTo(store, entity, some));
-        const statements = chunks(
-          plan.appends,
-          options.flush.batchSize,
-          (row) => row.event.length,
-          STATEMENT_BYTES,
-        );
+        const insertRuns = count<PlannedRun>((runs) => appendRunsTo(store, entity, runs));
+        const statements = runStatements(plan.appends, options.flush.batchSize, STATEMENT_BYTES);
         const lanes = Array.from({ length: Math.min(INSERTS_IN_FLIGHT, statements.length) }, async () => {
-          for (let rows = statements.shift(); rows; rows = statements.shift()) {
-            for (const f of await writeIsolatingFailures(rows, insert, isUnavailable)) {
+          for (let runs = statements.shift(); runs; runs = statements.shift()) {
+            const failures = await writeRunsIsolatingFailures(runs, insertRuns, insert, isUnavailable);
+            for (const f of failures) {
               const reason = reasonOf(f.error);
               refusedEvents.push({
                 row: {
@@ -306,8 +319,9 @@ export class FlushBatcher {
       for (const appended of plan.appendedKeys) {
         if (appended.more || appended.events >= take) full.add(plan.keys.get(appended.id) as string);
       }
-      this.counters.eventsInserted += plan.appends.length;
-      eventsAppended += plan.appends.length;
+      const events = plan.appends.reduce((sum, run) => sum + run.count, 0);
+      this.counters.eventsInserted += events;
+      eventsAppended += events;
     }
     this.counters.rowsDeferred += waiting.size;
     this.counters.rowsRejected += failed.size + refused.length;
@@ -435,6 +449,16 @@ const STATEMENT_BYTES = 1 << 20;
 function addTo(store: Store, entity: ResolvedEntity, rows: readonly DeltaRow[]): Promise<void> {
   if (!store.add) throw new Error(`the store cannot add to the counters of ${entity.name}`);
   return store.add(entity, rows);
+}
+
+/** The store's insert of runs of events, or of their rows when it takes no runs. */
+function appendRunsTo(store: Store, entity: ResolvedEntity, runs: readonly PlannedRun[]): Promise<void> {
+  if (store.appendRuns) return store.appendRuns(entity, runs as readonly EventRun[]);
+  return appendTo(
+    store,
+    entity,
+    runs.flatMap((run) => run.rows),
+  );
 }
 
 /** The store's insert of append rows; a store without one was refused when the cache was created. */

@@ -1,7 +1,13 @@
 import { decodeRecord, storedToSqlText } from '../schema/codec.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import type { DeleteRow, DeltaRow, UpsertRow } from '../store/store.js';
-import { type AppendedKey, appendRows, EncodedFields, type PlannedEvent } from './append-plan.js';
+import {
+  type AppendedKey,
+  appendedKey,
+  EncodedFields,
+  type PlannedRun,
+  type SnapshotRun,
+} from './append-plan.js';
 
 /*
  * Pure parts of a flush: turning Redis snapshots into rows, and isolating the row that makes a batched
@@ -13,8 +19,13 @@ export interface SnapshotItem {
   entity: string;
   /** The canonical id. */
   id: string;
-  /** The key's hash when it is dirty (see `lua/snapshot.lua`); empty when it is clean or gone. */
+  /**
+   * The key's hash when it is dirty (see `lua/snapshot.lua`); empty when it is clean or gone. For an append
+   * key, its head: `_v`, `_fv`, `_m`.
+   */
   hash: Map<string, string>;
+  /** An append key's runs of events, oldest first. */
+  runs?: readonly SnapshotRun[];
 }
 
 export interface EntityPlan {
@@ -22,8 +33,8 @@ export interface EntityPlan {
   /** Keys held partly (made by `add` alone): what was added to their counters. */
   deltas: DeltaRow[];
   deletes: DeleteRow[];
-  /** An append entity's events, one row each, key by key in order. */
-  appends: PlannedEvent[];
+  /** An append entity's events, in runs, key by key in order. */
+  appends: PlannedRun[];
   /** An append entity's keys: what each acknowledges. */
   appendedKeys: AppendedKey[];
   /** Data key of each row's id, for the acknowledgement. */
@@ -70,10 +81,9 @@ export function planFlush(
     if (plan.keys.has(item.id)) continue;
     plan.keys.set(item.id, item.key);
     if (entity.append) {
-      const { key, rows } = appendRows(entity, item.id, item.hash);
+      const { key, runs } = appendedKey(entity, item.id, item.hash, item.runs ?? []);
       plan.appendedKeys.push(key);
-      // One at a time: a key's share can be 100,000 events and more, past what a spread call takes.
-      for (const row of rows) plan.appends.push(row);
+      for (const run of runs) plan.appends.push(run);
       continue;
     }
     const version = Number(item.hash.get('_v'));
@@ -117,12 +127,47 @@ export async function writeIsolatingFailures<R>(
     return [];
   } catch (error) {
     if (isUnavailable(error)) throw error;
-    if (rows.length === 1) return [{ row: rows[0] as R, error }];
-    const middle = Math.ceil(rows.length / 2);
-    const left = await writeIsolatingFailures(rows.slice(0, middle), write, isUnavailable);
-    const right = await writeIsolatingFailures(rows.slice(middle), write, isUnavailable);
-    return [...left, ...right];
+    return isolate(rows, error, write, isUnavailable);
   }
+}
+
+/**
+ * {@link writeIsolatingFailures} for runs of events: one statement of the runs; when it fails for a reason other
+ * than the database being unreachable, the same with their rows, split, so only the refused events fail.
+ */
+export async function writeRunsIsolatingFailures<Row, Run extends { readonly rows: readonly Row[] }>(
+  runs: readonly Run[],
+  writeRuns: (runs: readonly Run[]) => Promise<void>,
+  writeRows: (rows: readonly Row[]) => Promise<void>,
+  isUnavailable: (error: unknown) => boolean,
+): Promise<RowFailure<Row>[]> {
+  if (runs.length === 0) return [];
+  try {
+    await writeRuns(runs);
+    return [];
+  } catch (error) {
+    if (isUnavailable(error)) throw error;
+    return isolate(
+      runs.flatMap((run) => run.rows),
+      error,
+      writeRows,
+      isUnavailable,
+    );
+  }
+}
+
+/** After `rows` failed together with `error`: each half on its own, down to the single rows that fail. */
+async function isolate<R>(
+  rows: readonly R[],
+  error: unknown,
+  write: (rows: readonly R[]) => Promise<void>,
+  isUnavailable: (error: unknown) => boolean,
+): Promise<RowFailure<R>[]> {
+  if (rows.length === 1) return [{ row: rows[0] as R, error }];
+  const middle = Math.ceil(rows.length / 2);
+  const left = await writeIsolatingFailures(rows.slice(0, middle), write, isUnavailable);
+  const right = await writeIsolatingFailures(rows.slice(middle), write, isUnavailable);
+  return [...left, ...right];
 }
 
 /** Delay before the next probe of an unreachable database: doubling from `base`, capped at `max`, with jitter. */

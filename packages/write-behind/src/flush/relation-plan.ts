@@ -86,7 +86,7 @@ export function batchParents(
     const plan = plans.get(name) as EntityPlan;
     for (const row of plan.upserts) add(entity, plan, row.id, row.sqlTexts);
     for (const row of plan.deltas) add(entity, plan, row.id);
-    for (const row of plan.appends) add(entity, plan, row.id, row.sqlTexts);
+    for (const run of plan.appends) for (const row of run.rows) add(entity, plan, row.id, row.sqlTexts);
   }
   const toRead = keysByShard([...refs.values()].flat().filter((ref) => !written.has(ref.key)));
   return { refs, toRead, written };

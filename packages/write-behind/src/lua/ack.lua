@@ -11,7 +11,7 @@
   expire or, under a memory budget, be evicted: the database holds it. Sums a partial key's flush took
   (`~<field>`, `_sv`: lua/snapshot.lua) go once the database holds their version. A key written meanwhile stays
   dirty with a fresh score, and needs another flush. Either way its failed-job marker goes: it was written.
-  An append key (`_a`, see includes/append-event.lua) also drops the events the database now holds, those
+  An append key (`_a`, see appendEvent in write.lua) also drops the events the database now holds, those
   numbered from its old `_fv` + 1 to the version written, and takes them off the shard's count of events
   waiting; events appended meanwhile stay, and keep the key dirty.
   A key the flush found clean or gone ('c') is acknowledged as it stands now: its job ran, so it leaves the
@@ -31,14 +31,52 @@ local ttl = tonumber(ARGV[2])
 local budgetOn = ARGV[3] == '1'
 local FIRST = 5
 local eventsRemoved = 0
--- Fields one HDEL names: well within Lua's stack.
+-- Fields one HDEL or HMGET names: well within Lua's stack.
 local CHUNK = 1000
-local function dropEvents(key, from, to)
+-- An append key's fields besides its events (see appendEvent in write.lua).
+local APPEND_FIELDS = { '_a', '_fv', '_v', '_j' }
+local function deleteEvents(key, from, to)
   for first = from, to, CHUNK do
     local names = {}
     for n = first, math.min(to, first + CHUNK - 1) do names[#names + 1] = string.format('e%d', n) end
     eventsRemoved = eventsRemoved + rcall('HDEL', key, unpack(names))
   end
+end
+--[[
+  Drops events from..to of an append key whose last event is `last`. When most of its events go, the key is
+  made again from what stays (its own fields, the events after `to`): an HDEL of each event costs Redis
+  several times more (a lookup and, as the hash empties, its shrinking) than freeing the hash whole, which
+  UNLINK leaves to a background thread, and the hash made again takes its compact encoding. Only when the
+  hash holds exactly those fields and events (HLEN), as an append key always does; else one HDEL per event.
+]]
+local function dropEvents(key, from, to, last)
+  local dropped, kept = to - from + 1, last - to
+  if kept < dropped and kept <= CHUNK then
+    local own = rcall('HMGET', key, unpack(APPEND_FIELDS))
+    local fields = {}
+    for i, name in ipairs(APPEND_FIELDS) do
+      if own[i] then
+        fields[#fields + 1] = name
+        fields[#fields + 1] = own[i]
+      end
+    end
+    if rcall('HLEN', key) == #fields / 2 + dropped + kept then
+      if kept > 0 then
+        local names = {}
+        for n = to + 1, last do names[#names + 1] = string.format('e%d', n) end
+        local events = rcall('HMGET', key, unpack(names))
+        for i = 1, kept do
+          fields[#fields + 1] = names[i]
+          fields[#fields + 1] = events[i]
+        end
+      end
+      rcall('UNLINK', key)
+      rcall('HSET', key, unpack(fields))
+      eventsRemoved = eventsRemoved + dropped
+      return
+    end
+  end
+  deleteEvents(key, from, to)
 end
 -- Clean keys leave the dirty index in one ZREM per 500, not one per key.
 local clean = {}
@@ -69,7 +107,9 @@ for i = FIRST, #KEYS do
   else
     local flushed = foundClean and (current or 0) or tonumber(ARGV[i - 1])
     if anyFailed then rcall('HDEL', KEYS[2], key) end
-    if meta[4] and flushed > tonumber(meta[2] or '0') then dropEvents(key, tonumber(meta[2] or '0') + 1, flushed) end
+    if meta[4] and flushed > tonumber(meta[2] or '0') then
+      dropEvents(key, tonumber(meta[2] or '0') + 1, flushed, current or flushed)
+    end
     if current == nil then
       unmark(key)
     elseif current == flushed then

@@ -9,6 +9,7 @@ import { clientSchemaText } from './prisma-client.js';
 import {
   appendLoadSql,
   appendSql,
+  arrayElement,
   arrayLiteral,
   deleteSql,
   deltaColumns,
@@ -28,6 +29,7 @@ import type {
   AppendRow,
   DeleteRow,
   DeltaRow,
+  EventRun,
   LoadedKey,
   Store,
   StoreEntity,
@@ -253,21 +255,53 @@ export class PrismaStore implements Store {
   async append(view: StoreEntity, rows: readonly AppendRow[]): Promise<void> {
     const entity = resolved(view);
     if (rows.length === 0) return;
-    const [ids, ...keys] = this.#keyParams(
-      entity,
-      rows.map((r) => r.id),
-    );
     // The events as Redis holds them, one JSON array: a row built by other means is encoded as the cache would.
     const events = rows.map((r) => r.event ?? encodeEvent(entity, r.values, Number.POSITIVE_INFINITY));
-    const params = [
-      ids,
+    await this.#insertEvents(
+      entity,
+      this.#keyParams(
+        entity,
+        rows.map((r) => r.id),
+      ),
       arrayLiteral(
         rows.map((r) => String(r.sequence)),
         false,
       ),
-      ...keys,
       `[${events.join(',')}]`,
-    ];
+    );
+  }
+
+  async appendRuns(view: StoreEntity, runs: readonly EventRun[]): Promise<void> {
+    const entity = resolved(view);
+    if (runs.length === 0) return;
+    // Each key parameter's element once per run, repeated for its events: no work per event but a copy.
+    const elements = runs.map((run) => this.#keyElements(entity, run.id));
+    const keys = (elements[0] as string[]).map(
+      (_, p) =>
+        `{${runs.map((run, r) => repeat((elements[r] as string[])[p] as string, run.count)).join(',')}}`,
+    );
+    const sequences: string[] = [];
+    for (const run of runs) for (let i = 0; i < run.count; i++) sequences.push(String(run.first + i));
+    await this.#insertEvents(
+      entity,
+      keys,
+      `{${sequences.join(',')}}`,
+      `[${runs.map((run) => run.events).join(',')}]`,
+    );
+  }
+
+  /**
+   * An append statement ({@link appendSql}): `keys` the ids' array literal, then the key columns' (see
+   * {@link #keyParams}), `sequences` an array literal, `events` one JSON array of the events' Redis forms.
+   */
+  async #insertEvents(
+    entity: ResolvedEntity,
+    keys: string[],
+    sequences: string,
+    events: string,
+  ): Promise<void> {
+    const [ids, ...columns] = keys;
+    const params = [ids, sequences, ...columns, events];
     const { append, appendReplay } = this.#prepare(entity);
     try {
       await this.#prisma.$executeRawUnsafe(append as string, ...params);
@@ -385,12 +419,32 @@ export class PrismaStore implements Store {
       params.push(
         arrayLiteral(
           columns.map((c) => c[i] as string),
-          part.kind === 'string' || part.kind === 'uuid',
+          isQuotedKey(part.kind),
         ),
       );
     });
     return params;
   }
+
+  /** One id's elements of the {@link #keyParams} arrays. */
+  #keyElements(entity: ResolvedEntity, id: string): string[] {
+    const elements = [arrayElement(id, true)];
+    if (keyParamCount(entity) === 0) return elements;
+    const columns = keyColumnsOf(entity, id);
+    entity.key.forEach((part, i) => {
+      elements.push(arrayElement(columns[i] as string, isQuotedKey(part.kind)));
+    });
+    return elements;
+  }
+}
+
+function isQuotedKey(kind: string): boolean {
+  return kind === 'string' || kind === 'uuid';
+}
+
+/** `element` `count` times, joined by commas. */
+function repeat(element: string, count: number): string {
+  return `${element},`.repeat(count - 1) + element;
 }
 
 /** PostgreSQL's SQLSTATE for a row that breaks a unique index. */

@@ -339,12 +339,14 @@ export function purgeTombstonesSql(tombstoneTable: string): string {
  */
 export function arrayLiteral(values: readonly (string | null)[], quoted: boolean): string {
   const parts = new Array<string>(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) parts[i] = 'NULL';
-    else parts[i] = quoted ? `"${v.replace(/["\\]/g, '\\$&')}"` : v;
-  }
+  for (let i = 0; i < values.length; i++) parts[i] = arrayElement(values[i] ?? null, quoted);
   return `{${parts.join(',')}}`;
+}
+
+/** One element of an {@link arrayLiteral}. */
+export function arrayElement(value: string | null, quoted: boolean): string {
+  if (value === null) return 'NULL';
+  return quoted ? `"${value.replace(/["\\]/g, '\\$&')}"` : value;
 }
 
 /** Whether a kind's values need quoting in an array literal. */

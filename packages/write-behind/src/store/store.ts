@@ -94,6 +94,20 @@ export interface DeltaRow {
   sums: Record<string, number>;
 }
 
+/**
+ * Events of one key of an append entity, numbered one after another, as a flush takes them from Redis: the
+ * cache never looks inside them (see {@link Store.appendRuns}).
+ */
+export interface EventRun {
+  /** The key's canonical id. */
+  readonly id: string;
+  /** The sequence number of the first event; each next one is one more. */
+  readonly first: number;
+  readonly count: number;
+  /** The events' Redis forms ({@link AppendRow.event}), joined by commas: the elements of a JSON array. */
+  readonly events: string;
+}
+
 /** One event of an append entity: its key, its number within the key, and every field. */
 export interface AppendRow {
   /** The key's canonical id. */
@@ -158,6 +172,12 @@ export interface Store {
    * append entities: without it, declaring one is a `ConfigurationError`.
    */
   append?(entity: StoreEntity, rows: readonly AppendRow[]): Promise<void>;
+  /**
+   * {@link append} for events as a flush takes them from Redis, in runs: the Prisma store sends them to
+   * PostgreSQL as they are. A store without it is sent the same events as rows; a flush also sends rows to
+   * isolate an event the database refuses.
+   */
+  appendRuns?(entity: StoreEntity, runs: readonly EventRun[]): Promise<void>;
   /** Deletes rows older than the given versions and remembers each delete's version. One statement. */
   delete(entity: StoreEntity, rows: readonly DeleteRow[]): Promise<void>;
   /**

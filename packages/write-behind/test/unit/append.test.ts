@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigurationError, ValidationError } from '../../src/errors.ts';
-import { appendRows, chunks } from '../../src/flush/append-plan.ts';
+import { appendedKey, runStatements, splitEvents } from '../../src/flush/append-plan.ts';
 import { encodeField } from '../../src/schema/codec.ts';
 import { decodeEvent, encodeEvent } from '../../src/schema/event-codec.ts';
 import { counter, dateTime, type EntityDefinitions, integer, json, string } from '../../src/schema/fields.ts';
@@ -156,27 +156,49 @@ test('events: checked by the codec, defaults and nulls filled, decoded back', ()
   }
 });
 
-test("a snapshot's events become rows in order; the key acknowledges the last one taken", () => {
+test("a snapshot's runs keep their events as Redis holds them; their rows come in order; the key acknowledges the last one taken", () => {
   const at = new Date(0);
-  const hash = new Map([
-    ['_v', '12'],
+  const a = encodeEvent(click, { kind: 'a', context: { note: 'x],["y' }, at }, 1000);
+  const b = encodeEvent(click, { kind: 'b', at }, 1000);
+  const c = encodeEvent(click, { kind: 'c', context: ['\u00e9', '\\"'], at }, 1000);
+  const head = new Map([
+    ['_v', '13'],
     ['_fv', '10'],
-    ['e11', encodeEvent(click, { kind: 'a', at }, 1000)],
-    ['e12', encodeEvent(click, { kind: 'b', at }, 1000)],
   ]);
-  const { key, rows } = appendRows(click, 'v1', hash);
-  assert.deepEqual(key, { id: 'v1', version: 12, events: 2, more: false });
+  // Event 12 is missing from the hash: the snapshot ended the first run there.
+  const { key, runs } = appendedKey(click, 'v1', head, [
+    ['11', 1, a],
+    ['13', 2, `${b},${c}`],
+  ]);
+  assert.deepEqual(key, { id: 'v1', version: 13, events: 3, more: false });
   assert.deepEqual(
-    rows.map((r) => [r.id, r.sequence, r.values.kind]),
+    runs.map((r) => [r.id, r.first, r.count, r.events]),
     [
-      ['v1', 11, 'a'],
-      ['v1', 12, 'b'],
+      ['v1', 11, 1, a],
+      ['v1', 13, 2, `${b},${c}`],
     ],
   );
-  assert.deepEqual(chunks([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
-  // By weight too: a row heavier than the limit travels alone, never in none.
   assert.deepEqual(
-    chunks([1, 9, 2, 2, 2, 1], 10, (n) => n, 4),
-    [[1], [9], [2, 2], [2, 1]],
+    runs.flatMap((r) => r.rows).map((r) => [r.id, r.sequence, r.values.kind, r.event]),
+    [
+      ['v1', 11, 'a', a],
+      ['v1', 13, 'b', b],
+      ['v1', 14, 'c', c],
+    ],
   );
+  assert.deepEqual(splitEvents([a, b, c].join(',')), [a, b, c], 'each event back as Redis held it');
+  assert.equal(appendedKey(click, 'v1', new Map([...head, ['_m', '1']]), []).key.more, true);
+});
+
+test('runs go into statements of at most so many events and, past the first run, so many bytes', () => {
+  const run = (count: number, bytes = count) => ({ count, events: 'x'.repeat(bytes) });
+  const sizes = (statements: { count: number }[][]) => statements.map((s) => s.map((r) => r.count));
+  assert.deepEqual(sizes(runStatements([run(2), run(3), run(1), run(4), run(5)], 5, 100)), [
+    [2, 3],
+    [1, 4],
+    [5],
+  ]);
+  // A run larger than either bound travels alone, never in none.
+  assert.deepEqual(sizes(runStatements([run(1), run(9, 50), run(2), run(2)], 10, 4)), [[1], [9], [2, 2]]);
+  assert.deepEqual(runStatements([], 5, 100), []);
 });

@@ -2,6 +2,7 @@
 // flush, and what a refused row's reason says. No server needed.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { PlannedRun } from '../../src/flush/append-plan.ts';
 import { type KeyState, keyStateOf } from '../../src/flush/key-states.ts';
 import { type EntityPlan, planFlush } from '../../src/flush/plan.ts';
 import {
@@ -20,6 +21,7 @@ import {
   withoutKeys,
   writtenSinceDelete,
 } from '../../src/flush/relation-plan.ts';
+import { encodeEvent } from '../../src/schema/event-codec.ts';
 import type { ForeignKey } from '../../src/schema/relations.ts';
 import type { ResolvedEntity } from '../../src/schema/resolve.ts';
 import { related, relationDefinitions, resolveOn } from './fixtures/relations.ts';
@@ -213,13 +215,15 @@ describe('batchParents', () => {
   });
 });
 
+const events = related.get('videoEvent') as ResolvedEntity;
+
 /** One event of `videoEvent` on key `id`, planned as `planFlush` plans it. */
 function eventPlan(id: string): EntityPlan {
   return {
     upserts: [],
     deltas: [],
     deletes: [],
-    appends: [{ id, sequence: 1, values: { type: 'click' }, sqlTexts: ['click'], event: 'event 1' }],
+    appends: [new PlannedRun(events, id, 1, 1, encodeEvent(events, { type: 'click' }, 1000))],
     appendedKeys: [{ id, version: 1, events: 1, more: false }],
     keys: new Map([[id, `videoEvent:${id}`]]),
   };
@@ -347,9 +351,9 @@ test('withoutKeys takes the rows of the keys given out of every part of a plan, 
       { id: 'e', version: 3 },
     ],
     appends: [
-      { id: 'f', sequence: 1, values: {}, event: 'f1' },
-      { id: 'g', sequence: 1, values: {}, event: 'g1' },
-      { id: 'f', sequence: 2, values: {}, event: 'f2' },
+      new PlannedRun(events, 'f', 1, 2, 'f1,f2'),
+      new PlannedRun(events, 'g', 1, 1, 'g1'),
+      new PlannedRun(events, 'f', 3, 1, 'f3'),
     ],
     appendedKeys: [
       { id: 'f', version: 2, events: 2, more: false },
@@ -363,15 +367,15 @@ test('withoutKeys takes the rows of the keys given out of every part of a plan, 
       upserts: kept.upserts.map((r) => r.id),
       deltas: kept.deltas.map((r) => r.id),
       deletes: kept.deletes.map((r) => r.id),
-      appends: kept.appends.map((r) => `${r.id}${r.sequence}`),
-      events: kept.appends.map((r) => r.event),
+      appends: kept.appends.map((r) => `${r.id}${r.first}+${r.count}`),
+      events: kept.appends.map((r) => r.events),
       appendedKeys: kept.appendedKeys.map((r) => r.id),
     },
     {
       upserts: ['b'],
       deltas: [],
       deletes: ['d'],
-      appends: ['g1'],
+      appends: ['g1+1'],
       events: ['g1'],
       appendedKeys: ['g'],
     },
