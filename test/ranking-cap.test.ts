@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { rankingKey, shardKeys } from '@write-behind/core/internal';
+import { Operator } from '@write-behind/core/operator';
 import {
   createWorld,
   expectedTop,
   forwardingStore,
+  idsInShards,
   type RankedTestEntities,
   rankedEntities,
   type World,
@@ -160,6 +162,30 @@ describe('a capped ranking', () => {
     for (const n of await rankedCounts(w, 3)) assert.ok(n <= CAP, `a shard keeps ${n} entries`);
     assert.deepEqual(await w.cache.rank('video', 'views', 'r28'), { rank: 2, value: 290 });
     assert.equal(await w.cache.rank('video', 'views', 'r0'), null);
+  });
+
+  test("the operator's inspection places a key as rank does, also below another shard's floor", async () => {
+    const w = await cappedWorld(3);
+    // Ten high values on shard 0 (it keeps 5: its floor is the sixth), three low ones on shard 1 (kept, no
+    // floor): those rank below records shard 0 no longer holds, so they have no place.
+    const high = idsInShards('video', { inShards: [0], shards: 3, count: 10 }, (i) => `h${i}`);
+    const low = idsInShards('video', { inShards: [1], shards: 3, count: 3 }, (i) => `l${i}`);
+    const values = new Map([
+      ...high.map((id, i) => [id, 100 * (i + 1)] as const),
+      ...low.map((id, i) => [id, i + 1] as const),
+    ]);
+    await w.db.pool.query(`INSERT INTO "Video" (id, views) SELECT unnest($1::text[]), unnest($2::bigint[])`, [
+      [...values.keys()],
+      [...values.values()],
+    ]);
+    assert.deepEqual(await w.cache.top('video', 'views', CAP), expectedTop(values, CAP));
+    const operator = new Operator(w.cache);
+    for (const id of values.keys()) {
+      const story = await operator.inspect('video', id);
+      const views = story.rankings.find((r) => r.field === 'views');
+      assert.equal(views?.rank ?? null, (await w.cache.rank('video', 'views', id))?.rank ?? null, id);
+      if (low.includes(id)) assert.deepEqual([views?.score, views?.rank], [values.get(id), null], id);
+    }
   });
 
   test('a top asking for more than the kept entries is a validation error', async () => {

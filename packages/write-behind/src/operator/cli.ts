@@ -391,7 +391,7 @@ export function formatInspection(story: KeyInspection): string {
   if (!d.available) out.push(`PostgreSQL could not be read: ${d.error ?? ''}`);
   for (const ranking of story.rankings) {
     out.push(
-      `rank by ${ranking.field}: ${ranking.rank === null ? '—' : `#${ranking.rank} (${ranking.score})`}${ranking.built ? '' : ' (ranking not built)'}`,
+      `rank by ${ranking.field}: ${ranking.rank !== null ? `#${ranking.rank} (${ranking.score})` : ranking.score !== null ? `— (${ranking.score}: below the entries the ranking keeps)` : '—'}${ranking.built ? '' : ' (ranking not built)'}`,
     );
   }
   out.push('', 'flush job:', story.job ? formatJob(story.job) : '  none');

@@ -4,7 +4,7 @@ import { type Context, callRedis, entityOf, redactError } from '../context.js';
 import { UnavailableError, ValidationError } from '../errors.js';
 import { dueAtOfDelayedScore } from '../flush/bullmq-internals.js';
 import { FLUSH_JOB, REFUSED_EVENT_JOB, refusedEventJob } from '../flush/job.js';
-import { dataKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
+import { dataKey, rankingFloorKey, rankingKey, type ShardKeys, shardOf } from '../keys.js';
 import { decodeField, type FieldValue, fromSqlText } from '../schema/codec.js';
 import { decodeEvent } from '../schema/event-codec.js';
 import type { KeyKind } from '../schema/fields.js';
@@ -132,7 +132,10 @@ export interface RankingInfo {
   field: string;
   /** The key's score in the ranking (null: not in it). */
   score: number | null;
-  /** 1 for the highest; null when not in it. Approximate while the ranking is not built on every shard. */
+  /**
+   * 1 for the highest; null when not in it, or below a capped ranking's floor on some shard (as `rank` answers).
+   * Approximate while the ranking is not built on every shard.
+   */
   rank: number | null;
   /** Whether every shard's part of the ranking is built (`top` or `rank` builds it). */
   built: boolean;
@@ -824,7 +827,10 @@ export class Operator {
     return Promise.all(jobs.filter((j): j is Job => Boolean(j)).map((job) => this.#jobInfo(queue, job)));
   }
 
-  /** The key's place in each ranked field's ranking, read without building it. */
+  /**
+   * The key's place in each ranked field's ranking, read without building it: as `rank` answers, no place
+   * (null) below a trimmed shard's floor, where the records that shard no longer holds may rank above it.
+   */
   async #rankings(address: Address): Promise<RankingInfo[]> {
     const { redis, shards } = this.#context;
     const ranked = address.entity.fields.filter((f) => f.ranked);
@@ -837,15 +843,22 @@ export class Operator {
         ]);
         const built = marks.every((mark) => mark !== null);
         if (scoreText === null) return { field: field.name, score: null, rank: null, built };
-        const above = await Promise.all(
-          shards.map((s) =>
-            redis.zcount(rankingKey(s, address.entity.name, field.name), `(${scoreText}`, '+inf'),
+        const [above, floors] = await Promise.all([
+          Promise.all(
+            shards.map((s) =>
+              redis.zcount(rankingKey(s, address.entity.name, field.name), `(${scoreText}`, '+inf'),
+            ),
           ),
-        );
+          Promise.all(
+            shards.map((s) => redis.hget(rankingFloorKey(s, address.entity.name, field.name), 's')),
+          ),
+        ]);
+        const score = Number(scoreText);
+        const belowFloor = floors.some((floor) => floor !== null && Number(floor) > score);
         return {
           field: field.name,
-          score: Number(scoreText),
-          rank: 1 + above.reduce((n, c) => n + c, 0),
+          score,
+          rank: belowFloor ? null : 1 + above.reduce((n, c) => n + c, 0),
           built,
         };
       }),
