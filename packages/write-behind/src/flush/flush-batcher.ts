@@ -7,7 +7,7 @@ import { dataKey, type ShardKeys } from '../keys.js';
 import { Rankings } from '../ranking/ranking.js';
 import type { ResolvedEntity } from '../schema/resolve.js';
 import { pairsToMap } from '../scripts.js';
-import type { AppendRow, DeleteRow, DeltaRow, EventRun, Store, UpsertRow } from '../store/store.js';
+import type { AppendRow, DeleteRow, DeltaRow, Store, UpsertRow } from '../store/store.js';
 import { type Deferred, deferred, getOrCreate } from '../util.js';
 import { type PlannedEvent, type PlannedRun, runStatements, type SnapshotRun } from './append-plan.js';
 import { refusedEventJob } from './job.js';
@@ -453,7 +453,7 @@ function addTo(store: Store, entity: ResolvedEntity, rows: readonly DeltaRow[]):
 
 /** The store's insert of runs of events, or of their rows when it takes no runs. */
 function appendRunsTo(store: Store, entity: ResolvedEntity, runs: readonly PlannedRun[]): Promise<void> {
-  if (store.appendRuns) return store.appendRuns(entity, runs as readonly EventRun[]);
+  if (store.appendRuns) return store.appendRuns(entity, runs);
   return appendTo(
     store,
     entity,

@@ -275,10 +275,9 @@ export class PrismaStore implements Store {
     const entity = resolved(view);
     if (runs.length === 0) return;
     // Each key parameter's element once per run, repeated for its events: no work per event but a copy.
-    const elements = runs.map((run) => this.#keyElements(entity, run.id));
-    const keys = (elements[0] as string[]).map(
-      (_, p) =>
-        `{${runs.map((run, r) => repeat((elements[r] as string[])[p] as string, run.count)).join(',')}}`,
+    const keys = this.#keyArrays(
+      entity,
+      runs.map((run) => ({ id: run.id, count: run.count })),
     );
     const sequences: string[] = [];
     for (const run of runs) for (let i = 0; i < run.count; i++) sequences.push(String(run.first + i));
@@ -412,18 +411,20 @@ export class PrismaStore implements Store {
 
   /** `$1` the canonical ids, then one array per key column that has its own parameter (see `sql.ts`). */
   #keyParams(entity: ResolvedEntity, ids: readonly string[]): string[] {
-    const params = [arrayLiteral(ids, true)];
-    if (keyParamCount(entity) === 0) return params;
-    const columns = ids.map((id) => keyColumnsOf(entity, id));
-    entity.key.forEach((part, i) => {
-      params.push(
-        arrayLiteral(
-          columns.map((c) => c[i] as string),
-          isQuotedKey(part.kind),
-        ),
-      );
-    });
-    return params;
+    return this.#keyArrays(
+      entity,
+      ids.map((id) => ({ id, count: 1 })),
+    );
+  }
+
+  /** {@link #keyParams} of keys repeated: each id's elements `count` times over. */
+  #keyArrays(entity: ResolvedEntity, keys: readonly { id: string; count: number }[]): string[] {
+    const elements = keys.map((key) => this.#keyElements(entity, key.id));
+    return Array.from(
+      { length: 1 + keyParamCount(entity) },
+      (_, p) =>
+        `{${keys.map((key, k) => repeat((elements[k] as string[])[p] as string, key.count)).join(',')}}`,
+    );
   }
 
   /** One id's elements of the {@link #keyParams} arrays. */
