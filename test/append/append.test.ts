@@ -211,6 +211,21 @@ describe("the acknowledgement of a key's events", () => {
     assert.deepEqual(await eventRows(w.db, 'k'), expectedRows(n + 6, first));
     await worker.close();
   });
+
+  test('a hash holding a field it does not know loses only the flushed events, one by one', async () => {
+    const first = assertConsecutive(
+      await Promise.all(events(20).map((e) => w.cache.append('videoEvent', 'x', e))),
+    );
+    const key = w.dataKey('videoEvent', 'x');
+    // Not one of an append key's own fields: the key is not made again (that would drop it).
+    await w.redis.hset(key, '_x', 'kept');
+    const worker = await w.startWorker();
+    await w.cache.flushed('videoEvent', 'x');
+    assert.deepEqual(await eventRows(w.db, 'x'), expectedRows(20, first));
+    assert.deepEqual(Object.keys(await w.redis.hgetall(key)).sort(), ['_a', '_fv', '_j', '_v', '_x']);
+    assert.equal((await w.cache.stats()).pendingEvents, 0);
+    await worker.close();
+  });
 });
 
 describe('a store that takes no runs of events', () => {
