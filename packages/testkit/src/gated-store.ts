@@ -19,46 +19,37 @@ export function gatedStore(inner: Store): GatedStore {
   let heldPromise = new Promise<void>((r) => {
     signalHeld = r;
   });
+  /** Holds a write while the gate is closed, first saying so. */
+  const waitWhileHeld = async () => {
+    if (!gate) return;
+    signalHeld();
+    await gate;
+  };
   const store: GatedStore = {
     ...forwardingStore(inner),
     upserts: 0,
     async upsert(e, rows) {
-      if (gate) {
-        signalHeld();
-        await gate;
-      }
+      await waitWhileHeld();
       store.upserts++;
       return inner.upsert(e, rows);
     },
     async add(e, rows) {
-      if (gate) {
-        signalHeld();
-        await gate;
-      }
+      await waitWhileHeld();
       if (!inner.add) throw new Error('the wrapped store has no add()');
       return inner.add(e, rows);
     },
     async append(e, rows) {
-      if (gate) {
-        signalHeld();
-        await gate;
-      }
+      await waitWhileHeld();
       if (!inner.append) throw new Error('the wrapped store has no append()');
       return inner.append(e, rows);
     },
     async appendRuns(e, runs) {
-      if (gate) {
-        signalHeld();
-        await gate;
-      }
+      await waitWhileHeld();
       if (!inner.appendRuns) throw new Error('the wrapped store has no appendRuns()');
       return inner.appendRuns(e, runs);
     },
     async delete(e, rows) {
-      if (gate) {
-        signalHeld();
-        await gate;
-      }
+      await waitWhileHeld();
       return inner.delete(e, rows);
     },
     held: () => heldPromise,

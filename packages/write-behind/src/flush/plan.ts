@@ -116,43 +116,52 @@ export interface RowFailure<R> {
  * bad row costs about 2·log2(n) extra statements. An unreachable database is thrown at once: splitting
  * would only hammer it.
  */
-export async function writeIsolatingFailures<R>(
+export function writeIsolatingFailures<R>(
   rows: readonly R[],
   write: (rows: readonly R[]) => Promise<void>,
   isUnavailable: (error: unknown) => boolean,
 ): Promise<RowFailure<R>[]> {
-  if (rows.length === 0) return [];
-  try {
-    await write(rows);
-    return [];
-  } catch (error) {
-    if (isUnavailable(error)) throw error;
-    return isolate(rows, error, write, isUnavailable);
-  }
+  if (rows.length === 0) return Promise.resolve([]);
+  return writeOrIsolate(
+    () => write(rows),
+    () => rows,
+    write,
+    isUnavailable,
+  );
 }
 
 /**
  * {@link writeIsolatingFailures} for runs of events: one statement of the runs; when it fails for a reason other
  * than the database being unreachable, the same with their rows, split, so only the refused events fail.
  */
-export async function writeRunsIsolatingFailures<Row, Run extends { readonly rows: readonly Row[] }>(
+export function writeRunsIsolatingFailures<Row, Run extends { readonly rows: readonly Row[] }>(
   runs: readonly Run[],
   writeRuns: (runs: readonly Run[]) => Promise<void>,
   writeRows: (rows: readonly Row[]) => Promise<void>,
   isUnavailable: (error: unknown) => boolean,
 ): Promise<RowFailure<Row>[]> {
-  if (runs.length === 0) return [];
+  if (runs.length === 0) return Promise.resolve([]);
+  return writeOrIsolate(
+    () => writeRuns(runs),
+    () => runs.flatMap((run) => run.rows),
+    writeRows,
+    isUnavailable,
+  );
+}
+
+/** `write`; when it fails, not for want of the database, `rows()` again by {@link isolate}. */
+async function writeOrIsolate<R>(
+  write: () => Promise<void>,
+  rows: () => readonly R[],
+  writeRows: (rows: readonly R[]) => Promise<void>,
+  isUnavailable: (error: unknown) => boolean,
+): Promise<RowFailure<R>[]> {
   try {
-    await writeRuns(runs);
+    await write();
     return [];
   } catch (error) {
     if (isUnavailable(error)) throw error;
-    return isolate(
-      runs.flatMap((run) => run.rows),
-      error,
-      writeRows,
-      isUnavailable,
-    );
+    return isolate(rows(), error, writeRows, isUnavailable);
   }
 }
 
