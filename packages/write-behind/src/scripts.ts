@@ -106,8 +106,9 @@ export function defineScripts(redis: Redis | Cluster): void {
   registered.add(redis);
 }
 
-/** Turns a flat HGETALL-style list into a map (adds its pairs to `map`, when given). */
-export function pairsToMap(flat: readonly string[], map = new Map<string, string>()): Map<string, string> {
+/** Turns a flat HGETALL-style list into a map. */
+export function pairsToMap(flat: readonly string[]): Map<string, string> {
+  const map = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i] as string, flat[i + 1] as string);
   return map;
 }

@@ -146,23 +146,23 @@ export class FlushBatcher {
       events: Math.max(1, Math.floor(maxEventsPerBatch / Math.max(1, appendKeys))),
       bytes: Math.max(1, Math.floor(maxBatchBytes / Math.max(1, appendKeys))),
     };
-    // Append keys go in runs of at most APPEND_KEYS_PER_RUN, all at once, each its own snapshot, inserts and
-    // acknowledgement: while one run's inserts keep the database busy, the next one's snapshot and decoding
-    // keep Redis and this process busy, where one run would leave each idle in turn.
-    for (const keys of splitRuns(byKey, isAppend, APPEND_KEYS_PER_RUN)) {
-      const run = this.#run(keys, shares).catch((error: unknown) => {
+    // Append keys go in groups of at most APPEND_KEYS_PER_GROUP, all at once, each its own snapshot, inserts
+    // and acknowledgement: while one group's inserts keep the database busy, the next one's snapshot and
+    // decoding keep Redis and this process busy, where one group would leave each idle in turn.
+    for (const keys of splitGroups(byKey, isAppend, APPEND_KEYS_PER_GROUP)) {
+      const flush = this.#flushGroup(keys, shares).catch((error: unknown) => {
         for (const pendings of keys.values()) for (const p of pendings) p.done.reject(error);
       });
-      this.#running.add(run);
-      void run.finally(() => this.#running.delete(run));
+      this.#running.add(flush);
+      void flush.finally(() => this.#running.delete(flush));
     }
   }
 
   /**
-   * Flushes some keys of a batch (see `#dispatch`), each with the jobs that asked for it; `shares`: the most
+   * Flushes a group of a batch's keys (see `#dispatch`), each with the jobs that asked for it; `shares`: the most
    * events, and bytes of events, each append key takes.
    */
-  async #run(byKey: Map<string, Pending[]>, shares: { events: number; bytes: number }): Promise<void> {
+  async #flushGroup(byKey: Map<string, Pending[]>, shares: { events: number; bytes: number }): Promise<void> {
     const { redis, options, store } = this.#context;
     const keys = [...byKey.keys()];
     const take = shares.events;
@@ -177,14 +177,15 @@ export class FlushBatcher {
     );
     const items: SnapshotItem[] = keys.map((key, i) => {
       const first = (byKey.get(key) as Pending[])[0] as Pending;
-      const parts = snapshots[i] ?? [];
-      const item = { key, entity: first.entity, id: first.id };
-      // An append key's first part is its head, each other one a run of its events (see lua/snapshot.lua).
-      if (takes[i] === 0 || parts.length === 0) return { ...item, hash: snapshotHash(parts) };
+      // One part (its hash, or an append key's head) and, for an append key, a part per run of its events;
+      // none for a key clean or gone (see lua/snapshot.lua).
+      const [head, ...runs] = snapshots[i] ?? [];
       return {
-        ...item,
-        hash: snapshotHash(parts.slice(0, 1)),
-        runs: parts.slice(1).map((part) => unpack(part) as SnapshotRun),
+        key,
+        entity: first.entity,
+        id: first.id,
+        hash: head ? pairsToMap(unpack(head) as string[]) : new Map(),
+        runs: runs.map((part) => unpack(part) as SnapshotRun),
       };
     });
     this.counters.batches++;
@@ -468,47 +469,40 @@ function appendTo(store: Store, entity: ResolvedEntity, rows: readonly AppendRow
 }
 
 /**
- * A batch's keys as runs flushed at once (see `FlushBatcher.#dispatch`): the append keys in runs of at most
- * `perRun`; every other key in the first run, so that related rows (a parent and its child, a delete and the
- * rows pointing at it) stay in one run, whose statements the flush orders. Pure.
+ * A batch's keys as groups flushed at once (see `FlushBatcher.#dispatch`): the append keys in groups of at
+ * most `perGroup`; every other key in the first group, so that related rows (a parent and its child, a delete
+ * and the rows pointing at it) stay in one group, whose statements the flush orders. Pure.
  */
-export function splitRuns<V>(
+export function splitGroups<V>(
   byKey: ReadonlyMap<string, V>,
   isAppend: (key: string) => boolean,
-  perRun: number,
+  perGroup: number,
 ): Map<string, V>[] {
-  const runs: Map<string, V>[] = [new Map()];
-  let appendsInRun = 0;
+  const groups: Map<string, V>[] = [new Map()];
+  let appendsInGroup = 0;
   for (const [key, value] of byKey) {
     if (!isAppend(key)) continue;
-    if (appendsInRun === perRun) {
-      runs.push(new Map());
-      appendsInRun = 0;
+    if (appendsInGroup === perGroup) {
+      groups.push(new Map());
+      appendsInGroup = 0;
     }
-    appendsInRun++;
-    (runs.at(-1) as Map<string, V>).set(key, value);
+    appendsInGroup++;
+    (groups.at(-1) as Map<string, V>).set(key, value);
   }
-  const first = runs[0] as Map<string, V>;
+  const first = groups[0] as Map<string, V>;
   for (const [key, value] of byKey) if (!isAppend(key)) first.set(key, value);
-  return runs;
+  return groups;
 }
 
 /**
  * Append keys of a batch flushed together (see `FlushBatcher.#dispatch`): a batch of the default 500 keys
- * goes as four runs.
+ * goes as four groups. (Not the runs of one key's events that a snapshot returns: see `PlannedRun`.)
  */
-const APPEND_KEYS_PER_RUN = 125;
+const APPEND_KEYS_PER_GROUP = 125;
 
 /**
- * Insert statements of one run's events in flight at once. Their rows are already in memory, and one
+ * Insert statements of one group's events in flight at once. Their rows are already in memory, and one
  * statement at a time would leave the database idle while each round trip and the next statement's
  * encoding run.
  */
 const INSERTS_IN_FLIGHT = 4;
-
-/** A key's entry of the snapshot's reply (see lua/snapshot.lua): its msgpack parts' field/value lists, joined. */
-function snapshotHash(parts: readonly Buffer[]): Map<string, string> {
-  const hash = new Map<string, string>();
-  for (const part of parts) pairsToMap(unpack(part) as string[], hash);
-  return hash;
-}

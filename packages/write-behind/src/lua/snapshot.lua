@@ -7,14 +7,14 @@
   ARGV[#KEYS + 1] the most bytes of events to take from each append key: its events are taken oldest first
   until the next would pass it, but always at least one, so a key with one large event still moves
   ARGV[#KEYS + 2], ARGV[#KEYS + 3] the most events, and bytes of events past the first, of one run (below)
-  Returns one entry per data key: msgpack-encoded parts whose flat field/value lists, joined, are its hash
-  when the key is dirty; no parts when it is clean or gone (nothing to write). For a partial key (`_p`, made
-  by 'add' alone: see write.lua) the list is `_p`, `_v` (the version of the sums), then `~<field>`, sum: what
-  was added to each counter since the last flush, and `_r` when a capped ranking waits for the flush to place
-  the key. Taking them moves them from `+<field>` to `~<field>` and records their
-  version in `_sv`, so adds made meanwhile wait for the next flush; until the database's acknowledgement
-  clears them (lua/ack.lua), a flush of the key takes the same sums at the same version again, which the
-  database's version guard applies at most once. For an append key the first part is `_v` (the number of the
+  Returns one entry per data key: when the key is dirty, a msgpack-encoded part, the flat field/value list of
+  its hash (for an append key, its head, then its runs: below); no parts when it is clean or gone (nothing to
+  write). For a partial key (`_p`, made by 'add' alone: see write.lua) the list is `_p`, `_v` (the version of
+  the sums), then `~<field>`, sum: what was added to each counter since the last flush, and `_r` when a capped
+  ranking waits for the flush to place the key. Taking them moves them from `+<field>` to `~<field>` and
+  records their version in `_sv`, so adds made meanwhile wait for the next flush; until the database's
+  acknowledgement clears them (lua/ack.lua), a flush of the key takes the same sums at the same version again,
+  which the database's version guard applies at most once. For an append key the first part is `_v` (the number of the
   last event taken), `_fv`, and `_m` when more wait; each part after it is one run of the events taken,
   oldest first: the msgpack array { first, count, events }, `first` the number of its first event (a decimal
   string), the others numbered on from it, `events` their Redis forms joined by commas, as they stand inside
